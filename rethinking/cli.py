@@ -1,0 +1,200 @@
+"""The ``rethinking`` command: parse flags, build a config, call the library, print. No logic here.
+
+Errors: a bad flag or value exits 2 with one line on stderr; a dataset that cannot be had here
+exits 1 with one line saying what to do. Neither prints a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+# Quiet TensorFlow's C++ start-up chatter before it is imported (a user sees our lines, not its).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+LABEL_CHOICES = ("true", "partial", "random")
+PIXEL_CHOICES = ("original", "shuffled", "random", "gaussian")
+
+
+class _Failure(click.ClickException):
+    """A one-line failure with an exit status."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turns the library's expected errors into one-line messages (2: bad input, 1: unavailable)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from rethinking.data.datasets import DatasetUnavailableError  # noqa: PLC0415 (lazy: TF import)
+
+        try:
+            return fn(*args, **kwargs)
+        except DatasetUnavailableError as err:
+            raise _Failure(str(err), 1) from err
+        except ValueError as err:
+            raise _Failure(str(err), 2) from err
+
+    return wrapper
+
+
+def data_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags of a ``DataConfig``, shared by every command that reads data."""
+    options = [
+        click.option("--dataset", default="digits", show_default=True,
+                     help="digits (embedded), a TFDS name (cifar10, mnist, ...) or a path to a .npz file."),
+        click.option("--data-dir", default=None, help="TFDS data directory [default: $TFDS_DATA_DIR or ~/tensorflow_datasets]."),
+        click.option("--labels", type=click.Choice(LABEL_CHOICES), default="true", show_default=True,
+                     help="Training labels: true, partially corrupted (with --corruption-prob) or random."),
+        click.option("--corruption-prob", type=float, default=None,
+                     help="p for --labels partial: probability that a training label is redrawn."),
+        click.option("--label-noise", type=click.Choice(("uniform", "wrong")), default="uniform", show_default=True,
+                     help="A redrawn label is uniform over all classes (the paper) or always a wrong class."),
+        click.option("--pixels", type=click.Choice(PIXEL_CHOICES), default="original", show_default=True,
+                     help="Pixel condition, applied to train and test images."),
+        click.option("--gaussian-stats", type=click.Choice(("per_channel", "global")), default="per_channel",
+                     show_default=True, help="Moments matched by --pixels gaussian."),
+        click.option("--corrupt-test-labels/--true-test-labels", default=False, show_default=True,
+                     help="Also corrupt the test labels (the paper keeps them true)."),
+        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Data seed: corruption, shuffling and augmentation derive from it."),
+        click.option("--crop-size", type=click.IntRange(min=1), default=None,
+                     help="Crop side [default: 28 for 32x32 images (the paper), else the full image]."),
+        click.option("--random-crop/--center-crop", default=False, show_default=True,
+                     help="Augmentation: random crop (the paper's 'random crop') instead of the centre crop."),
+        click.option("--flip/--no-flip", default=False, show_default=True, help="Augmentation: random horizontal flips."),
+        click.option("--color-jitter/--no-color-jitter", default=False, show_default=True,
+                     help="Augmentation: random brightness, contrast, saturation and hue."),
+        click.option("--standardize/--no-standardize", default=True, show_default=True,
+                     help="Per-image standardization (the paper's whitening)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def data_config_from_flags(flags: dict[str, Any]) -> Any:
+    """Builds a ``DataConfig`` from the flags of ``data_options`` (validation happens in the config)."""
+    from rethinking.data import Corruption, DataConfig, Preprocessing  # noqa: PLC0415
+
+    corruption = Corruption(
+        labels=flags["labels"], corruption_prob=flags["corruption_prob"], label_noise=flags["label_noise"],
+        pixels=flags["pixels"], gaussian_stats=flags["gaussian_stats"],
+        corrupt_test_labels=flags["corrupt_test_labels"],
+    )
+    prep = Preprocessing(
+        crop_size=flags["crop_size"], random_crop=flags["random_crop"], flip=flags["flip"],
+        color_jitter=flags["color_jitter"], standardize=flags["standardize"],
+    )
+    return DataConfig(dataset=flags["dataset"], data_dir=flags["data_dir"], corruption=corruption,
+                      preprocessing=prep, seed=flags["seed"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="rethinking")
+@click.option("-v", "--verbose", is_flag=True, help="Log what the library does (data preparation, statistics).")
+def cli(verbose: bool) -> None:
+    """Randomization tests of Zhang et al., "Understanding deep learning requires rethinking
+    generalization" (ICLR 2017), in Keras 3 / TensorFlow."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # TFDS logs through absl; its warnings about folders it has not created yet are noise here.
+    logging.getLogger("absl").setLevel(logging.INFO if verbose else logging.ERROR)
+    if not verbose:
+        _import_tensorflow_quietly()
+
+
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow and probes its devices with file descriptor 2 silenced.
+
+    A CUDA build of TensorFlow on a machine without a GPU writes several C++ lines to stderr
+    before its log settings apply; no environment variable hides them. Python errors raised
+    here still surface (after stderr is restored). ``--verbose`` skips this.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf  # noqa: PLC0415
+
+            tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@cli.command()
+@click.option("--data-dir", default=None, help="TFDS data directory to check [default: $TFDS_DATA_DIR or ~/tensorflow_datasets].")
+@_friendly
+def datasets(data_dir: str | None) -> None:
+    """List the known datasets and whether each loads offline on this machine."""
+    from rethinking.data.datasets import DATASETS, is_available, tfds_data_root  # noqa: PLC0415
+
+    click.echo(f"{'name':<14} {'source':<9} {'image':<11} {'classes':>7} {'train':>9} {'test':>7}  offline  description")
+    for name, known in DATASETS.items():
+        shape = "x".join("?" if d is None else str(d) for d in known.image_shape)
+        ready = "yes" if is_available(name, data_dir) else "no"
+        click.echo(f"{name:<14} {known.source:<9} {shape:<11} {known.num_classes:>7} {known.train_size:>9,} "
+                   f"{known.test_size:>7,}  {ready:<7}  {known.description}")
+    click.echo(f"\nTFDS data directory: {tfds_data_root(data_dir)}. Any other TFDS image-classification name, "
+               "or a .npz file (x_train, y_train, x_test, y_test), also works as --dataset.")
+
+
+@cli.command()
+@data_options
+@click.option("--out", type=click.Path(dir_okay=False), default="preview.png", show_default=True, help="PNG file to write.")
+@click.option("--num-images", type=click.IntRange(1, 400), default=36, show_default=True, help="How many images (the first by index).")
+@click.option("--epoch", type=click.IntRange(min=0), default=0, show_default=True, help="Epoch whose augmentation to show.")
+@_friendly
+def preview(out: str, num_images: int, epoch: int, **flags: Any) -> None:
+    """Write a grid of training images after corruption, each with its (possibly corrupted) label.
+
+    Changed labels are red, written 'true -> new'.
+    """
+    from rethinking.data import build_pipeline  # noqa: PLC0415
+    from rethinking.data.preview import sample_training_images, save_preview  # noqa: PLC0415
+
+    config = data_config_from_flags(flags)
+    pipeline = build_pipeline(config, batch_size=num_images)
+    sample = sample_training_images(pipeline, num_images, epoch)
+    c = config.corruption
+    labels = f"labels {c.labels}" + (f" p={c.corruption_prob}" if c.labels == "partial" else "")
+    title = f"{pipeline.info.name}: {labels}, pixels {c.pixels}, seed {config.seed}"
+    path = save_preview(sample, out, title)
+    changed = int((sample.labels != sample.true_labels).sum())
+    click.echo(f"Wrote {path} ({len(sample.labels)} images, {changed} labels changed; {title}).")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the exit status (0 ok, 1 unavailable data, 2 usage error)."""
+    try:
+        cli.main(args=argv, prog_name="rethinking", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.UsageError as err:
+        hint = f" (see 'rethinking {err.ctx.command.name} --help')" if err.ctx and err.ctx.parent else " (see 'rethinking --help')"
+        click.echo(f"Error: {err.format_message()}{hint}", err=True)
+        return 2
+    except _Failure as err:
+        click.echo(f"Error: {err.format_message()}", err=True)
+        return err.exit_code
+    except click.ClickException as err:
+        click.echo(f"Error: {err.format_message()}", err=True)
+        return err.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,463 @@
+"""The randomization tests of Zhang et al. (2017) as deterministic, in-graph tf.data transforms.
+
+Every corrupted example is a pure function of ``(seed, split, example index)``: the random draws
+come from ``tf.random.stateless_*`` ops (Philox, chosen explicitly so CPU and GPU agree) seeded by
+``stateless_fold_in(stream seed, index)``. Nothing depends on the order in which examples are read,
+on the epoch, on shuffling, sharding or the number of replicas.
+
+Two layers of API:
+
+* element functions (``corrupt_label``, ``shuffle_pixels``, ``random_pixels``, ``gaussian_image``)
+  that work eagerly and inside ``Dataset.map``;
+* dataset functions (``attach_index``, ``corrupt_labels``, ``corrupt_pixels``, ``apply_corruption``)
+  that take a user's own ``tf.data.Dataset`` of ``(image, label)`` tuples, or of example dicts with
+  an ``"index"`` key, and return the corrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from rethinking.data import seeds
+from rethinking.data.seeds import ALG as _ALG
+
+LABEL_MODES = ("true", "partial", "random")
+LABEL_NOISE = ("uniform", "wrong")
+PIXEL_MODES = ("original", "shuffled", "random", "gaussian")
+GAUSSIAN_STATS = ("per_channel", "global")
+SPLITS = ("train", "test")
+
+@dataclasses.dataclass(frozen=True)
+class Corruption:
+    """What to randomize: one of the paper's data conditions, or a combination.
+
+    Attributes:
+        labels: ``"true"`` (unchanged), ``"partial"`` (each training label replaced with
+            probability ``corruption_prob``) or ``"random"`` (every label replaced, p = 1).
+        corruption_prob: p for ``labels="partial"``; must be left unset otherwise.
+        label_noise: ``"uniform"``: a replaced label is drawn uniformly from all K classes, so it
+            may land on the true class (the paper's definition; about p(K-1)/K labels change).
+            ``"wrong"``: it is drawn from the K-1 other classes, so exactly the drawn ones change
+            (the double-descent literature's noise).
+        pixels: ``"original"``, ``"shuffled"`` (one permutation of pixel positions for the whole
+            dataset, train and test), ``"random"`` (an independent permutation per image) or
+            ``"gaussian"`` (each image replaced by Gaussian noise matching the training set's mean
+            and standard deviation).
+        gaussian_stats: ``"per_channel"`` (our choice, the default) or ``"global"`` moments.
+        corrupt_test_labels: also corrupt the test labels (the paper keeps them true).
+    """
+
+    labels: str = "true"
+    corruption_prob: float | None = None
+    label_noise: str = "uniform"
+    pixels: str = "original"
+    gaussian_stats: str = "per_channel"
+    corrupt_test_labels: bool = False
+
+    def __post_init__(self) -> None:
+        _check_choice("labels", self.labels, LABEL_MODES)
+        _check_choice("label_noise", self.label_noise, LABEL_NOISE)
+        _check_choice("pixels", self.pixels, PIXEL_MODES)
+        _check_choice("gaussian_stats", self.gaussian_stats, GAUSSIAN_STATS)
+        p = self.corruption_prob
+        if self.labels == "partial":
+            if p is None:
+                raise ValueError(
+                    "labels='partial' needs a corruption probability: set corruption_prob "
+                    "(--corruption-prob) to a value in [0, 1]."
+                )
+            check_probability(p)
+        elif p is not None and not (self.labels == "random" and p == 1.0):
+            raise ValueError(
+                f"corruption_prob applies only to labels='partial' (labels='random' means p=1). "
+                f"Received: labels={self.labels!r}, corruption_prob={p}"
+            )
+        if self.label_noise != "uniform" and self.labels == "true":
+            raise ValueError(
+                "label_noise only matters when labels are corrupted: use labels='partial' or "
+                f"'random', or drop label_noise. Received: label_noise={self.label_noise!r}"
+            )
+        if self.corrupt_test_labels and self.labels == "true":
+            raise ValueError(
+                "corrupt_test_labels needs corrupted labels (labels='partial' or 'random')."
+            )
+
+    @property
+    def label_prob(self) -> float:
+        """The probability that a label is redrawn: 0, p or 1."""
+        return {"true": 0.0, "random": 1.0}.get(self.labels, self.corruption_prob or 0.0)
+
+    @property
+    def is_clean(self) -> bool:
+        """True when neither labels nor pixels are randomized."""
+        return self.label_prob == 0.0 and self.pixels == "original"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Corruption:
+        """Inverse of ``to_dict``; unknown keys are an error."""
+        return _from_dict(cls, values)
+
+
+def check_probability(p: float) -> None:
+    """Raises ValueError unless 0 <= p <= 1."""
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"The corruption probability must be in [0, 1]. Received: p={p}")
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"Unknown {name} {value!r}: use one of {', '.join(choices)}.")
+
+
+def _from_dict(cls: type, values: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"Unknown {cls.__name__} keys {unknown}: use some of {sorted(names)}.")
+    return cls(**values)
+
+
+def _check_split(split: str) -> None:
+    _check_choice("split", split, SPLITS)
+
+
+# Named conditions of the paper (Section 2, Figure 1a); partial corruption takes its p from the user.
+CONDITIONS: dict[str, Corruption] = {
+    "true_labels": Corruption(),
+    "random_labels": Corruption(labels="random"),
+    "shuffled_pixels": Corruption(pixels="shuffled"),
+    "random_pixels": Corruption(pixels="random"),
+    "gaussian": Corruption(pixels="gaussian"),
+}
+
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Element functions
+# ---------------------------------------------------------------------------------------------
+
+
+def corrupt_label(
+    label: tf.Tensor,
+    index: tf.Tensor,
+    *,
+    num_classes: int,
+    corruption_prob: float,
+    seed: int,
+    noise: str = "uniform",
+    split: str = "train",
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Corrupts one label as a pure function of (seed, split, index).
+
+    The draws are coupled across p: an example corrupted at p is also corrupted at every p' > p,
+    with the same replacement class, so a corruption sweep changes a growing, nested set of labels.
+
+    Args:
+        label: the true label (integer scalar).
+        index: the example's stable index (integer scalar).
+        num_classes: K, the number of classes.
+        corruption_prob: p, the probability that the label is redrawn.
+        seed: the data seed.
+        noise: ``"uniform"`` (redraw from all K classes) or ``"wrong"`` (from the K-1 others).
+        split: ``"train"`` or ``"test"``: each split has its own random stream.
+
+    Returns:
+        ``(new_label, changed)``: the label (same dtype) and a bool, True iff it differs from ``label``.
+
+    Raises:
+        ValueError: p outside [0, 1], fewer than 2 classes, or an unknown noise mode.
+    """
+    check_probability(corruption_prob)
+    _check_choice("label_noise", noise, LABEL_NOISE)
+    if num_classes < 2:
+        raise ValueError(f"Label corruption needs at least 2 classes. Received: num_classes={num_classes}")
+    key = seeds.fold(seeds.stream_seed(seed, seeds.LABELS, split), index)
+    # Two independent draws from one key: whether to redraw, and what to draw.
+    keys = tf.random.experimental.stateless_split(key, num=2, alg=_ALG)
+    redraw = tf.random.stateless_uniform([], keys[0], alg=_ALG) < corruption_prob
+    true = tf.cast(label, tf.int64)
+    if noise == "uniform":
+        drawn = tf.random.stateless_uniform([], keys[1], 0, num_classes, tf.int64, alg=_ALG)
+    else:  # "wrong": an offset in [1, K-1] so the new class is never the true one.
+        offset = tf.random.stateless_uniform([], keys[1], 1, num_classes, tf.int64, alg=_ALG)
+        drawn = (true + offset) % num_classes
+    new = tf.where(redraw, drawn, true)
+    return tf.cast(new, label.dtype), tf.not_equal(new, true)
+
+
+def _static_hw(image: tf.Tensor | tf.TensorSpec, what: str) -> tuple[int, int, int]:
+    shape = image.shape
+    if shape.rank != 3 or not shape.is_fully_defined():
+        raise ValueError(
+            f"{what} needs images of a fixed HxWxC shape; resize variable-size images first. "
+            f"Received: image.shape={shape}"
+        )
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+def pixel_permutation(num_pixels: int, seed: int) -> tf.Tensor:
+    """The single permutation of pixel positions used by shuffled pixels (train and test alike)."""
+    if num_pixels < 1:
+        raise ValueError(f"num_pixels must be positive. Received: num_pixels={num_pixels}")
+    base = seeds.stream_seed(seed, seeds.SHUFFLED_PIXELS, "train")
+    return tf.random.experimental.index_shuffle(
+        tf.range(num_pixels, dtype=tf.int64), base, num_pixels - 1
+    )
+
+
+def permute_pixels(image: tf.Tensor, permutation: tf.Tensor) -> tf.Tensor:
+    """Moves pixel positions by ``permutation`` (length H*W); a pixel's channels stay together."""
+    h, w, c = _static_hw(image, "Pixel permutation")
+    flat = tf.reshape(image, [h * w, c])
+    return tf.reshape(tf.gather(flat, permutation), [h, w, c])
+
+
+def shuffle_pixels(image: tf.Tensor, *, seed: int) -> tf.Tensor:
+    """Shuffled pixels: the dataset-wide permutation of ``seed`` applied to one image."""
+    h, w, _ = _static_hw(image, "Shuffled pixels")
+    return permute_pixels(image, pixel_permutation(h * w, seed))
+
+
+def random_pixels(image: tf.Tensor, index: tf.Tensor, *, seed: int, split: str = "train") -> tf.Tensor:
+    """Random pixels: an independent permutation of pixel positions for each image."""
+    h, w, _ = _static_hw(image, "Random pixels")
+    key = seeds.fold(seeds.stream_seed(seed, seeds.RANDOM_PIXELS, split), index)
+    perm = tf.random.experimental.index_shuffle(tf.range(h * w, dtype=tf.int64), key, h * w - 1)
+    return permute_pixels(image, perm)
+
+
+def gaussian_moments(
+    mean: Sequence[float], std: Sequence[float], stats: str = "per_channel"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel moments, or their pooled global values broadcast to every channel.
+
+    Args:
+        mean: per-channel mean of the training images (pixel units, 0-255).
+        std: per-channel standard deviation (pixel units).
+        stats: ``"per_channel"`` or ``"global"``.
+
+    Returns:
+        ``(mean, std)`` as float32 arrays of shape [C].
+    """
+    _check_choice("gaussian_stats", stats, GAUSSIAN_STATS)
+    m = np.asarray(mean, dtype=np.float64)
+    s = np.asarray(std, dtype=np.float64)
+    if m.shape != s.shape or m.ndim != 1 or np.any(s < 0):
+        raise ValueError(f"mean and std must be equal-length vectors, std >= 0. Received: {mean}, {std}")
+    if stats == "global":
+        # Channels have equal pixel counts: pooled variance = E[var + mean^2] - (E[mean])^2.
+        g_mean = m.mean()
+        g_std = np.sqrt(np.mean(s**2 + m**2) - g_mean**2)
+        m, s = np.full_like(m, g_mean), np.full_like(s, g_std)
+    return m.astype(np.float32), s.astype(np.float32)
+
+
+def gaussian_image(
+    index: tf.Tensor,
+    *,
+    shape: Sequence[int],
+    mean: Sequence[float],
+    std: Sequence[float],
+    seed: int,
+    split: str = "train",
+) -> tf.Tensor:
+    """Gaussian: a float32 image of noise with the given per-channel moments (pixel units, unclipped)."""
+    if len(shape) != 3 or len(mean) != shape[-1] or len(std) != shape[-1]:
+        raise ValueError(
+            f"Gaussian images need shape HxWxC and C means/stds. Received: shape={tuple(shape)}, "
+            f"{len(mean)} means, {len(std)} stds"
+        )
+    key = seeds.fold(seeds.stream_seed(seed, seeds.GAUSSIAN, split), index)
+    noise = tf.random.stateless_normal(shape, key, dtype=tf.float32, alg=_ALG)
+    return noise * tf.constant(std, tf.float32) + tf.constant(mean, tf.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataset functions
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_tuple_dataset(ds: tf.data.Dataset) -> bool:
+    spec = ds.element_spec
+    if isinstance(spec, dict):
+        if not {"image", "label", "index"} <= set(spec):
+            raise ValueError(
+                "Example dicts need 'image', 'label' and 'index' keys (see attach_index). "
+                f"Received keys: {sorted(spec)}"
+            )
+        return False
+    if isinstance(spec, tuple) and len(spec) == 2:
+        return True
+    raise ValueError(
+        "Expected a dataset of (image, label) tuples or of dicts with 'image', 'label' and "
+        f"'index'. Received element_spec={spec}"
+    )
+
+
+def attach_index(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """Turns ``(image, label)`` tuples into example dicts with a stable ``"index"``.
+
+    The index is the position in ``ds``: call this before any shuffle, on a dataset whose order is
+    fixed, so that each example keeps its index in every epoch.
+    """
+    if not _is_tuple_dataset(ds):
+        return ds
+    return ds.enumerate().map(
+        lambda i, xy: {"image": xy[0], "label": xy[1], "index": i},
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+
+
+def _to_tuples(ds: tf.data.Dataset) -> tf.data.Dataset:
+    return ds.map(lambda ex: (ex["image"], ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _mark_clean(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    if "true_label" in example:
+        return example
+    return {**example, "true_label": example["label"], "label_corrupted": tf.constant(False)}
+
+
+def corrupt_labels(
+    ds: tf.data.Dataset,
+    *,
+    num_classes: int,
+    corruption_prob: float,
+    seed: int,
+    noise: str = "uniform",
+    split: str = "train",
+) -> tf.data.Dataset:
+    """Corrupts the labels of a dataset (see ``corrupt_label``).
+
+    Args:
+        ds: ``(image, label)`` tuples (indexed by position, see ``attach_index``) or example dicts.
+        num_classes: K.
+        corruption_prob: p in [0, 1].
+        seed: the data seed.
+        noise: ``"uniform"`` or ``"wrong"``.
+        split: ``"train"`` or ``"test"``.
+
+    Returns:
+        The same kind of dataset. Dicts gain ``"true_label"`` and ``"label_corrupted"`` (bool).
+    """
+    check_probability(corruption_prob)
+    _check_choice("label_noise", noise, LABEL_NOISE)
+    tuples = _is_tuple_dataset(ds)
+
+    def fn(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        ex = _mark_clean(ex)
+        new, changed = corrupt_label(
+            ex["true_label"], ex["index"], num_classes=num_classes,
+            corruption_prob=corruption_prob, seed=seed, noise=noise, split=split,
+        )
+        return {**ex, "label": new, "label_corrupted": changed}
+
+    out = attach_index(ds).map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+    return _to_tuples(out) if tuples else out
+
+
+def corrupt_pixels(
+    ds: tf.data.Dataset,
+    *,
+    mode: str,
+    seed: int,
+    split: str = "train",
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    gaussian_stats: str = "per_channel",
+) -> tf.data.Dataset:
+    """Randomizes the pixels of a dataset.
+
+    Args:
+        ds: ``(image, label)`` tuples or example dicts; images HxWxC with a static shape.
+        mode: ``"original"``, ``"shuffled"``, ``"random"`` or ``"gaussian"``.
+        seed: the data seed.
+        split: ``"train"`` or ``"test"`` (shuffled pixels use one permutation for both).
+        mean: per-channel mean of the training images, pixel units (Gaussian only).
+        std: per-channel standard deviation, pixel units (Gaussian only).
+        gaussian_stats: ``"per_channel"`` or ``"global"``.
+
+    Returns:
+        The same kind of dataset. Gaussian images are float32 in pixel units (0-255 scale, not
+        clipped); the other modes keep the input dtype.
+    """
+    _check_choice("pixels", mode, PIXEL_MODES)
+    _check_split(split)
+    tuples = _is_tuple_dataset(ds)
+    if mode == "original":
+        return ds
+    image_spec = ds.element_spec[0] if tuples else ds.element_spec["image"]
+    h, w, c = _static_hw(image_spec, "Pixel randomization")
+    if mode == "shuffled":
+        perm = pixel_permutation(h * w, seed)  # computed once, a constant of the graph
+        fn = lambda ex: {**ex, "image": permute_pixels(ex["image"], perm)}  # noqa: E731
+    elif mode == "random":
+        fn = lambda ex: {**ex, "image": random_pixels(ex["image"], ex["index"], seed=seed, split=split)}  # noqa: E731
+    else:
+        if mean is None or std is None:
+            raise ValueError("Gaussian pixels need the training set's channel mean and std.")
+        m, s = gaussian_moments(mean, std, gaussian_stats)
+        if len(m) != c:
+            raise ValueError(f"Expected {c} channel means for Gaussian pixels. Received: {len(m)}")
+
+        def fn(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+            return {**ex, "image": gaussian_image(ex["index"], shape=(h, w, c), mean=m, std=s, seed=seed, split=split)}
+
+    out = attach_index(ds).map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+    return _to_tuples(out) if tuples else out
+
+
+def apply_corruption(
+    ds: tf.data.Dataset,
+    corruption: Corruption,
+    *,
+    num_classes: int,
+    seed: int,
+    split: str = "train",
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> tf.data.Dataset:
+    """Applies a ``Corruption`` to one split.
+
+    Labels are corrupted on the training split only, unless ``corruption.corrupt_test_labels``;
+    pixel conditions apply to both splits (shuffled pixels with the same permutation).
+
+    Args:
+        ds: ``(image, label)`` tuples or example dicts.
+        corruption: what to randomize.
+        num_classes: K.
+        seed: the data seed.
+        split: ``"train"`` or ``"test"``.
+        mean: per-channel training mean, pixel units (Gaussian only).
+        std: per-channel training std, pixel units (Gaussian only).
+
+    Returns:
+        The same kind of dataset; dicts always carry ``"true_label"`` and ``"label_corrupted"``.
+    """
+    _check_split(split)
+    tuples = _is_tuple_dataset(ds)
+    out = attach_index(ds)
+    if split == "train" or corruption.corrupt_test_labels:
+        if corruption.label_prob > 0:
+            out = corrupt_labels(
+                out, num_classes=num_classes, corruption_prob=corruption.label_prob,
+                seed=seed, noise=corruption.label_noise, split=split,
+            )
+    out = corrupt_pixels(
+        out, mode=corruption.pixels, seed=seed, split=split, mean=mean, std=std,
+        gaussian_stats=corruption.gaussian_stats,
+    )
+    if tuples:
+        return _to_tuples(out)
+    return out.map(_mark_clean, num_parallel_calls=tf.data.AUTOTUNE)

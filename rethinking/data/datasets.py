@@ -1,0 +1,550 @@
+"""Dataset loaders: the embedded ``digits``, any TFDS image-classification dataset, or a ``.npz`` file.
+
+Every loader returns a ``DataBundle``: train and test ``tf.data.Dataset`` s of example dicts
+
+    {"image": uint8 [H, W, C], "label": int64 [], "index": int64 []}
+
+where ``index`` is the example's stable position in its split (0 .. size-1), the same however the
+data is read, plus a ``DatasetInfo``. The index is what makes every randomization a fixed function
+of (seed, example): in-memory data is indexed by row, TFDS data by its per-record ``tfds_id``
+(shard offset + record number), never by the order in which files happen to be interleaved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import socket
+import time
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED = "digits"
+# Seeded train/test split of scikit-learn's 1,797 digits (our choice: 80% / 20%, numpy's legacy
+# RandomState, whose stream numpy guarantees never to change).
+DIGITS_SPLIT_SEED = 0
+DIGITS_TEST_FRACTION = 0.2
+# Seconds to wait for a TCP connection when checking whether TFDS could download at all.
+NETWORK_PROBE_TIMEOUT_S = 3.0
+OFFLINE_ENV = "RETHINKING_OFFLINE"
+_STATS_FILE = "rethinking_channel_stats.json"
+
+
+class DatasetUnavailableError(RuntimeError):
+    """The dataset exists but is not on this machine and cannot be downloaded now."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What a loaded dataset is.
+
+    Attributes:
+        name: the name it was loaded by (registry name, TFDS name, or the .npz path).
+        source: ``"embedded"``, ``"tfds"`` or ``"npz"``.
+        image_shape: (H, W, C); H and W are None for variable-size images (ImageNet).
+        num_classes: K.
+        class_names: one name per class.
+        train_size: number of training examples.
+        test_size: number of test examples.
+        channel_mean: per-channel mean of the training images, pixel units (0-255); None if not computed.
+        channel_std: per-channel standard deviation of the training images, pixel units.
+    """
+
+    name: str
+    source: str
+    image_shape: tuple[int | None, int | None, int]
+    num_classes: int
+    class_names: tuple[str, ...]
+    train_size: int
+    test_size: int
+    channel_mean: tuple[float, ...] | None = None
+    channel_std: tuple[float, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable dict."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataBundle:
+    """Train and test example datasets plus their ``DatasetInfo``."""
+
+    train: tf.data.Dataset
+    test: tf.data.Dataset
+    info: DatasetInfo
+
+
+@dataclasses.dataclass(frozen=True)
+class KnownDataset:
+    """A dataset the CLI lists; sizes are the published ones."""
+
+    source: str
+    image_shape: tuple[int | None, int | None, int]
+    num_classes: int
+    train_size: int
+    test_size: int
+    description: str
+
+
+# The datasets `rethinking datasets` lists. Any other TFDS image-classification name also loads.
+DATASETS: dict[str, KnownDataset] = {
+    "digits": KnownDataset("embedded", (8, 8, 1), 10, 1438, 359, "scikit-learn's 1,797 handwritten digits, shipped with the package"),
+    "cifar10": KnownDataset("tfds", (32, 32, 3), 10, 50000, 10000, "CIFAR-10, the paper's main dataset"),
+    "cifar100": KnownDataset("tfds", (32, 32, 3), 100, 50000, 10000, "CIFAR-100"),
+    "mnist": KnownDataset("tfds", (28, 28, 1), 10, 60000, 10000, "MNIST (the paper's kernel experiments)"),
+    "fashion_mnist": KnownDataset("tfds", (28, 28, 1), 10, 60000, 10000, "Fashion-MNIST"),
+    "svhn_cropped": KnownDataset("tfds", (32, 32, 3), 10, 73257, 26032, "SVHN, cropped digits"),
+    "imagenet2012": KnownDataset("tfds", (None, None, 3), 1000, 1281167, 50000, "ImageNet ILSVRC 2012 (manual download; Table 2)"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------
+
+
+def load_dataset(name: str, *, data_dir: str | None = None, with_stats: bool = False) -> DataBundle:
+    """Loads a dataset by name or path.
+
+    Args:
+        name: ``"digits"``, a TFDS dataset name (``"cifar10"``, ``"mnist"``, ...), or a path to a
+            ``.npz`` file with ``x_train``, ``y_train``, ``x_test``, ``y_test`` (Keras layout).
+        data_dir: the TFDS data directory (default: ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``).
+        with_stats: make sure ``info.channel_mean``/``channel_std`` are set. In-memory datasets always
+            have them; for TFDS they cost one pass over the training set, cached next to the data.
+
+    Returns:
+        The ``DataBundle``.
+
+    Raises:
+        ValueError: unknown name, malformed file, or not an image-classification dataset.
+        DatasetUnavailableError: a TFDS dataset that is not prepared and cannot be downloaded.
+    """
+    if name == EMBEDDED:
+        return load_digits()
+    if name.endswith(".npz") or os.sep in name or os.path.exists(name):
+        return load_npz(name)
+    return load_tfds(name, data_dir=data_dir, with_stats=with_stats)
+
+
+def describe_known() -> str:
+    """One line naming what ``load_dataset`` accepts, for error messages."""
+    return (
+        f"use one of {', '.join(DATASETS)}, another TFDS image-classification name, "
+        "or a path to a .npz file (x_train, y_train, x_test, y_test)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# In-memory datasets: digits and .npz
+# ---------------------------------------------------------------------------------------------
+
+
+def channel_stats(images: np.ndarray, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 NHWC images, in pixel units, accumulated in float64.
+
+    Args:
+        images: array [N, H, W, C].
+        chunk: images per step, to bound memory (chunk * H * W * C * 8 bytes).
+
+    Returns:
+        ``(mean, std)``, each a tuple of C floats.
+    """
+    c = images.shape[-1]
+    total = np.zeros(c)
+    total_sq = np.zeros(c)
+    for start in range(0, len(images), chunk):
+        block = images[start : start + chunk].reshape(-1, c).astype(np.float64)
+        total += block.sum(axis=0)
+        total_sq += np.square(block).sum(axis=0)
+    count = images.size // c
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+
+
+def _to_uint8_images(x: np.ndarray, what: str) -> np.ndarray:
+    if x.ndim == 3:  # N, H, W: grayscale without a channel axis (Keras MNIST layout).
+        x = x[..., np.newaxis]
+    if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"{what} must be images shaped [N, H, W] or [N, H, W, C] with C in 1, 3, 4. Received: shape={x.shape}")
+    if x.dtype == np.uint8:
+        return x
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise ValueError(f"{what} must be numeric. Received: dtype={x.dtype}")
+    lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    if lo < 0 or hi > 255:
+        raise ValueError(f"{what} must hold pixel values in [0, 255] (uint8). Received: range [{lo}, {hi}]")
+    if np.issubdtype(x.dtype, np.floating) and hi <= 1.0:
+        raise ValueError(f"{what} looks scaled to [0, 1]; store pixels in [0, 255] (uint8) instead.")
+    return np.rint(x).astype(np.uint8)
+
+
+def _to_labels(y: np.ndarray, what: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:  # Keras CIFAR layout: [N, 1].
+        y = y[:, 0]
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{what} must be integer class labels shaped [N]. Received: shape={y.shape}, dtype={y.dtype}")
+    if y.size and y.min() < 0:
+        raise ValueError(f"{what} must be non-negative class indices. Received: min={y.min()}")
+    return y.astype(np.int64)
+
+
+def from_arrays(
+    name: str,
+    source: str,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    class_names: Sequence[str] | None = None,
+) -> DataBundle:
+    """Builds a ``DataBundle`` from in-memory arrays, checking them first.
+
+    Args:
+        name: the dataset's name for ``DatasetInfo``.
+        source: ``"embedded"`` or ``"npz"``.
+        x_train: uint8 images [N, H, W(, C)] in pixel units.
+        y_train: integer labels [N].
+        x_test: uint8 images [M, H, W(, C)].
+        y_test: integer labels [M].
+        class_names: optional names; default ``"0" .. "K-1"``.
+
+    Returns:
+        The ``DataBundle``; the index of an example is its row.
+
+    Raises:
+        ValueError: on any inconsistency, naming the array at fault.
+    """
+    x_train = _to_uint8_images(np.asarray(x_train), "x_train")
+    x_test = _to_uint8_images(np.asarray(x_test), "x_test")
+    y_train = _to_labels(y_train, "y_train")
+    y_test = _to_labels(y_test, "y_test")
+    for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
+        if len(x) != len(y):
+            raise ValueError(f"x_{split} and y_{split} differ in length: {len(x)} images, {len(y)} labels.")
+    if len(x_train) == 0:
+        raise ValueError("x_train is empty.")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise ValueError(f"Train and test images differ in shape: {x_train.shape[1:]} vs {x_test.shape[1:]}.")
+    num_classes = int(max(y_train.max(), y_test.max() if y_test.size else 0)) + 1
+    if num_classes < 2:
+        raise ValueError("The labels name a single class; classification needs at least 2.")
+    if class_names is None:
+        class_names = [str(k) for k in range(num_classes)]
+    class_names = tuple(str(c) for c in class_names)
+    if len(class_names) < num_classes:
+        raise ValueError(f"{len(class_names)} class names for {num_classes} classes.")
+    mean, std = channel_stats(x_train)
+    info = DatasetInfo(
+        name=name, source=source, image_shape=tuple(int(d) for d in x_train.shape[1:]),
+        num_classes=len(class_names), class_names=class_names,
+        train_size=len(x_train), test_size=len(x_test), channel_mean=mean, channel_std=std,
+    )
+    return DataBundle(_array_dataset(x_train, y_train), _array_dataset(x_test, y_test), info)
+
+
+def _array_dataset(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
+    return tf.data.Dataset.from_tensor_slices(
+        {"image": x, "label": y, "index": np.arange(len(x), dtype=np.int64)}
+    )
+
+
+def load_digits() -> DataBundle:
+    """The embedded dataset: scikit-learn's 1,797 real 8x8 handwritten digits.
+
+    Pixel values 0..16 are rescaled to 0..255 (uint8); the split is a fixed, seeded 80/20 one
+    (1,437 train / 360 test).
+    """
+    from sklearn.datasets import load_digits as sk_load_digits  # noqa: PLC0415 (heavy import, used here only)
+
+    digits = sk_load_digits()
+    images = np.rint(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., np.newaxis]
+    labels = digits.target.astype(np.int64)
+    order = np.random.RandomState(DIGITS_SPLIT_SEED).permutation(len(images))
+    n_test = int(round(len(images) * DIGITS_TEST_FRACTION))
+    test, train = order[:n_test], order[n_test:]
+    return from_arrays(
+        EMBEDDED, "embedded", images[train], labels[train], images[test], labels[test],
+        class_names=[str(k) for k in range(10)],
+    )
+
+
+def load_npz(path: str) -> DataBundle:
+    """Loads a ``.npz`` file in the Keras layout: ``x_train``, ``y_train``, ``x_test``, ``y_test``.
+
+    An optional ``class_names`` array names the classes.
+
+    Raises:
+        ValueError: missing or unreadable file, missing keys, or inconsistent arrays.
+    """
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ValueError(f"No dataset file at {path}; {describe_known()}.")
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise ValueError(f"{path} is not a readable .npz file ({err}).") from err
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
+    if missing:
+        raise ValueError(
+            f"{path} lacks {', '.join(missing)}: a dataset .npz needs x_train, y_train, x_test and "
+            f"y_test (found: {', '.join(sorted(arrays)) or 'nothing'})."
+        )
+    names = [str(c) for c in arrays["class_names"]] if "class_names" in arrays else None
+    try:
+        return from_arrays(
+            str(path), "npz", arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], names
+        )
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
+
+
+# ---------------------------------------------------------------------------------------------
+# TFDS
+# ---------------------------------------------------------------------------------------------
+
+
+def tfds_data_root(data_dir: str | None) -> Path:
+    """The TFDS data directory actually used: ``data_dir``, ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``."""
+    return Path(data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets").expanduser()
+
+
+def manual_dir(data_dir: str | None) -> Path:
+    """Where TFDS looks for files placed by hand: ``<data_dir>/downloads/manual``."""
+    return tfds_data_root(data_dir) / "downloads" / "manual"
+
+
+def tfds_index(tfds_id: tf.Tensor, shard_offsets: tf.Tensor) -> tf.Tensor:
+    """The global example index encoded by a TFDS id such as ``cifar10-train.tfrecord-00003-of-00008__17``.
+
+    Args:
+        tfds_id: string scalar ``<file>-<shard>-of-<n>__<record>``.
+        shard_offsets: int64 [num_shards], the index of the first example of each shard.
+
+    Returns:
+        int64 scalar: ``shard_offsets[shard] + record``.
+    """
+    shard = tf.strings.regex_replace(tfds_id, r"^.*-(\d+)-of-\d+__\d+$", r"\1")
+    record = tf.strings.regex_replace(tfds_id, r"^.*__(\d+)$", r"\1")
+    shard = tf.strings.to_number(shard, tf.int64)
+    return tf.gather(shard_offsets, shard) + tf.strings.to_number(record, tf.int64)
+
+
+def network_reachable(urls: Sequence[str], timeout: float = NETWORK_PROBE_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to the host of any of ``urls`` opens within ``timeout`` seconds.
+
+    ``$RETHINKING_OFFLINE=1`` answers False without touching the network.
+    """
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        return False
+    deadline = time.monotonic() + timeout
+    for url in urls:
+        parsed = urlparse(url)
+        if not parsed.hostname:
+            continue
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            with socket.create_connection((parsed.hostname, port), timeout=remaining):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _tfds_builder(name: str, data_dir: str | None) -> Any:
+    import tensorflow_datasets as tfds  # noqa: PLC0415 (slow import, only for TFDS datasets)
+
+    base = name.split(":")[0].split("/")[0]
+    if base not in tfds.list_builders(with_community_datasets=False):
+        raise ValueError(f"Unknown dataset {name!r}: {describe_known()}.")
+    builder = tfds.builder(name, data_dir=data_dir)
+    features = builder.info.features
+    if "image" not in features or "label" not in features or not hasattr(features["label"], "num_classes"):
+        raise ValueError(
+            f"{name} is not an image-classification dataset (it needs 'image' and a class 'label' feature); "
+            f"{describe_known()}."
+        )
+    return builder
+
+
+def _unavailable_message(name: str, builder: Any, data_dir: str | None, missing: Sequence[Any]) -> str:
+    manual = manual_dir(data_dir)
+    if builder.MANUAL_DOWNLOAD_INSTRUCTIONS:
+        how = " ".join(builder.MANUAL_DOWNLOAD_INSTRUCTIONS.split())
+        return f"{name} needs a manual download into {manual}: {how} Or use the embedded dataset: --dataset digits."
+    files = ", ".join(f"{url} ({info.size:,} bytes, sha256 {info.checksum[:12]}...)" for url, info in missing)
+    return (
+        f"{name} is not prepared in {tfds_data_root(data_dir)} and cannot be downloaded from here "
+        f"(no network). Put {files} into {manual} and run again, or use the embedded dataset: "
+        "--dataset digits (or a .npz file)."
+    )
+
+
+def _prepare(name: str, builder: Any, data_dir: str | None) -> None:
+    """Runs TFDS's download_and_prepare, failing within seconds when it cannot succeed."""
+    import tensorflow_datasets as tfds  # noqa: PLC0415
+
+    manual = manual_dir(data_dir)
+    url_infos = dict(type(builder).url_infos or {})
+    missing = [
+        (url, info) for url, info in url_infos.items()
+        if not (info.filename and (manual / info.filename).exists())
+    ]
+    needs_manual = bool(builder.MANUAL_DOWNLOAD_INSTRUCTIONS)
+    manual_empty = not manual.is_dir() or not any(manual.iterdir())
+    if (needs_manual and manual_empty) or (missing and not needs_manual and not network_reachable([u for u, _ in missing])):
+        raise DatasetUnavailableError(_unavailable_message(name, builder, data_dir, missing))
+    root = tfds_data_root(data_dir)
+    before = _temporary_paths(root)
+    logger.info("Preparing %s in %s (download and conversion; once per machine)", name, root)
+    try:
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
+    except Exception as err:
+        _remove_new_temporary(root, before)
+        if "checksum" in type(err).__name__.lower() or "checksum" in str(err).lower():
+            raise DatasetUnavailableError(
+                f"A file for {name} in {manual} has the wrong size or checksum; replace it with the official file "
+                f"({'; '.join(f'{i.filename}: sha256 {i.checksum}' for i in url_infos.values() if i.filename)})."
+            ) from err
+        if isinstance(err, AssertionError) and needs_manual:
+            raise DatasetUnavailableError(_unavailable_message(name, builder, data_dir, missing)) from err
+        raise
+
+
+def _temporary_paths(root: Path) -> set[Path]:
+    if not root.is_dir():
+        return set()
+    return {p for p in root.rglob("*") if ".incomplete" in p.name or ".tmp." in p.name}
+
+
+def _remove_new_temporary(root: Path, before: set[Path]) -> None:
+    """Removes the temporary folders a failed TFDS preparation leaves behind."""
+    for path in sorted(_temporary_paths(root) - before, key=lambda p: len(p.parts)):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
+            path.unlink(missing_ok=True)
+
+
+def _split_names(builder: Any) -> tuple[str, str]:
+    names = list(builder.info.splits.keys())
+    if not names:  # Split info unknown (e.g. under tfds.testing.mock_data): TFDS conventions.
+        return "train", "test"
+    test = next((s for s in ("test", "validation") if s in names), None)
+    if "train" not in names or test is None:
+        raise ValueError(f"{builder.name} has splits {names}; rethinking needs 'train' and 'test' (or 'validation').")
+    return "train", test
+
+
+def _shard_offsets(builder: Any, split: str) -> np.ndarray:
+    info = builder.info.splits.get(split) if builder.info.splits else None
+    lengths = list(info.shard_lengths) if info is not None and info.shard_lengths else [0]
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+
+
+def _tfds_split(builder: Any, split: str) -> tuple[tf.data.Dataset, int]:
+    import tensorflow_datasets as tfds  # noqa: PLC0415
+
+    ds = builder.as_dataset(
+        split=split, shuffle_files=False, read_config=tfds.ReadConfig(add_tfds_id=True)
+    )
+    offsets = tf.constant(_shard_offsets(builder, split))
+    size = int(ds.cardinality())
+    ds = ds.map(
+        lambda ex: {"image": ex["image"], "label": ex["label"], "index": tfds_index(ex["tfds_id"], offsets)},
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return ds, size
+
+
+def _tfds_stats(builder: Any, train: tf.data.Dataset, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel moments of the training images: one pass, cached next to the prepared data."""
+    cache = Path(builder.data_dir) / _STATS_FILE
+    if cache.is_file():
+        saved = json.loads(cache.read_text())
+        return tuple(saved["mean"]), tuple(saved["std"])
+    logger.info("Computing per-channel pixel statistics of %s (one pass, cached)", builder.name)
+
+    def moments(ex: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        x = tf.reshape(tf.cast(ex["image"], tf.float64), [-1, channels])
+        return tf.reduce_sum(x, 0), tf.reduce_sum(x * x, 0), tf.cast(tf.shape(x)[0], tf.float64)
+
+    zero = tf.zeros([channels], tf.float64)
+    total, total_sq, count = train.map(moments, num_parallel_calls=tf.data.AUTOTUNE).reduce(
+        (zero, zero, tf.constant(0.0, tf.float64)),
+        lambda acc, m: (acc[0] + m[0], acc[1] + m[1], acc[2] + m[2]),
+    )
+    mean = (total / count).numpy()
+    std = np.sqrt(np.maximum((total_sq / count).numpy() - mean**2, 0.0))
+    result = tuple(float(v) for v in mean), tuple(float(v) for v in std)
+    if builder.is_prepared():  # Never write into a data dir that does not really exist (mocks).
+        try:
+            cache.write_text(json.dumps({"mean": result[0], "std": result[1]}))
+        except OSError as err:
+            logger.warning("Could not cache pixel statistics in %s: %s", cache, err)
+    return result
+
+
+def load_tfds(name: str, *, data_dir: str | None = None, with_stats: bool = False) -> DataBundle:
+    """Loads a TFDS image-classification dataset, preparing it first if needed.
+
+    Offline use: put the files TFDS would download into ``<data_dir>/downloads/manual/`` (TFDS
+    checks their checksums). When the data is neither prepared nor downloadable this fails within
+    seconds (TFDS alone retries for minutes) and removes the temporary folders TFDS left.
+
+    Raises:
+        ValueError: unknown name or not an image-classification dataset.
+        DatasetUnavailableError: not prepared and cannot be downloaded.
+    """
+    builder = _tfds_builder(name, data_dir)
+    if not builder.is_prepared():
+        _prepare(name, builder, data_dir)
+    train_split, test_split = _split_names(builder)
+    train, train_size = _tfds_split(builder, train_split)
+    test, test_size = _tfds_split(builder, test_split)
+    features = builder.info.features
+    shape = tuple(features["image"].shape)
+    mean = std = None
+    if with_stats or (Path(builder.data_dir) / _STATS_FILE).is_file():
+        mean, std = _tfds_stats(builder, train, int(shape[-1]))
+    info = DatasetInfo(
+        name=name, source="tfds", image_shape=shape, num_classes=int(features["label"].num_classes),
+        class_names=tuple(features["label"].names), train_size=train_size, test_size=test_size,
+        channel_mean=mean, channel_std=std,
+    )
+    return DataBundle(train, test, info)
+
+
+def is_available(name: str, data_dir: str | None = None) -> bool:
+    """Whether ``name`` loads on this machine without a download."""
+    known = DATASETS.get(name)
+    if known is not None and known.source == "embedded":
+        return True
+    try:
+        builder = _tfds_builder(name, data_dir)
+    except ValueError:
+        return False
+    if builder.is_prepared():
+        return True
+    url_infos = dict(type(builder).url_infos or {})
+    folder = manual_dir(data_dir)
+    if builder.MANUAL_DOWNLOAD_INSTRUCTIONS:
+        return folder.is_dir() and any(folder.iterdir())
+    return bool(url_infos) and all(i.filename and (folder / i.filename).exists() for i in url_infos.values())

@@ -1,0 +1,216 @@
+"""The input pipeline of a run: load -> corrupt -> cache -> shuffle -> augment -> batch -> prefetch.
+
+The corruption is applied once, before the cache, so epochs after the first cost what a clean
+pipeline costs. Shuffling and augmentation come after the cache and are seeded by (seed, epoch):
+epoch e is the same whether a run reaches it directly or resumes into it.
+
+Batches are dicts::
+
+    {"image": float32 [B, h, w, C], "label": int [B], "index": int64 [B],
+     "true_label": int [B], "label_corrupted": bool [B]}
+
+``supervised(ds)`` turns them into the ``(image, label)`` pairs ``model.fit`` takes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import tensorflow as tf
+
+from rethinking.data import preprocessing, seeds
+from rethinking.data.corruptions import Corruption, apply_corruption
+from rethinking.data.datasets import DataBundle, DatasetInfo, load_dataset
+from rethinking.data.preprocessing import Preprocessing
+
+# Largest shuffle buffer by default (examples): a full shuffle of CIFAR-10 / MNIST, bounded memory
+# for larger data (100,000 ImageNet-size images would already be ~15 GB; ImageNet users set it).
+MAX_DEFAULT_SHUFFLE_BUFFER = 100_000
+CACHE_MODES = ("memory", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Everything that defines a run's data.
+
+    Attributes:
+        dataset: ``"digits"``, a TFDS name or a ``.npz`` path (see ``load_dataset``).
+        data_dir: the TFDS data directory.
+        corruption: the randomization test (labels and pixels).
+        preprocessing: crop, standardization and augmentation switches.
+        seed: the data seed: corruption, shuffling and augmentation all derive from it.
+        cache: ``"memory"``, ``"none"`` or a file path prefix for ``Dataset.cache``.
+        shuffle_buffer: examples in the shuffle buffer; None: the whole training set up to 100,000.
+    """
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    corruption: Corruption = Corruption()
+    preprocessing: Preprocessing = Preprocessing()
+    seed: int = 0
+    cache: str = "memory"
+    shuffle_buffer: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer. Received: seed={self.seed}")
+        if self.shuffle_buffer is not None and self.shuffle_buffer < 1:
+            raise ValueError(f"shuffle_buffer must be positive. Received: shuffle_buffer={self.shuffle_buffer}")
+        if not self.cache:
+            raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)} or a file path prefix.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable, nested dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> DataConfig:
+        """Inverse of ``to_dict``; unknown keys are an error."""
+        values = dict(values)
+        nested = {"corruption": Corruption, "preprocessing": Preprocessing}
+        for key, kind in nested.items():
+            if isinstance(values.get(key), dict):
+                values[key] = _build(kind, values[key])
+        return _build(cls, values)
+
+
+def _build(cls: type, values: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"Unknown {cls.__name__} keys {unknown}: use some of {sorted(names)}.")
+    return cls(**values)
+
+
+def _cache(ds: tf.data.Dataset, mode: str) -> tf.data.Dataset:
+    if mode == "none":
+        return ds
+    return ds.cache() if mode == "memory" else ds.cache(mode)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataPipeline:
+    """The datasets of one run. Build with ``build_pipeline``.
+
+    Attributes:
+        config: the ``DataConfig``.
+        info: the dataset's ``DatasetInfo``.
+        batch_size: global batch size.
+        image_size: (height, width) of the network's input.
+        corrupted_train: corrupted training examples (raw pixels), in index order, cached.
+        corrupted_test: test examples after the pixel condition (labels true), cached.
+    """
+
+    config: DataConfig
+    info: DatasetInfo
+    batch_size: int
+    image_size: tuple[int, int]
+    corrupted_train: tf.data.Dataset
+    corrupted_test: tf.data.Dataset
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """The model's input shape (h, w, C)."""
+        return (*self.image_size, self.info.image_shape[-1])
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Training batches per epoch (the last one may be partial)."""
+        return -(-self.info.train_size // self.batch_size)
+
+    def _batched(self, ds: tf.data.Dataset, *, epoch: tf.Tensor | int) -> tf.data.Dataset:
+        prep = self.config.preprocessing
+        if None not in self.info.image_shape[:2] and not prep.augment:
+            # Deterministic path on fixed-size images: vectorized over the whole batch.
+            return ds.batch(self.batch_size).map(
+                lambda ex: {**ex, "image": preprocessing.prepare_batch(ex["image"], prep, self.image_size)},
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+        ds = ds.map(
+            lambda ex: {**ex, "image": preprocessing.prepare_example(
+                ex["image"], ex["index"], prep=prep, size=self.image_size, seed=self.config.seed, epoch=epoch)},
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        return ds.batch(self.batch_size).map(
+            lambda ex: {**ex, "image": preprocessing.standardize_batch(ex["image"], prep)},
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+
+    def _no_augmentation(self) -> DataPipeline:
+        prep = dataclasses.replace(self.config.preprocessing, random_crop=False, flip=False, color_jitter=False)
+        return dataclasses.replace(self, config=dataclasses.replace(self.config, preprocessing=prep))
+
+    def shuffle_buffer(self) -> int:
+        """The shuffle buffer size in examples."""
+        return self.config.shuffle_buffer or max(1, min(self.info.train_size, MAX_DEFAULT_SHUFFLE_BUFFER))
+
+    def train(self, epoch: int | tf.Tensor = 0) -> tf.data.Dataset:
+        """One epoch of training batches: shuffled and augmented as a pure function of (seed, epoch)."""
+        shuffle_seed = _shuffle_seed(self.config.seed, epoch)
+        ds = self.corrupted_train.shuffle(self.shuffle_buffer(), seed=shuffle_seed, reshuffle_each_iteration=False)
+        return self._batched(ds, epoch=epoch)
+
+    def train_epochs(self, start: int, stop: int) -> tf.data.Dataset:
+        """Epochs ``start .. stop-1`` back to back (``steps_per_epoch`` batches each), for ``model.fit``."""
+        if not 0 <= start <= stop:
+            raise ValueError(f"Need 0 <= start <= stop. Received: start={start}, stop={stop}")
+        return tf.data.Dataset.range(start, stop).flat_map(self.train).prefetch(tf.data.AUTOTUNE)
+
+    def train_eval(self) -> tf.data.Dataset:
+        """The whole training set in index order, no augmentation: the paper's "training accuracy"."""
+        return self._no_augmentation()._batched(self.corrupted_train, epoch=0).prefetch(tf.data.AUTOTUNE)
+
+    def test(self) -> tf.data.Dataset:
+        """The test set in index order, no augmentation."""
+        return self._no_augmentation()._batched(self.corrupted_test, epoch=0).prefetch(tf.data.AUTOTUNE)
+
+
+def _shuffle_seed(seed: int, epoch: int | tf.Tensor) -> tf.Tensor:
+    """An int64 shuffle seed that is a pure function of (data seed, epoch)."""
+    key = seeds.fold(seeds.stream_seed(seed, seeds.SHUFFLE), epoch)
+    # Dataset.shuffle takes one int64; keep it non-negative and below 2**31 as TF truncates to int32.
+    return tf.math.floormod(key[0] * 65_537 + key[1], 2**31 - 1)
+
+
+def supervised(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """``(image, label)`` pairs from a batched example dataset, for ``model.fit``/``evaluate``."""
+    return ds.map(lambda ex: (ex["image"], ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def corrupt_bundle(bundle: DataBundle, config: DataConfig) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """Applies ``config.corruption`` to both splits of ``bundle`` (labels: train only, by default)."""
+    info = bundle.info
+    common = dict(num_classes=info.num_classes, seed=config.seed, mean=info.channel_mean, std=info.channel_std)
+    train = apply_corruption(bundle.train, config.corruption, split="train", **common)
+    test = apply_corruption(bundle.test, config.corruption, split="test", **common)
+    return train, test
+
+
+def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | None = None) -> DataPipeline:
+    """Loads (unless ``bundle`` is given) and corrupts the data of ``config``.
+
+    Args:
+        config: the data configuration.
+        batch_size: global batch size (split across replicas by the distribution strategy).
+        bundle: an already loaded dataset, to skip loading.
+
+    Returns:
+        The ``DataPipeline``.
+
+    Raises:
+        ValueError: bad configuration, e.g. a crop larger than the images or pixel randomization of
+            variable-size images.
+    """
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
+    if bundle is None:
+        bundle = load_dataset(
+            config.dataset, data_dir=config.data_dir, with_stats=config.corruption.pixels == "gaussian"
+        )
+    size = preprocessing.output_size(config.preprocessing, bundle.info.image_shape)
+    train, test = corrupt_bundle(bundle, config)
+    return DataPipeline(
+        config=config, info=bundle.info, batch_size=batch_size, image_size=size,
+        corrupted_train=_cache(train, config.cache), corrupted_test=_cache(test, config.cache),
+    )

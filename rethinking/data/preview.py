@@ -1,0 +1,97 @@
+"""What the network will see: a grid of corrupted training images with their (corrupted) labels."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+
+from rethinking.data.pipeline import DataPipeline
+
+
+@dataclasses.dataclass(frozen=True)
+class PreviewSample:
+    """The first ``n`` training examples by index, as the network sees them (before standardization).
+
+    Attributes:
+        images: float32 [n, h, w, C] in [0, 1] (Gaussian noise clipped for display).
+        labels: the labels training uses (possibly corrupted) [n].
+        true_labels: the dataset's labels [n].
+        class_names: names of the classes.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    true_labels: np.ndarray
+    class_names: tuple[str, ...]
+
+
+def sample_training_images(pipeline: DataPipeline, n: int = 36, epoch: int = 0) -> PreviewSample:
+    """Takes the first ``n`` training examples (by index) of ``pipeline`` in epoch ``epoch``.
+
+    Augmentation, when on, is the one of that epoch; per-image standardization is left out so the
+    images display as images.
+    """
+    if n < 1:
+        raise ValueError(f"n must be positive. Received: n={n}")
+    prep = dataclasses.replace(pipeline.config.preprocessing, standardize=False)
+    plain = dataclasses.replace(pipeline, config=dataclasses.replace(pipeline.config, preprocessing=prep))
+    examples = plain._batched(plain.corrupted_train.take(n), epoch=epoch)  # noqa: SLF001 (same package)
+    images, labels, true = [], [], []
+    for batch in examples:
+        images.append(batch["image"].numpy())
+        labels.append(batch["label"].numpy())
+        true.append(batch["true_label"].numpy())
+    return PreviewSample(
+        images=np.clip(np.concatenate(images), 0.0, 1.0),
+        labels=np.concatenate(labels), true_labels=np.concatenate(true),
+        class_names=pipeline.info.class_names,
+    )
+
+
+def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
+    """Tiles [n, h, w, C] images into one [rows*h, cols*w, C] image with 1-pixel white gaps."""
+    n, h, w, c = images.shape
+    cols = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    grid = np.ones((rows * (h + 1) - 1, cols * (w + 1) - 1, c), dtype=images.dtype)
+    for k in range(n):
+        r, q = divmod(k, cols)
+        grid[r * (h + 1) : r * (h + 1) + h, q * (w + 1) : q * (w + 1) + w] = images[k]
+    return grid
+
+
+def save_preview(sample: PreviewSample, path: str | Path, title: str = "") -> Path:
+    """Writes a PNG grid; each image is titled with its label, red "true -> new" when corrupted."""
+    import matplotlib  # noqa: PLC0415 (plotting is optional at import time)
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    n = len(sample.images)
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.75 * rows + (0.4 if title else 0)), squeeze=False)
+    names = sample.class_names
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
+        image = sample.images[k]
+        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None,
+                  vmin=0.0, vmax=1.0, interpolation="nearest")
+        label, true = int(sample.labels[k]), int(sample.true_labels[k])
+        if label == true:
+            ax.set_title(names[label], fontsize=8)
+        else:
+            ax.set_title(f"{names[true]} \u2192 {names[label]}", fontsize=8, color="red")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
