@@ -1,0 +1,30 @@
+"""Test setup shared by the whole suite.
+
+Two logical CPU devices are configured before TensorFlow initializes its devices, so that
+MirroredStrategy can run 2 replicas on a CPU-only machine. ``RETHINKING_OFFLINE=1`` makes every
+network probe answer "offline": no test may touch the network.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["RETHINKING_OFFLINE"] = "1"
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
+
+
+@pytest.fixture
+def tfds_dir(tmp_path, monkeypatch):
+    """An empty TFDS data directory, also set as $TFDS_DATA_DIR."""
+    path = tmp_path / "tfds"
+    path.mkdir()
+    monkeypatch.setenv("TFDS_DATA_DIR", str(path))
+    return path

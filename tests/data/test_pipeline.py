@@ -1,0 +1,101 @@
+"""The run pipeline: order of stages, caching, splits, configs and bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rethinking.data import Corruption, DataConfig, Preprocessing, build_pipeline, supervised
+from rethinking.data.datasets import DataBundle
+from tests.helpers import synthetic_bundle
+
+
+def _counting(bundle: DataBundle) -> tuple[DataBundle, tf.Variable]:
+    """The bundle with a counter of how many training examples were read from the source."""
+    counter = tf.Variable(0, dtype=tf.int64)
+
+    def count(ex):
+        counter.assign_add(1)
+        return ex
+
+    train = bundle.train.map(count)
+    return DataBundle(train, bundle.test, bundle.info), counter
+
+
+@pytest.mark.parametrize("cache, reads", [("memory", 1), ("none", 3)])
+def test_corruption_is_paid_once_before_the_cache(cache, reads):
+    bundle, counter = _counting(synthetic_bundle(100))
+    config = DataConfig(corruption=Corruption(labels="random", pixels="random"), cache=cache)
+    pipeline = build_pipeline(config, batch_size=25, bundle=bundle)
+    for epoch in range(3):
+        assert sum(len(b["index"]) for b in pipeline.train(epoch).as_numpy_iterator()) == 100
+    assert int(counter.numpy()) == 100 * reads
+
+
+def test_batches_have_the_documented_structure():
+    pipeline = build_pipeline(DataConfig(corruption=Corruption(labels="random")), 32, bundle=synthetic_bundle(100, shape=(32, 32, 3)))
+    assert pipeline.image_size == (28, 28) and pipeline.input_shape == (28, 28, 3)
+    assert pipeline.steps_per_epoch == 4
+    batch = next(iter(pipeline.train(0)))
+    assert batch["image"].shape == (32, 28, 28, 3) and batch["image"].dtype == tf.float32
+    assert set(batch) == {"image", "label", "index", "true_label", "label_corrupted"}
+    # Per-image standardization: each image has mean 0 and std 1.
+    images = batch["image"].numpy().reshape(32, -1)
+    np.testing.assert_allclose(images.mean(1), 0, atol=1e-4)
+    np.testing.assert_allclose(images.std(1), 1, atol=1e-3)
+    x, y = next(iter(supervised(pipeline.train(0))))
+    assert x.shape == (32, 28, 28, 3) and y.shape == (32,)
+    assert len(list(pipeline.train_epochs(0, 2))) == 2 * pipeline.steps_per_epoch
+
+
+def test_evaluation_sets_are_in_index_order_with_true_test_labels():
+    bundle = synthetic_bundle(90, 30)
+    pipeline = build_pipeline(DataConfig(corruption=Corruption(labels="random", pixels="gaussian")), 16, bundle=bundle)
+    train = list(pipeline.train_eval().as_numpy_iterator())
+    np.testing.assert_array_equal(np.concatenate([b["index"] for b in train]), np.arange(90))
+    assert np.concatenate([b["label_corrupted"] for b in train]).mean() > 0.7
+    test = list(pipeline.test().as_numpy_iterator())
+    np.testing.assert_array_equal(np.concatenate([b["index"] for b in test]), np.arange(30))
+    assert not np.concatenate([b["label_corrupted"] for b in test]).any()
+    true_test = np.array([ex["label"] for ex in bundle.test.as_numpy_iterator()])
+    np.testing.assert_array_equal(np.concatenate([b["label"] for b in test]), true_test)
+    # The pixel condition applies to the test split too: Gaussian test images are not the originals.
+    clean = build_pipeline(DataConfig(), 16, bundle=bundle)
+    assert not np.allclose(next(iter(clean.test()))["image"], test[0]["image"])
+
+
+def test_train_eval_ignores_augmentation():
+    config = DataConfig(preprocessing=Preprocessing(random_crop=True, flip=True, color_jitter=True))
+    pipeline = build_pipeline(config, 50, bundle=synthetic_bundle(100))
+    first = [b["image"] for b in pipeline.train_eval().as_numpy_iterator()]
+    plain = [b["image"] for b in build_pipeline(DataConfig(), 50, bundle=synthetic_bundle(100)).train_eval().as_numpy_iterator()]
+    for a, b in zip(first, plain):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_data_config_round_trip_and_errors():
+    config = DataConfig(
+        dataset="x.npz", corruption=Corruption(labels="partial", corruption_prob=0.2),
+        preprocessing=Preprocessing(random_crop=True, crop_size=24), seed=3, cache="none", shuffle_buffer=10,
+    )
+    assert DataConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="Unknown DataConfig keys"):
+        DataConfig.from_dict({"datset": "digits"})
+    with pytest.raises(ValueError, match="Unknown Corruption keys"):
+        DataConfig.from_dict({"corruption": {"label": "true"}})
+    with pytest.raises(ValueError, match="seed"):
+        DataConfig(seed=-1)
+    with pytest.raises(ValueError, match="shuffle_buffer"):
+        DataConfig(shuffle_buffer=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        build_pipeline(DataConfig(), 0, bundle=synthetic_bundle(10))
+    with pytest.raises(ValueError, match="larger than"):
+        build_pipeline(DataConfig(preprocessing=Preprocessing(crop_size=40)), 8, bundle=synthetic_bundle(10))
+
+
+def test_digits_pipeline_loads_by_name():
+    pipeline = build_pipeline(DataConfig(dataset="digits", corruption=Corruption(labels="random")), 128)
+    assert pipeline.info.name == "digits" and pipeline.input_shape == (8, 8, 1)
+    n = sum(len(b["index"]) for b in pipeline.train_eval().as_numpy_iterator())
+    assert n == pipeline.info.train_size == 1438
