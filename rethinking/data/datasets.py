@@ -38,6 +38,7 @@ DIGITS_TEST_FRACTION = 0.2
 # Seconds to wait for a TCP connection when checking whether TFDS could download at all.
 NETWORK_PROBE_TIMEOUT_S = 3.0
 OFFLINE_ENV = "RETHINKING_OFFLINE"
+TFDS_STORAGE_URL = "https://storage.googleapis.com/"
 _STATS_FILE = "rethinking_channel_stats.json"
 
 
@@ -390,6 +391,12 @@ def _unavailable_message(name: str, builder: Any, data_dir: str | None, missing:
         how = " ".join(builder.MANUAL_DOWNLOAD_INSTRUCTIONS.split())
         return f"{name} needs a manual download into {manual}: {how} Or use the embedded dataset: --dataset digits."
     files = ", ".join(f"{url} ({info.size:,} bytes, sha256 {info.checksum[:12]}...)" for url, info in missing)
+    if not files:
+        return (
+            f"{name} is not prepared in {tfds_data_root(data_dir)} and cannot be downloaded from here (no network). "
+            f"Prepare it on a machine with network (tfds build {name}) and copy {tfds_data_root(data_dir) / name} "
+            "here, or use the embedded dataset: --dataset digits (or a .npz file)."
+        )
     return (
         f"{name} is not prepared in {tfds_data_root(data_dir)} and cannot be downloaded from here "
         f"(no network). Put {files} into {manual} and run again, or use the embedded dataset: "
@@ -409,7 +416,12 @@ def _prepare(name: str, builder: Any, data_dir: str | None) -> None:
     ]
     needs_manual = bool(builder.MANUAL_DOWNLOAD_INSTRUCTIONS)
     manual_empty = not manual.is_dir() or not any(manual.iterdir())
-    if (needs_manual and manual_empty) or (missing and not needs_manual and not network_reachable([u for u, _ in missing])):
+    # Without registered URLs, TFDS's own storage host stands in for "is there a network".
+    probe = [u for u, _ in missing] if url_infos else [TFDS_STORAGE_URL]
+    if needs_manual:
+        if manual_empty:
+            raise DatasetUnavailableError(_unavailable_message(name, builder, data_dir, missing))
+    elif (missing or not url_infos) and not network_reachable(probe):
         raise DatasetUnavailableError(_unavailable_message(name, builder, data_dir, missing))
     root = tfds_data_root(data_dir)
     before = _temporary_paths(root)
@@ -459,11 +471,11 @@ def _shard_offsets(builder: Any, split: str) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
 
 
-def _tfds_split(builder: Any, split: str) -> tuple[tf.data.Dataset, int]:
+def _tfds_split(builder: Any, split: str, shuffle_files: bool) -> tuple[tf.data.Dataset, int]:
     import tensorflow_datasets as tfds  # noqa: PLC0415
 
     ds = builder.as_dataset(
-        split=split, shuffle_files=False, read_config=tfds.ReadConfig(add_tfds_id=True)
+        split=split, shuffle_files=shuffle_files, read_config=tfds.ReadConfig(add_tfds_id=True)
     )
     offsets = tf.constant(_shard_offsets(builder, split))
     size = int(ds.cardinality())
@@ -502,8 +514,13 @@ def _tfds_stats(builder: Any, train: tf.data.Dataset, channels: int) -> tuple[tu
     return result
 
 
-def load_tfds(name: str, *, data_dir: str | None = None, with_stats: bool = False) -> DataBundle:
+def load_tfds(
+    name: str, *, data_dir: str | None = None, with_stats: bool = False, shuffle_files: bool = False
+) -> DataBundle:
     """Loads a TFDS image-classification dataset, preparing it first if needed.
+
+    ``shuffle_files=True`` reads the record files in a random order (faster I/O on large sharded
+    data); each example keeps its index, decoded from its TFDS id, so nothing else changes.
 
     Offline use: put the files TFDS would download into ``<data_dir>/downloads/manual/`` (TFDS
     checks their checksums). When the data is neither prepared nor downloadable this fails within
@@ -517,8 +534,8 @@ def load_tfds(name: str, *, data_dir: str | None = None, with_stats: bool = Fals
     if not builder.is_prepared():
         _prepare(name, builder, data_dir)
     train_split, test_split = _split_names(builder)
-    train, train_size = _tfds_split(builder, train_split)
-    test, test_size = _tfds_split(builder, test_split)
+    train, train_size = _tfds_split(builder, train_split, shuffle_files)
+    test, test_size = _tfds_split(builder, test_split, shuffle_files)
     features = builder.info.features
     shape = tuple(features["image"].shape)
     mean = std = None

@@ -200,3 +200,48 @@ def test_network_probe_on_loopback(monkeypatch):
     assert time.monotonic() - start < 2.5
     monkeypatch.setenv(D.OFFLINE_ENV, "1")
     assert not D.network_reachable([f"http://127.0.0.1:{port}/"], timeout=2)
+
+
+# --------------------------------------------------------------------------- a real, locally built TFDS dataset
+
+
+class RethinkingTinyShards(tfds.core.GeneratorBasedBuilder):
+    """60 train / 12 test 4x4x3 images whose first pixel encodes the generation key; built offline."""
+
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(4, 4, 3)),
+                "label": tfds.features.ClassLabel(num_classes=3),
+            }),
+        )
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples(60), "test": self._generate_examples(12)}
+
+    def _generate_examples(self, n):
+        for key in range(n):
+            image = np.full((4, 4, 3), 7, np.uint8)
+            image[0, 0, 0] = key
+            yield key, {"image": image, "label": key % 3}
+
+
+@pytest.mark.slow
+def test_prepared_multi_shard_tfds_dataset_keeps_indices_when_files_are_shuffled(tfds_dir):
+    builder = RethinkingTinyShards(data_dir=str(tfds_dir))
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(num_shards=4))
+    assert len(builder.info.splits["train"].shard_lengths) == 4
+    name = "rethinking_tiny_shards"
+    ordered = D.load_tfds(name, data_dir=str(tfds_dir), with_stats=True)
+    assert (ordered.info.train_size, ordered.info.test_size, ordered.info.num_classes) == (60, 12, 3)
+    reference = {int(ex["index"]): int(ex["image"][0, 0, 0]) for ex in _all(ordered.train)}
+    assert sorted(reference) == list(range(60)) and sorted(reference.values()) == list(range(60))
+    for _ in range(2):  # files read in other orders: every example keeps its index
+        shuffled = D.load_tfds(name, data_dir=str(tfds_dir), shuffle_files=True)
+        assert {int(ex["index"]): int(ex["image"][0, 0, 0]) for ex in _all(shuffled.train)} == reference
+    # Pixel statistics were computed once and cached next to the data.
+    assert (tfds_dir / name / "1.0.0" / "rethinking_channel_stats.json").is_file()
+    assert D.load_tfds(name, data_dir=str(tfds_dir)).info.channel_mean == ordered.info.channel_mean
+    assert D.is_available(name, str(tfds_dir))
