@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from rethinking.data import seeds
+from rethinking.data._dicts import dataclass_from_dict
 from rethinking.data.seeds import ALG as _ALG
 
 LABEL_MODES = ("true", "partial", "random")
@@ -104,7 +105,7 @@ class Corruption:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Corruption:
         """Inverse of ``to_dict``; unknown keys are an error."""
-        return _from_dict(cls, values)
+        return dataclass_from_dict(cls, values)
 
 
 def check_probability(p: float) -> None:
@@ -116,14 +117,6 @@ def check_probability(p: float) -> None:
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
     if value not in choices:
         raise ValueError(f"Unknown {name} {value!r}: use one of {', '.join(choices)}.")
-
-
-def _from_dict(cls: type, values: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"Unknown {cls.__name__} keys {unknown}: use some of {sorted(names)}.")
-    return cls(**values)
 
 
 def _check_split(split: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import tensorflow as tf
 
 from rethinking.data import preprocessing, seeds
+from rethinking.data._dicts import dataclass_from_dict
 from rethinking.data.corruptions import Corruption, apply_corruption
 from rethinking.data.datasets import DataBundle, DatasetInfo, load_dataset
 from rethinking.data.preprocessing import Preprocessing
@@ -71,16 +72,8 @@ class DataConfig:
         nested = {"corruption": Corruption, "preprocessing": Preprocessing}
         for key, kind in nested.items():
             if isinstance(values.get(key), dict):
-                values[key] = _build(kind, values[key])
-        return _build(cls, values)
-
-
-def _build(cls: type, values: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"Unknown {cls.__name__} keys {unknown}: use some of {sorted(names)}.")
-    return cls(**values)
+                values[key] = dataclass_from_dict(kind, values[key])
+        return dataclass_from_dict(cls, values)
 
 
 def _cache(ds: tf.data.Dataset, mode: str) -> tf.data.Dataset:
@@ -157,9 +150,14 @@ class DataPipeline:
             raise ValueError(f"Need 0 <= start <= stop. Received: start={start}, stop={stop}")
         return tf.data.Dataset.range(start, stop).flat_map(self.train).prefetch(tf.data.AUTOTUNE)
 
+    def ordered(self, epoch: int | None = None) -> tf.data.Dataset:
+        """The training set in index order, augmented as in ``epoch`` (None: without augmentation)."""
+        pipeline = self if epoch is not None else self._no_augmentation()
+        return pipeline._batched(self.corrupted_train, epoch=epoch or 0).prefetch(tf.data.AUTOTUNE)
+
     def train_eval(self) -> tf.data.Dataset:
         """The whole training set in index order, no augmentation: the paper's "training accuracy"."""
-        return self._no_augmentation()._batched(self.corrupted_train, epoch=0).prefetch(tf.data.AUTOTUNE)
+        return self.ordered(None)
 
     def test(self) -> tf.data.Dataset:
         """The test set in index order, no augmentation."""

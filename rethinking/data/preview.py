@@ -38,9 +38,8 @@ def sample_training_images(pipeline: DataPipeline, n: int = 36, epoch: int = 0) 
         raise ValueError(f"n must be positive. Received: n={n}")
     prep = dataclasses.replace(pipeline.config.preprocessing, standardize=False)
     plain = dataclasses.replace(pipeline, config=dataclasses.replace(pipeline.config, preprocessing=prep))
-    examples = plain._batched(plain.corrupted_train.take(n), epoch=epoch)  # noqa: SLF001 (same package)
     images, labels, true = [], [], []
-    for batch in examples:
+    for batch in plain.ordered(epoch).unbatch().take(n).batch(n):
         images.append(batch["image"].numpy())
         labels.append(batch["label"].numpy())
         true.append(batch["true_label"].numpy())
