@@ -322,6 +322,12 @@ def _to_tuples(ds: tf.data.Dataset) -> tf.data.Dataset:
     return ds.map(lambda ex: (ex["image"], ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def _map_examples(ds: tf.data.Dataset, fn) -> tf.data.Dataset:
+    """Applies an example-dict function to a tuple or dict dataset; returns the same kind."""
+    out = attach_index(ds).map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+    return _to_tuples(out) if _is_tuple_dataset(ds) else out
+
+
 def _mark_clean(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     if "true_label" in example:
         return example
@@ -352,7 +358,7 @@ def corrupt_labels(
     """
     check_probability(corruption_prob)
     _check_choice("label_noise", noise, LABEL_NOISE)
-    tuples = _is_tuple_dataset(ds)
+    _is_tuple_dataset(ds)  # fail early, before tracing, on an unusable element structure
 
     def fn(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         ex = _mark_clean(ex)
@@ -362,8 +368,7 @@ def corrupt_labels(
         )
         return {**ex, "label": new, "label_corrupted": changed}
 
-    out = attach_index(ds).map(fn, num_parallel_calls=tf.data.AUTOTUNE)
-    return _to_tuples(out) if tuples else out
+    return _map_examples(ds, fn)
 
 
 def corrupt_pixels(
@@ -413,8 +418,7 @@ def corrupt_pixels(
         def fn(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
             return {**ex, "image": gaussian_image(ex["index"], shape=(h, w, c), mean=m, std=s, seed=seed, split=split)}
 
-    out = attach_index(ds).map(fn, num_parallel_calls=tf.data.AUTOTUNE)
-    return _to_tuples(out) if tuples else out
+    return _map_examples(ds, fn)
 
 
 def apply_corruption(
