@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -170,7 +171,7 @@ def preview(out: str, num_images: int, epoch: int, **flags: Any) -> None:
     sample = sample_training_images(pipeline, num_images, epoch)
     c = config.corruption
     labels = f"labels {c.labels}" + (f" p={c.corruption_prob}" if c.labels == "partial" else "")
-    title = f"{pipeline.info.name}: {labels}, pixels {c.pixels}, seed {config.seed}"
+    title = f"{Path(pipeline.info.name).name}: {labels}, pixels {c.pixels}, seed {config.seed}"
     path = save_preview(sample, out, title)
     changed = int((sample.labels != sample.true_labels).sum())
     click.echo(f"Wrote {path} ({len(sample.labels)} images, {changed} labels changed; {title}).")
