@@ -179,6 +179,9 @@ def preview(out: str, num_images: int, epoch: int, **flags: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit status (0 ok, 1 unavailable data, 2 usage error)."""
+    from rethinking import runtime  # noqa: PLC0415 (must run before TensorFlow is imported)
+
+    runtime.configure()
     try:
         cli.main(args=argv, prog_name="rethinking", standalone_mode=False)
     except click.exceptions.Abort:

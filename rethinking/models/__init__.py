@@ -19,6 +19,18 @@ MODELS = {
     "inception_v3": inception_v3,
 }
 
+# Whether the training engine compiles each model with XLA by default. Measured on a 2-core AMD EPYC
+# with Eigen kernels (docs/benchmarks.md): XLA speeds up the Inceptions and MLPs, and halves AlexNet's
+# speed (its 5x5 convolutions and LRN are faster as TensorFlow graph ops).
+DEFAULT_JIT_COMPILE = {
+    "inception_small": True,
+    "alexnet_small": False,
+    "mlp_1x512": True,
+    "mlp_3x512": True,
+    "mlp": True,
+    "inception_v3": True,
+}
+
 # Trainable parameters for a 28x28x3 input and 10 classes, as in Table 1 of the paper.
 PAPER_PARAMETER_COUNTS = {
     "inception_small": 1_649_402,
@@ -28,6 +40,6 @@ PAPER_PARAMETER_COUNTS = {
 }
 
 __all__ = [
-    "MODELS", "PAPER_PARAMETER_COUNTS", "LocalResponseNormalization", "alexnet_small", "inception_small",
+    "DEFAULT_JIT_COMPILE", "MODELS", "PAPER_PARAMETER_COUNTS", "LocalResponseNormalization", "alexnet_small", "inception_small",
     "inception_v3", "mlp", "mlp_1x512", "mlp_3x512",
 ]

@@ -179,3 +179,19 @@ def test_local_response_normalization_layer():
     assert (clone.depth_radius, clone.alpha, clone.beta) == (4, 0.001 / 9, 0.75)
     x = tf.data.Dataset.from_tensors(x).map(layer)
     np.testing.assert_allclose(next(iter(x)), expected, rtol=1e-6)
+
+
+def test_flop_counts():
+    from rethinking.models.flops import forward_macs, training_flops
+
+    mlp = MODELS["mlp_1x512"]((28, 28, 3), 10)
+    assert forward_macs(mlp) == 2352 * 512 + 512 * 10
+    assert training_flops(mlp) == 6 * forward_macs(mlp)
+    # Small Inception by hand: stem 28*28*2592, then each module's 1x1 + 3x3 (+ stride-2 conv) MACs.
+    by_hand = (784 * 2592 + 784 * (96 * 32 + 864 * 32) + 784 * (64 * 32 + 576 * 48) + 196 * 720 * 80
+               + 196 * (160 * 112 + 1440 * 48) + 196 * (160 * 96 + 1440 * 64) + 196 * (160 * 80 + 1440 * 80)
+               + 196 * (160 * 48 + 1440 * 96) + 49 * 1296 * 96 + 49 * (240 * 176 + 2160 * 160)
+               + 49 * (336 * 176 + 3024 * 160) + 336 * 10)
+    assert forward_macs(MODELS["inception_small"]((28, 28, 3), 10)) == by_hand
+    alex = 784 * 25 * 3 * 64 + 196 * 25 * 64 * 64 + 3136 * 384 + 384 * 192 + 192 * 10
+    assert forward_macs(MODELS["alexnet_small"]((28, 28, 3), 10)) == alex

@@ -1,0 +1,46 @@
+"""Process-level settings chosen before TensorFlow is imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from rethinking import runtime
+
+AMD = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\n"
+INTEL = "processor\t: 0\nvendor_id\t: GenuineIntel\n"
+
+
+def test_cpu_vendor_and_choice():
+    assert runtime.cpu_vendor(AMD) == "AuthenticAMD"
+    assert runtime.cpu_vendor(INTEL) == "GenuineIntel"
+    assert runtime.cpu_vendor("no such line") == ""
+    assert runtime.onednn_default("AuthenticAMD") == "0"
+    assert runtime.onednn_default("GenuineIntel") is None
+
+
+def test_configure_respects_the_user_and_tensorflow_state(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(AMD)
+    user = {runtime.ONEDNN_ENV: "1"}
+    assert runtime.configure(user, str(cpuinfo)) == {} and user[runtime.ONEDNN_ENV] == "1"
+    # In this test process TensorFlow is already imported: setting the variable now would be a lie.
+    assert "tensorflow" in sys.modules
+    assert runtime.configure({}, str(cpuinfo)) == {}
+    monkeypatch.delitem(sys.modules, "tensorflow")
+    env: dict[str, str] = {}
+    assert runtime.configure(env, str(cpuinfo)) == {runtime.ONEDNN_ENV: "0"}
+    intel = tmp_path / "intel"
+    intel.write_text(INTEL)
+    assert runtime.configure({}, str(intel)) == {}
+    assert runtime.configure({}, str(tmp_path / "missing")) == {}
+
+
+def test_a_fresh_process_gets_the_setting_before_tensorflow(tmp_path):
+    code = ("import os; from rethinking import runtime; "
+            f"chosen = runtime.configure(cpuinfo_path={str(tmp_path / 'c')!r}); "
+            "import tensorflow; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), chosen)")
+    (tmp_path / "c").write_text(AMD)
+    env = {k: v for k, v in __import__("os").environ.items() if k != runtime.ONEDNN_ENV}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.strip() == "0 {'TF_ENABLE_ONEDNN_OPTS': '0'}", out.stderr[-500:]
