@@ -19,16 +19,17 @@ MODELS = {
     "inception_v3": inception_v3,
 }
 
-# Whether the training engine compiles each model with XLA by default. Measured on a 2-core AMD EPYC
-# with Eigen kernels (docs/benchmarks.md): XLA speeds up the Inceptions and MLPs, and halves AlexNet's
-# speed (its 5x5 convolutions and LRN are faster as TensorFlow graph ops).
-DEFAULT_JIT_COMPILE = {
-    "inception_small": True,
-    "alexnet_small": False,
-    "mlp_1x512": True,
-    "mlp_3x512": True,
-    "mlp": True,
-    "inception_v3": True,
+# How the training engine compiles each model by default (``model.compile`` keywords). Measured on a
+# 2-core AMD EPYC with Eigen kernels (docs/benchmarks.md): XLA speeds up the Inceptions and MLPs and
+# slows AlexNet (5x5 convolutions and LRN run faster as graph ops); running 20 steps per call speeds
+# the MLPs up 2x (a step is a few ms of work) and slows the conv nets down 3x.
+COMPILE_DEFAULTS: dict[str, dict[str, object]] = {
+    "inception_small": {"jit_compile": True, "steps_per_execution": 1},
+    "alexnet_small": {"jit_compile": False, "steps_per_execution": 1},
+    "mlp_1x512": {"jit_compile": True, "steps_per_execution": 20},
+    "mlp_3x512": {"jit_compile": True, "steps_per_execution": 20},
+    "mlp": {"jit_compile": True, "steps_per_execution": 20},
+    "inception_v3": {"jit_compile": True, "steps_per_execution": 1},
 }
 
 # Trainable parameters for a 28x28x3 input and 10 classes, as in Table 1 of the paper.
@@ -40,6 +41,6 @@ PAPER_PARAMETER_COUNTS = {
 }
 
 __all__ = [
-    "DEFAULT_JIT_COMPILE", "MODELS", "PAPER_PARAMETER_COUNTS", "LocalResponseNormalization", "alexnet_small", "inception_small",
+    "COMPILE_DEFAULTS", "MODELS", "PAPER_PARAMETER_COUNTS", "LocalResponseNormalization", "alexnet_small", "inception_small",
     "inception_v3", "mlp", "mlp_1x512", "mlp_3x512",
 ]
