@@ -106,7 +106,10 @@ def data_config_from_flags(flags: dict[str, Any]) -> Any:
 def cli(verbose: bool) -> None:
     """Randomization tests of Zhang et al., "Understanding deep learning requires rethinking
     generalization" (ICLR 2017), in Keras 3 / TensorFlow."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # basicConfig does nothing where the root logger already has handlers (notebooks, pytest).
+    logging.getLogger("rethinking").setLevel(level)
     # TFDS logs through absl; its warnings about folders it has not created yet are noise here.
     logging.getLogger("absl").setLevel(logging.INFO if verbose else logging.ERROR)
     if not verbose:

@@ -85,3 +85,16 @@ def test_console_script_exit_status_and_quiet_stderr(tmp_path):
     helped = subprocess.run([sys.executable, "-m", "rethinking.cli", "preview", "--help"], capture_output=True, text=True,
                             env=env, timeout=120)
     assert helped.returncode == 0 and "--corruption-prob" in helped.stdout and "--random-crop" in helped.stdout
+
+
+def test_verbose_flag_shows_the_library_log(capsys, caplog, tfds_dir):
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        code, out, err = run(capsys, "-v", "preview", "--pixels", "gaussian", "--num-images", "4",
+                             "--out", str(tfds_dir / "v.png"))
+    assert code == 0, err
+    assert logging.getLogger("rethinking").level == logging.INFO  # --verbose sets the library's log level
+    assert "Wrote" in out
+    run(capsys, "datasets", "--data-dir", str(tfds_dir))
+    assert logging.getLogger("rethinking").level == logging.WARNING
