@@ -194,10 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         hint = f" (see 'rethinking {err.ctx.command.name} --help')" if err.ctx and err.ctx.parent else " (see 'rethinking --help')"
         click.echo(f"Error: {err.format_message()}{hint}", err=True)
         return 2
-    except _Failure as err:
-        click.echo(f"Error: {err.format_message()}", err=True)
-        return err.exit_code
-    except click.ClickException as err:
+    except click.ClickException as err:  # includes _Failure, with its own exit status
         click.echo(f"Error: {err.format_message()}", err=True)
         return err.exit_code
     return 0
