@@ -180,6 +180,161 @@ def preview(out: str, num_images: int, epoch: int, **flags: Any) -> None:
     click.echo(f"Wrote {path} ({len(sample.labels)} images, {changed} labels changed; {title}).")
 
 
+MODEL_CHOICES = ("inception_small", "alexnet_small", "mlp_1x512", "mlp_3x512", "mlp", "inception_v3")
+STRATEGY_CHOICES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
+
+
+def train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags of ``ModelConfig`` and ``TrainConfig`` and the run's place (``rethinking train``)."""
+    options = [
+        # Data beyond data_options: pipeline settings.
+        click.option("--image-size", type=click.IntRange(min=1), default=None,
+                     help="Side of variable-size images after resizing (ImageNet) [default: 299]."),
+        click.option("--shuffle-buffer", type=click.IntRange(min=1), default=None,
+                     help="Shuffle buffer in examples [default: the whole training set, up to 100,000]."),
+        click.option("--cache", default="memory", show_default=True,
+                     help="Cache of the corrupted data: memory, none, or a file path prefix."),
+        # Model.
+        click.option("--model", type=click.Choice(MODEL_CHOICES), default="inception_small", show_default=True,
+                     help="Network (docs/models.md)."),
+        click.option("--batch-norm/--no-batch-norm", default=None,
+                     help="Batch norm after every conv/dense layer [default: on for the Inceptions, off otherwise]."),
+        click.option("--dropout", type=float, default=0.0, show_default=True, help="Dropout rate in [0, 1)."),
+        click.option("--weight-decay", type=float, default=0.0, show_default=True,
+                     help="L2 coefficient lambda of (lambda/2)||w||^2 on every kernel (the paper: 0.0005 in Table 1)."),
+        click.option("--width-multiplier", type=float, default=1.0, show_default=True, help="Scales every layer width."),
+        click.option("--depth", type=click.IntRange(min=0), default=None, help="Hidden layers (--model mlp only) [default: 1]."),
+        click.option("--units", type=click.IntRange(min=1), default=None, help="Units per hidden layer (--model mlp only) [default: 512]."),
+        # Training.
+        click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True,
+                     help="Epochs to train (with --until-fit: the cap)."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True,
+                     help="Global batch size (split over replicas)."),
+        click.option("--learning-rate", type=float, default=None,
+                     help="Initial learning rate [default: the paper's, 0.1 for the Inceptions, 0.01 otherwise]."),
+        click.option("--momentum", type=float, default=0.9, show_default=True, help="SGD momentum."),
+        click.option("--lr-decay", type=float, default=0.95, show_default=True,
+                     help="Learning-rate factor applied after every epoch (the paper's 0.95)."),
+        click.option("--until-fit/--fixed-epochs", default=False, show_default=True,
+                     help="Stop once training accuracy reaches --fit-threshold (time to fit)."),
+        click.option("--fit-threshold", type=float, default=1.0, show_default=True,
+                     help="Training accuracy that counts as fitted (1.0 = 100%)."),
+        click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default="auto", show_default=True,
+                     help="tf.distribute strategy (auto: all local GPUs, else one device; multi-worker reads TF_CONFIG)."),
+        click.option("--deterministic/--nondeterministic", default=False, show_default=True,
+                     help="TensorFlow op determinism: bit-identical results across runs (slower)."),
+        click.option("--mixed-precision", type=click.Choice(("none", "mixed_float16", "mixed_bfloat16")), default="none",
+                     show_default=True, help="Keras dtype policy (float32 logits in any case)."),
+        click.option("--jit-compile/--no-jit-compile", default=None, help="XLA [default: per model, docs/models.md]."),
+        click.option("--steps-per-execution", type=click.IntRange(min=1), default=None,
+                     help="Training steps per graph call [default: per model]."),
+        click.option("--init-seed", type=click.IntRange(min=0), default=None,
+                     help="Seed of weight initialization and dropout [default: --seed]."),
+        click.option("--divergence-loss", type=float, default=1e4, show_default=True,
+                     help="A training loss above this (or NaN) stops the run as diverged."),
+        # Where.
+        click.option("--experiment", default="default", show_default=True, help="Folder under --log-dir grouping runs."),
+        click.option("--run-name", default=None, help="The run's folder [default: derived from the config]."),
+        click.option("--log-dir", default="tensorboard_logs", show_default=True, help="Root of the run folders."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def run_config_from_flags(flags: dict[str, Any]) -> Any:
+    """Builds a ``RunConfig`` from the flags of ``data_options`` and ``train_options``."""
+    import dataclasses  # noqa: PLC0415
+
+    from rethinking.config import ModelConfig, RunConfig, TrainConfig  # noqa: PLC0415
+
+    data = data_config_from_flags(flags)
+    prep = data.preprocessing if flags["image_size"] is None else dataclasses.replace(
+        data.preprocessing, image_size=flags["image_size"])
+    data = dataclasses.replace(data, preprocessing=prep, cache=flags["cache"], shuffle_buffer=flags["shuffle_buffer"])
+    model = ModelConfig(name=flags["model"], batch_norm=flags["batch_norm"], dropout=flags["dropout"],
+                        weight_decay=flags["weight_decay"], width_multiplier=flags["width_multiplier"],
+                        depth=flags["depth"], units=flags["units"])
+    train = TrainConfig(**{key: flags[key] for key in (
+        "epochs", "batch_size", "learning_rate", "momentum", "lr_decay", "until_fit", "fit_threshold", "strategy",
+        "deterministic", "mixed_precision", "jit_compile", "steps_per_execution", "init_seed", "divergence_loss")})
+    return RunConfig(data=data, model=model, train=train, experiment=flags["experiment"], run_name=flags["run_name"],
+                     log_dir=flags["log_dir"])
+
+
+def _print_epoch(row: dict[str, Any]) -> None:
+    def pct(value: float) -> str:
+        return "  -  " if value != value else f"{100 * value:5.1f}%"  # NaN: no such examples
+
+    click.echo(f"epoch {row['epoch']:>4}/{row['epochs']}  loss {row['train_loss']:.4f}  "
+               f"train acc {pct(row['train_accuracy'])} (corrupted {pct(row['train_accuracy_corrupted'])}, "
+               f"clean {pct(row['train_accuracy_clean'])})  test acc {pct(row['test_accuracy'])} "
+               f"(best {pct(row['best_test_accuracy'])})  lr {row['learning_rate']:.4g}  {row['epoch_seconds']:.1f} s")
+
+
+def _print_summary(results: dict[str, Any]) -> None:
+    def pct(value: Any) -> str:
+        return "-" if value is None or value != value else f"{100 * value:.1f}%"
+
+    fit = (f"epoch {results['fit_epoch']} (step {results['fit_step']:,})" if results.get("fit_epoch") is not None
+           else f"not reached ({results.get('examples_never_fitted', 0):,} examples never fitted)")
+    speed = results.get("train_images_per_second")
+    lines = [
+        "",
+        f"{results['status']}: {results['run_dir']}",
+        f"  epochs {results['epochs_trained']}, {results['wall_seconds']:.1f} s wall"
+        + (f", {speed:,.0f} training images/s" if speed else ""),
+        f"  training accuracy {pct(results['train_accuracy'])} (corrupted labels {pct(results['train_accuracy_corrupted'])}, "
+        f"clean {pct(results['train_accuracy_clean'])}), training loss {results['train_loss']:.4f}",
+        f"  test accuracy {pct(results['test_accuracy'])}, best {pct(results['best_test_accuracy'])} "
+        f"(epoch {results['best_test_epoch']}); chance {pct(1 / results['num_classes'])}",
+        f"  fitted (training accuracy >= {pct(results['fit_threshold'])}): {fit}",
+        f"  tensorboard --logdir {Path(results['run_dir']).parent}",
+    ]
+    click.echo("\n".join(lines))
+
+
+@cli.command()
+@data_options
+@train_options
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
+              help="Continue the run in this folder (its config.json; other flags are ignored).")
+@click.option("--overwrite", is_flag=True, help="Delete this config's run folder and start again.")
+@_friendly
+def train(resume_dir: str | None, overwrite: bool, **flags: Any) -> None:
+    """Train a model on (randomized) data: the paper's main experiment.
+
+    Rerunning the same command resumes the run from its last checkpoint (or prints its results if
+    it finished). Example: rethinking train --model inception_small --labels random --dataset cifar10
+    """
+    from rethinking.training import TrainingDiverged  # noqa: PLC0415
+    from rethinking.training import train as run_training  # noqa: PLC0415
+    from rethinking.training.rundir import load_config  # noqa: PLC0415
+
+    if resume_dir is not None:
+        if overwrite:
+            raise click.UsageError("--resume continues a run and --overwrite deletes it: pass one of them.")
+        config = load_config(resume_dir)
+        config = dataclasses_replace_location(config, resume_dir)
+    else:
+        config = run_config_from_flags(flags)
+    try:
+        results = run_training(config, overwrite=overwrite, progress=_print_epoch)
+    except TrainingDiverged as err:
+        raise _Failure(str(err), 1) from err
+    if results.get("already_complete"):
+        click.echo("Already complete; nothing to do (pass --overwrite to train again).")
+    _print_summary(results)
+
+
+def dataclasses_replace_location(config: Any, directory: str) -> Any:
+    """The config of a run folder, pointed at where the folder is now (it may have moved)."""
+    import dataclasses  # noqa: PLC0415
+
+    path = Path(directory).resolve()
+    return dataclasses.replace(config, log_dir=str(path.parent.parent), experiment=path.parent.name, run_name=path.name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit status (0 ok, 1 unavailable data, 2 usage error)."""
     from rethinking import runtime  # noqa: PLC0415 (must run before TensorFlow is imported)

@@ -1,0 +1,216 @@
+"""The configs a run travels with: ``RunConfig`` = ``DataConfig`` + ``ModelConfig`` + ``TrainConfig``.
+
+All are frozen dataclasses with ``to_dict`` / ``from_dict`` (JSON and TOML round trips); invalid
+values raise ``ValueError`` naming the field and what to do. ``None`` means "the model's default",
+resolved by ``resolve_*`` helpers, so a config file states only what it changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from rethinking.data._dicts import dataclass_from_dict
+from rethinking.data.pipeline import DataConfig
+
+# Names only (no TensorFlow import needed to validate a config); tests check they match MODELS.
+MODEL_NAMES = ("inception_small", "alexnet_small", "mlp_1x512", "mlp_3x512", "mlp", "inception_v3")
+STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
+MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
+
+# The paper's schedule (spec section 3): SGD with momentum 0.9, learning rate 0.1 for Inception and
+# 0.01 for the others, multiplied by 0.95 after every epoch.
+PAPER_LEARNING_RATES = {"inception_small": 0.1, "inception_v3": 0.1}
+DEFAULT_LEARNING_RATE = 0.01
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={value}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Which network, with which switches.
+
+    Attributes:
+        name: a key of ``rethinking.models.MODELS``.
+        batch_norm: None: the architecture's default (on for the Inceptions, off otherwise).
+        dropout: dropout rate (where it applies: see docs/models.md).
+        weight_decay: L2 coefficient lambda of (lambda / 2) ||w||^2 on every kernel.
+        width_multiplier: scales every layer width.
+        depth: hidden layers, for ``name="mlp"`` only.
+        units: hidden units per layer, for ``name="mlp"`` only.
+    """
+
+    name: str = "inception_small"
+    batch_norm: bool | None = None
+    dropout: float = 0.0
+    weight_decay: float = 0.0
+    width_multiplier: float = 1.0
+    depth: int | None = None
+    units: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in MODEL_NAMES:
+            raise ValueError(f"Unknown model {self.name!r}: use one of {', '.join(MODEL_NAMES)}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout is a rate in [0, 1). Received: dropout={self.dropout}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0. Received: weight_decay={self.weight_decay}")
+        if not self.width_multiplier > 0:
+            raise ValueError(f"width_multiplier must be > 0. Received: width_multiplier={self.width_multiplier}")
+        if self.name != "mlp" and (self.depth is not None or self.units is not None):
+            raise ValueError(f"depth and units apply only to model 'mlp'. Received: name={self.name!r}")
+        if self.depth is not None and (not isinstance(self.depth, int) or self.depth < 0):
+            raise ValueError(f"depth must be an integer >= 0. Received: depth={self.depth}")
+        if self.units is not None and (not isinstance(self.units, int) or self.units < 1):
+            raise ValueError(f"units must be a positive integer. Received: units={self.units}")
+
+    def builder_kwargs(self) -> dict[str, Any]:
+        """Keywords for ``MODELS[name]`` (unset switches left to the builder's defaults)."""
+        kwargs: dict[str, Any] = dict(dropout=self.dropout, weight_decay=self.weight_decay,
+                                      width_multiplier=self.width_multiplier)
+        for key in ("batch_norm", "depth", "units"):
+            if getattr(self, key) is not None:
+                kwargs[key] = getattr(self, key)
+        return kwargs
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How to train.
+
+    Attributes:
+        epochs: epochs to train; with ``until_fit``, the cap.
+        batch_size: global batch size (split over replicas).
+        learning_rate: None: the paper's (0.1 Inception, 0.01 others).
+        momentum: SGD momentum.
+        lr_decay: factor applied to the learning rate after every epoch (the paper: 0.95).
+        until_fit: stop as soon as training accuracy reaches ``fit_threshold``.
+        fit_threshold: training accuracy (fraction, whole training set, inference mode) that counts
+            as fitted.
+        strategy: ``auto``, ``default``, ``one-device``, ``mirrored``, ``multi-worker`` or ``tpu``.
+        deterministic: TensorFlow op determinism (bit-identical results across runs; slower).
+        mixed_precision: ``none``, ``mixed_float16`` or ``mixed_bfloat16``.
+        jit_compile: XLA; None: the model's default (``rethinking.models.COMPILE_DEFAULTS``).
+        steps_per_execution: training steps per graph call; None: the model's default.
+        init_seed: seed of weight initialization and dropout; None: the data seed.
+        divergence_loss: a training loss above this (or NaN) stops the run as diverged.
+    """
+
+    epochs: int = 100
+    batch_size: int = 128
+    learning_rate: float | None = None
+    momentum: float = 0.9
+    lr_decay: float = 0.95
+    until_fit: bool = False
+    fit_threshold: float = 1.0
+    strategy: str = "auto"
+    deterministic: bool = False
+    mixed_precision: str = "none"
+    jit_compile: bool | None = None
+    steps_per_execution: int | None = None
+    init_seed: int | None = None
+    divergence_loss: float = 1e4
+
+    def __post_init__(self) -> None:
+        _positive_int("epochs", self.epochs)
+        _positive_int("batch_size", self.batch_size)
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0. Received: learning_rate={self.learning_rate}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1). Received: momentum={self.momentum}")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise ValueError(f"lr_decay is a per-epoch factor in (0, 1]. Received: lr_decay={self.lr_decay}")
+        if not 0.0 < self.fit_threshold <= 1.0:
+            raise ValueError(f"fit_threshold is an accuracy in (0, 1]. Received: fit_threshold={self.fit_threshold}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"Unknown strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}.")
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(f"Unknown mixed_precision {self.mixed_precision!r}: use one of {', '.join(MIXED_PRECISION)}.")
+        if self.steps_per_execution is not None:
+            _positive_int("steps_per_execution", self.steps_per_execution)
+        if self.init_seed is not None and (not isinstance(self.init_seed, int) or self.init_seed < 0):
+            raise ValueError(f"init_seed must be a non-negative integer. Received: init_seed={self.init_seed}")
+        if not self.divergence_loss > 0:
+            raise ValueError(f"divergence_loss must be > 0. Received: divergence_loss={self.divergence_loss}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """One training run: data, model, training, and where it is written.
+
+    Attributes:
+        data: the ``DataConfig``.
+        model: the ``ModelConfig``.
+        train: the ``TrainConfig``.
+        experiment: folder under ``log_dir`` grouping runs (a sweep, a table).
+        run_name: the run's folder; None: derived from the config (``default_run_name``), so the
+            same command finds the same folder again and resumes it.
+        log_dir: root of the run folders.
+    """
+
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    experiment: str = "default"
+    run_name: str | None = None
+    log_dir: str = "tensorboard_logs"
+
+    def __post_init__(self) -> None:
+        for field in ("experiment", "run_name"):
+            value = getattr(self, field)
+            if value is not None and (not value or "/" in value or value in (".", "..")):
+                raise ValueError(f"{field} must be a non-empty folder name without '/'. Received: {field}={value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable nested dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        """Inverse of ``to_dict``; missing keys take defaults, unknown keys are an error."""
+        values = dict(values)
+        if isinstance(values.get("data"), dict):
+            values["data"] = DataConfig.from_dict(values["data"])
+        if isinstance(values.get("model"), dict):
+            values["model"] = dataclass_from_dict(ModelConfig, values["model"])
+        if isinstance(values.get("train"), dict):
+            values["train"] = dataclass_from_dict(TrainConfig, values["train"])
+        return dataclass_from_dict(cls, values)
+
+    @property
+    def resolved_run_name(self) -> str:
+        """``run_name``, or the name derived from the config."""
+        return self.run_name or default_run_name(self)
+
+    @property
+    def learning_rate(self) -> float:
+        """The initial learning rate: the configured one or the paper's for the model."""
+        if self.train.learning_rate is not None:
+            return self.train.learning_rate
+        return PAPER_LEARNING_RATES.get(self.model.name, DEFAULT_LEARNING_RATE)
+
+    @property
+    def init_seed(self) -> int:
+        """Seed of weight initialization and dropout (the data seed unless set)."""
+        return self.data.seed if self.train.init_seed is None else self.train.init_seed
+
+
+def config_digest(config: RunConfig) -> str:
+    """A short hash of everything that changes a run's results (not its name or folder)."""
+    values = config.to_dict()
+    for key in ("experiment", "run_name", "log_dir"):
+        values.pop(key)
+    text = json.dumps(values, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def default_run_name(config: RunConfig) -> str:
+    """``<model>-<labels>-<pixels>-seed<k>-<digest>``: readable, and unique per config."""
+    c = config.data.corruption
+    labels = f"partial{c.corruption_prob:g}" if c.labels == "partial" else c.labels
+    return f"{config.model.name}-labels_{labels}-pixels_{c.pixels}-seed{config.data.seed}-{config_digest(config)}"

@@ -1,0 +1,120 @@
+"""Kill-safe checkpoints: weights, optimizer and run state at the end of every epoch.
+
+A checkpoint ``checkpoints/epoch-000012`` is the TensorFlow checkpoint of the model and optimizer
+(``tf.train.Checkpoint``: every variable, including batch-norm statistics, the optimizer's
+momentum and step counter, and dropout's seed state) plus ``epoch-000012.state.json`` (history,
+best test accuracy, time to fit) and ``epoch-000012.first_correct.npy`` (per-example
+memorization epochs). ``latest.json`` is renamed into place last, so a process killed at any
+moment (SIGKILL included) leaves ``latest.json`` naming a complete checkpoint: a resumed run loses
+at most the epoch in progress. The two newest checkpoints are kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from rethinking.training.rundir import atomic_write_text, read_json, write_json
+
+LATEST = "latest.json"
+KEEP = 2
+_NAME = re.compile(r"^epoch-(\d{6})$")
+
+
+@dataclasses.dataclass
+class RunState:
+    """What a run knows besides its weights (mutable: updated after every epoch).
+
+    Attributes:
+        epoch: epochs completed.
+        step: optimizer steps taken.
+        history: one dict of metrics per evaluated epoch (epoch 0 = before training).
+        best_test_accuracy: highest test accuracy so far (what early stopping could give).
+        best_test_epoch: the epoch it was reached.
+        fit_epoch: first epoch with training accuracy >= the fit threshold (None: not yet).
+        fit_step: optimizer steps at that epoch.
+        first_correct: per training example (index order), the first evaluated epoch at which it
+            was classified correctly; -1: never yet.
+        train_examples: the last evaluation of the training set (for examples.csv).
+        train_seconds: wall time spent in training steps (not evaluation), summed over sessions.
+        images_trained: training images processed, summed over sessions.
+        wall_seconds: total wall time of the run, summed over sessions.
+    """
+
+    epoch: int = 0
+    step: int = 0
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    best_test_accuracy: float = float("nan")
+    best_test_epoch: int | None = None
+    fit_epoch: int | None = None
+    fit_step: int | None = None
+    first_correct: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int32))
+    train_seconds: float = 0.0
+    images_trained: int = 0
+    wall_seconds: float = 0.0
+    train_examples: Any = None  # the last training-set SplitEvaluation (not checkpointed)
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything but ``first_correct`` (stored as .npy)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values.pop("first_correct")
+        values.pop("train_examples")
+        return values
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any], first_correct: np.ndarray) -> RunState:
+        return cls(**values, first_correct=first_correct)
+
+
+class Checkpointer:
+    """Saves and restores ``tf.train.Checkpoint(model, optimizer)`` + ``RunState`` in a folder."""
+
+    def __init__(self, directory: str | Path, model: Any, optimizer: Any) -> None:
+        self.directory = Path(directory)
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+
+    def latest(self) -> str | None:
+        """The name of the newest complete checkpoint, or None."""
+        path = self.directory / LATEST
+        if not path.is_file():
+            return None
+        name = read_json(path).get("checkpoint")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(f"{path} is corrupt; delete the run's checkpoints folder or pass --overwrite.")
+        return name
+
+    def save(self, state: RunState) -> str:
+        """Writes a checkpoint of the current variables and ``state``; returns its name."""
+        name = f"epoch-{state.epoch:06d}"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.checkpoint.write(str(self.directory / name))
+        write_json(self.directory / f"{name}.state.json", state.to_json())
+        np.save(self.directory / f"{name}.first_correct.npy", state.first_correct)
+        atomic_write_text(self.directory / LATEST, json.dumps({"checkpoint": name, "epoch": state.epoch}) + "\n")
+        self._prune(keep_from=state.epoch)
+        return name
+
+    def restore(self) -> RunState | None:
+        """Loads the newest checkpoint into the model and optimizer; returns its state (None: none)."""
+        name = self.latest()
+        if name is None:
+            return None
+        prefix = self.directory / name
+        self.checkpoint.read(str(prefix)).assert_existing_objects_matched()
+        state = read_json(self.directory / f"{name}.state.json")
+        first_correct = np.load(self.directory / f"{name}.first_correct.npy")
+        return RunState.from_json(state, first_correct)
+
+    def _prune(self, keep_from: int) -> None:
+        epochs = sorted({int(m.group(1)) for p in self.directory.iterdir()
+                         if (m := _NAME.match(p.name.split(".")[0]))})
+        for epoch in epochs[:-KEEP]:
+            if epoch < keep_from:
+                for path in self.directory.glob(f"epoch-{epoch:06d}.*"):
+                    path.unlink(missing_ok=True)

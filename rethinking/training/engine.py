@@ -1,0 +1,366 @@
+"""The training engine: ``train(RunConfig) -> results``.
+
+One epoch at a time: train (``model.fit`` for one epoch, or the distributed step loop under
+multi-worker), then evaluate the whole training set in inference mode (split into corrupted and
+clean examples) and the test set, record, write TensorBoard, checkpoint, and decide whether to
+stop (epoch cap, time to fit, divergence). Training epoch ``e`` always sees the batches
+``DataPipeline.train(e)``, a pure function of (seed, e): a resumed run trains on exactly the data
+an uninterrupted one does.
+
+The training logic itself is Keras' ``Model.train_step`` (forward, loss with the weight-decay
+penalty, gradients, SGD update, metrics) in both drivers: ``model.fit`` calls it, and so does
+``_distributed_epoch`` through ``strategy.run``, because Keras 3's ``fit`` fails under
+``MultiWorkerMirroredStrategy`` (keras-team/keras#20585).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from rethinking.config import RunConfig
+from rethinking.data.pipeline import DataPipeline, build_pipeline, supervised
+from rethinking.data.preview import image_grid, sample_training_images
+from rethinking.models import COMPILE_DEFAULTS, MODELS
+from rethinking.training import rundir, summaries
+from rethinking.training.checkpoints import Checkpointer, RunState
+from rethinking.training.command import command_line
+from rethinking.training.evaluation import evaluate_split, make_predict_fn
+from rethinking.training.strategy import get_strategy, is_chief, uses_keras_fit, worker_id
+
+logger = logging.getLogger(__name__)
+
+METRIC_COLUMNS = ("epoch", "step", "learning_rate", "batch_loss", "train_loss", "train_accuracy",
+                  "train_accuracy_corrupted", "train_accuracy_clean", "test_loss", "test_accuracy",
+                  "best_test_accuracy", "epoch_seconds", "train_images_per_second")
+COMPLETE = ("finished", "fitted")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or exceeded ``TrainConfig.divergence_loss``; the run directory is kept."""
+
+
+def build_model(config: RunConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """The configured network, under the configured dtype policy (global policy restored after)."""
+    previous = keras.config.dtype_policy()
+    if config.train.mixed_precision != "none":
+        keras.config.set_dtype_policy(config.train.mixed_precision)
+    try:
+        return MODELS[config.model.name](input_shape, num_classes, **config.model.builder_kwargs())
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def compile_settings(config: RunConfig, keras_fit: bool) -> dict[str, Any]:
+    """``jit_compile`` and ``steps_per_execution``: the configured ones, else the model's defaults.
+
+    Under the multi-worker driver both are off: XLA clusters cannot hold the cross-worker
+    all-reduce on CPU, and the driver runs one step per call.
+    """
+    defaults = COMPILE_DEFAULTS[config.model.name]
+    jit = defaults["jit_compile"] if config.train.jit_compile is None else config.train.jit_compile
+    spe = defaults["steps_per_execution"] if config.train.steps_per_execution is None else config.train.steps_per_execution
+    if not keras_fit:
+        return {"jit_compile": False, "steps_per_execution": 1}
+    return {"jit_compile": bool(jit), "steps_per_execution": int(spe)}
+
+
+def learning_rate_schedule(config: RunConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """The paper's schedule: the initial rate times ``lr_decay`` ** (epochs completed)."""
+    return keras.optimizers.schedules.ExponentialDecay(
+        config.learning_rate, decay_steps=steps_per_epoch, decay_rate=config.train.lr_decay, staircase=True)
+
+
+def compile_model(model: keras.Model, config: RunConfig, steps_per_epoch: int, settings: dict[str, Any]) -> None:
+    """SGD with momentum, cross-entropy on logits, running batch accuracy."""
+    optimizer = keras.optimizers.SGD(learning_rate_schedule(config, steps_per_epoch), momentum=config.train.momentum)
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], **settings)
+    optimizer.build(model.trainable_variables)  # variables exist before a checkpoint is restored into them
+
+
+class _BatchLossLogger(keras.callbacks.Callback):
+    """Writes the running training loss about ten times per epoch and stops on a NaN loss."""
+
+    def __init__(self, writer: tf.summary.SummaryWriter, first_step: int, every: int) -> None:
+        super().__init__()
+        self.writer, self.step, self.every = writer, first_step, max(1, every)
+        self.nan = False
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.step += 1
+        if logs and "loss" in logs and batch % self.every == 0:
+            loss = float(logs["loss"])
+            if not math.isfinite(loss):
+                self.nan = True
+                self.model.stop_training = True
+                return
+            summaries.write_batch_loss(self.writer, self.step, loss)
+
+
+def _keras_epoch(model: keras.Model, dataset: tf.data.Dataset, callback: keras.callbacks.Callback) -> dict[str, float]:
+    """One epoch through ``model.fit``."""
+    history = model.fit(supervised(dataset), epochs=1, verbose=0, shuffle=False, callbacks=[callback])
+    return {k: float(v[-1]) for k, v in history.history.items() if v}
+
+
+def _distributed_epoch(model: keras.Model, strategy: tf.distribute.Strategy, dataset: tf.data.Dataset,
+                       step_fn: Callable, callback: keras.callbacks.Callback) -> dict[str, float]:
+    """One epoch of ``model.train_step`` under ``strategy.run`` (the multi-worker driver).
+
+    Each global batch is split over the workers' replicas (auto-shard by data), so every worker
+    sees its part of exactly the batches a single process would.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    distributed = strategy.experimental_distribute_dataset(supervised(dataset).with_options(options))
+    model.reset_metrics()
+    logs: dict[str, float] = {}
+    callback.set_model(model)
+    for batch_index, batch in enumerate(distributed):
+        outputs = step_fn(batch)
+        logs = {k: float(strategy.experimental_local_results(v)[0]) for k, v in outputs.items()}
+        callback.on_train_batch_end(batch_index, logs)
+        if model.stop_training:
+            break
+    return logs
+
+
+def _make_distributed_step(model: keras.Model, strategy: tf.distribute.Strategy) -> Callable:
+    @tf.function
+    def step(batch):
+        return strategy.run(model.train_step, args=(batch,))
+
+    return step
+
+
+def _prepare_directory(directory: Path, config: RunConfig, *, chief: bool, overwrite: bool) -> dict[str, Any] | None:
+    """Creates or checks the run directory; returns stored results if the run already completed."""
+    if overwrite and chief and directory.exists():
+        shutil.rmtree(directory)
+    if (directory / rundir.CONFIG_FILE).is_file():
+        rundir.check_same_config(directory, config)
+        results_path = directory / rundir.RESULTS_FILE
+        if results_path.is_file():
+            stored = rundir.read_json(results_path)
+            if stored.get("status") in COMPLETE:
+                return stored
+    elif chief:
+        rundir.write_json(directory / rundir.CONFIG_FILE, config.to_dict())
+    return None
+
+
+def _evaluate_epoch(state: RunState, predict: Callable, pipeline: DataPipeline, threshold: float) -> dict[str, Any]:
+    """Evaluates both splits and updates ``state``'s best accuracy, time to fit and memorization."""
+    train = evaluate_split(predict, pipeline.train_eval())
+    test = evaluate_split(predict, pipeline.test())
+    state.train_examples = train
+    if state.first_correct.size != train.correct.size:
+        state.first_correct = np.full(train.correct.size, -1, np.int32)
+    newly = train.correct & (state.first_correct < 0)
+    state.first_correct[newly] = state.epoch
+    if not state.best_test_accuracy >= test.accuracy:  # also true while best is NaN
+        state.best_test_accuracy, state.best_test_epoch = test.accuracy, state.epoch
+    if state.fit_epoch is None and train.accuracy >= threshold:
+        state.fit_epoch, state.fit_step = state.epoch, state.step
+    return {
+        "train_loss": train.mean_loss, "train_accuracy": train.accuracy,
+        "train_accuracy_corrupted": train.accuracy_on(True), "train_accuracy_clean": train.accuracy_on(False),
+        "test_loss": test.mean_loss, "test_accuracy": test.accuracy, "best_test_accuracy": state.best_test_accuracy,
+    }
+
+
+def train(
+    config: RunConfig,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    driver: str = "auto",
+) -> dict[str, Any]:
+    """Trains (or resumes, or returns the stored results of) the run of ``config``.
+
+    Args:
+        config: the run.
+        overwrite: delete an existing run directory of this config and start again.
+        progress: called with each epoch's metrics row (the CLI prints it).
+        driver: ``"auto"`` (``model.fit`` unless multi-worker), ``"fit"`` or ``"loop"`` (the
+            distributed step loop, also usable on one machine; for tests and comparisons).
+
+    Returns:
+        The results dict also written to ``results.json``.
+
+    Raises:
+        ValueError: an invalid config, an impossible combination, or a run directory holding a
+            different config.
+        TrainingDiverged: the loss became NaN or too large (``results.json`` says so).
+    """
+    wall_start = time.perf_counter()
+    if config.train.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = get_strategy(config.train.strategy)
+    keras_fit = {"auto": uses_keras_fit(strategy), "fit": True, "loop": False}[driver]
+    if keras_fit and not uses_keras_fit(strategy):
+        raise ValueError("model.fit cannot drive a multi-worker run (keras-team/keras#20585); use driver='auto'.")
+    chief = is_chief(strategy)
+    directory = rundir.run_dir(config)
+    stored = _prepare_directory(directory, config, chief=chief, overwrite=overwrite)
+    if stored is not None:
+        logger.info("%s already completed (%s); returning its results.", directory, stored.get("status"))
+        return {**stored, "already_complete": True}
+    own_dir = directory if chief else directory / "workers" / f"worker-{worker_id(strategy)}"
+
+    keras.utils.set_random_seed(config.init_seed)
+    pipeline = build_pipeline(config.data, config.train.batch_size)
+    settings = compile_settings(config, keras_fit)
+    with strategy.scope():
+        model = build_model(config, pipeline.input_shape, pipeline.info.num_classes)
+        compile_model(model, config, pipeline.steps_per_epoch, settings)
+    checkpointer = Checkpointer(own_dir / rundir.CHECKPOINT_DIR, model, model.optimizer)
+    state = checkpointer.restore() or RunState()
+    resumed = state.epoch > 0 or bool(state.history)
+    writer = summaries.create_writer(str(directory) if chief else None)
+    batch_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+    if chief and not resumed:
+        _write_run_start(writer, config, pipeline, directory, batch_norm)
+    predict = make_predict_fn(model, jit_compile=settings["jit_compile"])
+    step_fn = None if keras_fit else _make_distributed_step(model, strategy)
+    logger.info("%s %s: %s, %d steps per epoch, %s.", "Resuming" if resumed else "Starting", directory,
+                type(strategy).__name__, pipeline.steps_per_epoch, settings)
+
+    session_start, wall_before = time.perf_counter(), state.wall_seconds
+    status = "running"
+    if not state.history:  # epoch 0: the untrained network, the start of every curve
+        row = _evaluate_epoch(state, predict, pipeline, config.train.fit_threshold)
+        row = {"epoch": 0, "step": 0, "learning_rate": config.learning_rate, "batch_loss": float("nan"), **row,
+               "epoch_seconds": 0.0, "train_images_per_second": float("nan")}
+        state.wall_seconds = wall_before + time.perf_counter() - session_start
+        _record(state, row, writer, checkpointer, directory, chief, progress, config)
+    try:
+        while state.epoch < config.train.epochs and not (config.train.until_fit and state.fit_epoch is not None):
+            epoch_start = time.perf_counter()
+            learning_rate = config.learning_rate * config.train.lr_decay ** state.epoch
+            batch_logger = _BatchLossLogger(writer, state.step, pipeline.steps_per_epoch // 10)
+            dataset = pipeline.train(state.epoch)
+            if keras_fit:
+                logs = _keras_epoch(model, dataset, batch_logger)
+            else:
+                logs = _distributed_epoch(model, strategy, dataset, step_fn, batch_logger)
+            train_seconds = time.perf_counter() - epoch_start
+            batch_loss = logs.get("loss", float("nan"))
+            if batch_logger.nan or not math.isfinite(batch_loss) or batch_loss > config.train.divergence_loss:
+                status = "diverged"
+                raise TrainingDiverged(
+                    f"training diverged in epoch {state.epoch + 1} (loss {batch_loss:.4g}); lower --learning-rate "
+                    f"(now {learning_rate:g}) or check the data. The run directory {directory} is kept.")
+            state.epoch += 1
+            state.step += pipeline.steps_per_epoch
+            state.train_seconds += train_seconds
+            state.images_trained += pipeline.info.train_size
+            row = _evaluate_epoch(state, predict, pipeline, config.train.fit_threshold)
+            row = {"epoch": state.epoch, "step": state.step, "learning_rate": learning_rate, "batch_loss": batch_loss,
+                   **row, "epoch_seconds": time.perf_counter() - epoch_start,
+                   "train_images_per_second": pipeline.info.train_size / train_seconds}
+            state.wall_seconds = wall_before + time.perf_counter() - session_start
+            _record(state, row, writer, checkpointer, directory, chief, progress, config)
+        status = "fitted" if state.fit_epoch is not None and config.train.until_fit else "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    except Exception:
+        if status == "running":
+            status = "failed"
+        raise
+    finally:
+        state.wall_seconds = wall_before + time.perf_counter() - session_start
+        results = _results(config, state, status, directory, pipeline, settings, strategy, batch_norm)
+        if chief:
+            rundir.write_json(directory / rundir.RESULTS_FILE, results)
+            if status in COMPLETE:
+                summaries.write_final(writer, results, state.epoch)
+        if status in COMPLETE:
+            model.save_weights(str(own_dir / "final.weights.h5"))
+        writer.close()
+    return results
+
+
+def _record(state: RunState, row: dict[str, Any], writer, checkpointer: Checkpointer, directory: Path, chief: bool,
+            progress, config: RunConfig) -> None:
+    """Appends ``row``, writes metrics.csv, TensorBoard and examples.csv, and checkpoints."""
+    state.history.append(row)
+    if chief:
+        rundir.write_csv(directory / rundir.METRICS_FILE, state.history, METRIC_COLUMNS)
+        summaries.write_epoch(writer, row)
+        _write_examples(directory, state)
+    checkpointer.save(state)
+    if progress is not None:
+        progress({**row, "epochs": config.train.epochs})
+
+
+def _write_examples(directory: Path, state: RunState) -> None:
+    """examples.csv: per training example, its labels and the first epoch it was fitted."""
+    ev = state.train_examples
+    columns = ("index", "label", "true_label", "label_corrupted", "first_correct_epoch")
+    rows = [dict(zip(columns, values)) for values in zip(
+        ev.index.tolist(), ev.label.tolist(), ev.true_label.tolist(), ev.label_corrupted.astype(int).tolist(),
+        state.first_correct.tolist())]
+    rundir.write_csv(directory / rundir.EXAMPLES_FILE, rows, columns)
+
+
+def _write_run_start(writer, config: RunConfig, pipeline: DataPipeline, directory: Path, batch_norm: bool) -> None:
+    """The input grid (PNG and TensorBoard) and the hyperparameters."""
+    sample = sample_training_images(pipeline, min(36, pipeline.info.train_size))
+    grid = image_grid(sample.images)
+    c = config.data.corruption
+    description = f"labels {c.labels} (p={c.label_prob:g}), pixels {c.pixels}, seed {config.data.seed}"
+    summaries.write_images(writer, grid, description)
+    from rethinking.data.preview import save_preview  # noqa: PLC0415
+
+    save_preview(sample, directory / rundir.INPUTS_FILE, f"{Path(pipeline.info.name).name}: {description}")
+    summaries.write_hparams(writer, summaries.hparams_of(config, config.learning_rate, batch_norm),
+                            trial_id=config.resolved_run_name)
+
+
+def _results(config: RunConfig, state: RunState, status: str, directory: Path, pipeline: DataPipeline,
+             settings: dict[str, Any], strategy: tf.distribute.Strategy, batch_norm: bool) -> dict[str, Any]:
+    last = state.history[-1] if state.history else {}
+    return {
+        "status": status,
+        "run_dir": str(directory),
+        "epochs_trained": state.epoch,
+        "steps": state.step,
+        "train_loss": last.get("train_loss"),
+        "train_accuracy": last.get("train_accuracy"),
+        "train_accuracy_corrupted": last.get("train_accuracy_corrupted"),
+        "train_accuracy_clean": last.get("train_accuracy_clean"),
+        "test_loss": last.get("test_loss"),
+        "test_accuracy": last.get("test_accuracy"),
+        "best_test_accuracy": state.best_test_accuracy,
+        "best_test_epoch": state.best_test_epoch,
+        "fit_threshold": config.train.fit_threshold,
+        "fit_epoch": state.fit_epoch,
+        "fit_step": state.fit_step,
+        "examples_never_fitted": int((state.first_correct < 0).sum()),
+        "wall_seconds": state.wall_seconds,
+        "train_seconds": state.train_seconds,
+        "train_images_per_second": state.images_trained / state.train_seconds if state.train_seconds else None,
+        "train_size": pipeline.info.train_size,
+        "test_size": pipeline.info.test_size,
+        "num_classes": pipeline.info.num_classes,
+        "learning_rate": config.learning_rate,
+        "batch_norm": batch_norm,
+        "compile": settings,
+        "strategy": type(strategy).__name__,
+        "replicas": strategy.num_replicas_in_sync,
+        "versions": rundir.versions(),
+        "git_revision": rundir.git_revision(),
+        "command": command_line(config),
+    }

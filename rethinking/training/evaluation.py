@@ -1,0 +1,81 @@
+"""Per-example evaluation in inference mode: the paper's "training accuracy" and test accuracy.
+
+The whole split is run through the model in index order, without augmentation and with
+``training=False`` (batch norm uses its moving statistics, dropout is off). Returning per-example
+correctness lets the engine split accuracy into corrupted and clean examples and record the
+first epoch each example is fitted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitEvaluation:
+    """One pass over a split.
+
+    Attributes:
+        loss: per-example cross-entropy (nats) against the labels trained on (corrupted ones for
+            the training set), without the weight-decay penalty.
+        correct: per-example bool, argmax of the logits equals that label.
+        label_corrupted: per-example bool, whether the label differs from the dataset's.
+        index: per-example dataset index (the order of the arrays).
+        label: per-example label evaluated against (possibly corrupted).
+        true_label: per-example label of the dataset.
+    """
+
+    loss: np.ndarray
+    correct: np.ndarray
+    label_corrupted: np.ndarray
+    index: np.ndarray
+    label: np.ndarray
+    true_label: np.ndarray
+
+    @property
+    def mean_loss(self) -> float:
+        """Mean cross-entropy."""
+        return float(self.loss.mean()) if self.loss.size else float("nan")
+
+    @property
+    def accuracy(self) -> float:
+        """Fraction classified correctly."""
+        return float(self.correct.mean()) if self.correct.size else float("nan")
+
+    def accuracy_on(self, corrupted: bool) -> float:
+        """Accuracy on the examples whose label was (``True``) or was not (``False``) corrupted;
+        NaN when there are none."""
+        mask = self.label_corrupted == corrupted
+        return float(self.correct[mask].mean()) if mask.any() else float("nan")
+
+
+def make_predict_fn(model: keras.Model, jit_compile: bool) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """A compiled ``(images, labels) -> (per-example loss, correct)`` in inference mode."""
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
+    def predict(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        logits = tf.cast(model(images, training=False), tf.float32)
+        labels = tf.cast(labels, tf.int32)
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        correct = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
+        return loss, correct
+
+    return predict
+
+
+def evaluate_split(predict: Callable, dataset: tf.data.Dataset) -> SplitEvaluation:
+    """Runs ``predict`` over a batched example dataset (dicts from ``DataPipeline``)."""
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("loss", "correct", "label_corrupted", "index", "label", "true_label")}
+    for batch in dataset:
+        loss, correct = predict(batch["image"], batch["label"])
+        parts["loss"].append(loss.numpy())
+        parts["correct"].append(correct.numpy())
+        for key in ("label_corrupted", "index", "label", "true_label"):
+            parts[key].append(batch[key].numpy())
+    dtypes = {"loss": np.float32, "correct": bool, "label_corrupted": bool}
+    return SplitEvaluation(**{k: np.concatenate(v) if v else np.zeros(0, dtypes.get(k, np.int64)) for k, v in parts.items()})

@@ -1,0 +1,153 @@
+"""The run directory: one folder that says everything about a run.
+
+::
+
+    <log_dir>/<experiment>/<run>/
+        config.json      the RunConfig (what ``rethinking train --resume <run>`` reads back)
+        metrics.csv      one row per epoch (rewritten whole after every epoch, so it never holds
+                         epochs a resumed run redid)
+        examples.csv     per training example: label, true label, corrupted or not, first epoch
+                         it was classified correctly (memorization order)
+        results.json     final and best metrics, time to fit, wall time, images/s, versions,
+                         git revision, the reproducing command; status running / finished /
+                         fitted / diverged / failed
+        inputs.png       the first training images as the network sees them (corrupted)
+        checkpoints/     weights + optimizer + run state of the last epochs (``latest.json`` names
+                         the newest complete one)
+        events.out.tfevents.*   TensorBoard scalars, images and hparams
+
+Every file is written to a temporary name and renamed, so a kill at any moment leaves either the
+old or the new version, never half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rethinking.config import RunConfig
+
+CONFIG_FILE = "config.json"
+RESULTS_FILE = "results.json"
+METRICS_FILE = "metrics.csv"
+EXAMPLES_FILE = "examples.csv"
+INPUTS_FILE = "inputs.png"
+CHECKPOINT_DIR = "checkpoints"
+
+
+def run_dir(config: RunConfig) -> Path:
+    """``<log_dir>/<experiment>/<run name>``."""
+    return Path(config.log_dir) / config.experiment / config.resolved_run_name
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` through a temporary file and a rename (kill-safe)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, values: dict[str, Any]) -> None:
+    """Pretty JSON, atomically."""
+    atomic_write_text(path, json.dumps(values, indent=2, sort_keys=False, default=_jsonable) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Reads a JSON object; a clear ``ValueError`` when the file is not one."""
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); fix or delete it.") from err
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a JSON object.")
+    return values
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """A CSV with a header row, atomically (floats with 6 significant digits)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def load_config(directory: str | Path) -> RunConfig:
+    """The ``RunConfig`` stored in a run directory (for ``--resume``)."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise ValueError(f"{directory} is not a run directory (no {CONFIG_FILE}); give the folder rethinking train wrote.")
+    try:
+        return RunConfig.from_dict(read_json(path))
+    except TypeError as err:
+        raise ValueError(f"{path} is not a valid run config: {err}") from err
+
+
+def check_same_config(directory: Path, config: RunConfig) -> None:
+    """Raises ``ValueError`` if ``directory`` holds a run of a different config."""
+    stored = load_config(directory)
+    if _comparable(stored) != _comparable(config):
+        raise ValueError(
+            f"{directory} holds a run with a different config; choose another --run-name, "
+            "or pass --overwrite to start it again."
+        )
+
+
+def _comparable(config: RunConfig) -> dict[str, Any]:
+    values = config.to_dict()
+    values.pop("run_name")  # the folder is the name: an explicit name equal to the derived one is the same run
+    values.pop("log_dir")   # the same folder reached through a different path
+    return values
+
+
+def versions() -> dict[str, str]:
+    """Versions of what the results depend on."""
+    import keras  # noqa: PLC0415
+    import numpy  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+
+    import rethinking  # noqa: PLC0415
+
+    return {"rethinking": rethinking.__version__, "python": platform.python_version(),
+            "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": numpy.__version__,
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"), "machine": platform.machine()}
+
+
+def git_revision() -> str | None:
+    """The git commit of the installed ``rethinking`` source (``+dirty`` if modified), or None."""
+    source = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out + ("+dirty" if dirty else "") if out else None
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()  # numpy scalars
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
