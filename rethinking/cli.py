@@ -232,6 +232,8 @@ def train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Seed of weight initialization and dropout [default: --seed]."),
         click.option("--divergence-loss", type=float, default=1e4, show_default=True,
                      help="A training loss above this (or NaN) stops the run as diverged."),
+        click.option("--eval-batch-size", type=click.IntRange(min=1), default=None,
+                     help="Batch size of the per-epoch evaluations [default: max(--batch-size, 256)]."),
         # Where.
         click.option("--experiment", default="default", show_default=True, help="Folder under --log-dir grouping runs."),
         click.option("--run-name", default=None, help="The run's folder [default: derived from the config]."),
@@ -257,7 +259,8 @@ def run_config_from_flags(flags: dict[str, Any]) -> Any:
                         depth=flags["depth"], units=flags["units"])
     train = TrainConfig(**{key: flags[key] for key in (
         "epochs", "batch_size", "learning_rate", "momentum", "lr_decay", "until_fit", "fit_threshold", "strategy",
-        "deterministic", "mixed_precision", "jit_compile", "steps_per_execution", "init_seed", "divergence_loss")})
+        "deterministic", "mixed_precision", "jit_compile", "steps_per_execution", "init_seed", "divergence_loss",
+        "eval_batch_size")})
     return RunConfig(data=data, model=model, train=train, experiment=flags["experiment"], run_name=flags["run_name"],
                      log_dir=flags["log_dir"])
 

@@ -99,6 +99,8 @@ class TrainConfig:
         steps_per_execution: training steps per graph call; None: the model's default.
         init_seed: seed of weight initialization and dropout; None: the data seed.
         divergence_loss: a training loss above this (or NaN) stops the run as diverged.
+        eval_batch_size: batch size of the per-epoch evaluations (inference only, so it does not
+            change results); None: max(batch_size, 256).
     """
 
     epochs: int = 100
@@ -115,6 +117,7 @@ class TrainConfig:
     steps_per_execution: int | None = None
     init_seed: int | None = None
     divergence_loss: float = 1e4
+    eval_batch_size: int | None = None
 
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)
@@ -135,6 +138,8 @@ class TrainConfig:
             _positive_int("steps_per_execution", self.steps_per_execution)
         if self.init_seed is not None and (not isinstance(self.init_seed, int) or self.init_seed < 0):
             raise ValueError(f"init_seed must be a non-negative integer. Received: init_seed={self.init_seed}")
+        if self.eval_batch_size is not None:
+            _positive_int("eval_batch_size", self.eval_batch_size)
         if not self.divergence_loss > 0:
             raise ValueError(f"divergence_loss must be > 0. Received: divergence_loss={self.divergence_loss}")
 
@@ -193,6 +198,11 @@ class RunConfig:
         if self.train.learning_rate is not None:
             return self.train.learning_rate
         return PAPER_LEARNING_RATES.get(self.model.name, DEFAULT_LEARNING_RATE)
+
+    @property
+    def eval_batch_size(self) -> int:
+        """Batch size of the evaluation passes."""
+        return self.train.eval_batch_size or max(self.train.batch_size, 256)
 
     @property
     def init_seed(self) -> int:

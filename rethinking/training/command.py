@@ -56,6 +56,7 @@ FLAGS: dict[tuple[str, str], tuple[str, Any]] = {
     ("train", "steps_per_execution"): ("--steps-per-execution", "value"),
     ("train", "init_seed"): ("--init-seed", "value"),
     ("train", "divergence_loss"): ("--divergence-loss", "value"),
+    ("train", "eval_batch_size"): ("--eval-batch-size", "value"),
     ("", "experiment"): ("--experiment", "value"),
     ("", "run_name"): ("--run-name", "value"),
     ("", "log_dir"): ("--log-dir", "value"),

@@ -15,6 +15,7 @@ penalty, gradients, SGD update, metrics) in both drivers: ``model.fit`` calls it
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import shutil
@@ -60,17 +61,22 @@ def build_model(config: RunConfig, input_shape: tuple[int, ...], num_classes: in
         keras.config.set_dtype_policy(previous)
 
 
-def compile_settings(config: RunConfig, keras_fit: bool) -> dict[str, Any]:
+def compile_settings(config: RunConfig, keras_fit: bool, replicas: int = 1) -> dict[str, Any]:
     """``jit_compile`` and ``steps_per_execution``: the configured ones, else the model's defaults.
 
     Under the multi-worker driver both are off: XLA clusters cannot hold the cross-worker
-    all-reduce on CPU, and the driver runs one step per call.
+    all-reduce on CPU, and the driver runs one step per call. With several replicas, too: under
+    MirroredStrategy Keras 3.15's multi-step loop fails ("You must feed a value for placeholder
+    tensor ... while/cond") and so does XLA ("Trying to access resource ... located in device
+    CPU:1 from device CPU:0").
     """
     defaults = COMPILE_DEFAULTS[config.model.name]
     jit = defaults["jit_compile"] if config.train.jit_compile is None else config.train.jit_compile
     spe = defaults["steps_per_execution"] if config.train.steps_per_execution is None else config.train.steps_per_execution
     if not keras_fit:
         return {"jit_compile": False, "steps_per_execution": 1}
+    if replicas > 1:
+        jit, spe = False, 1
     return {"jit_compile": bool(jit), "steps_per_execution": int(spe)}
 
 
@@ -160,7 +166,10 @@ def _prepare_directory(directory: Path, config: RunConfig, *, chief: bool, overw
 
 
 def _evaluate_epoch(state: RunState, predict: Callable, pipeline: DataPipeline, threshold: float) -> dict[str, Any]:
-    """Evaluates both splits and updates ``state``'s best accuracy, time to fit and memorization."""
+    """Evaluates both splits and updates ``state``'s best accuracy, time to fit and memorization.
+
+    ``pipeline`` is the evaluation pipeline (its batch size is the evaluation batch size).
+    """
     train = evaluate_split(predict, pipeline.train_eval())
     test = evaluate_split(predict, pipeline.test())
     state.train_examples = train
@@ -220,7 +229,7 @@ def train(
 
     keras.utils.set_random_seed(config.init_seed)
     pipeline = build_pipeline(config.data, config.train.batch_size)
-    settings = compile_settings(config, keras_fit)
+    settings = compile_settings(config, keras_fit, strategy.num_replicas_in_sync)
     with strategy.scope():
         model = build_model(config, pipeline.input_shape, pipeline.info.num_classes)
         compile_model(model, config, pipeline.steps_per_epoch, settings)
@@ -229,9 +238,8 @@ def train(
     resumed = state.epoch > 0 or bool(state.history)
     writer = summaries.create_writer(str(directory) if chief else None)
     batch_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
-    if chief and not resumed:
-        _write_run_start(writer, config, pipeline, directory, batch_norm)
     predict = make_predict_fn(model, jit_compile=settings["jit_compile"])
+    eval_pipeline = dataclasses.replace(pipeline, batch_size=config.eval_batch_size)
     step_fn = None if keras_fit else _make_distributed_step(model, strategy)
     logger.info("%s %s: %s, %d steps per epoch, %s.", "Resuming" if resumed else "Starting", directory,
                 type(strategy).__name__, pipeline.steps_per_epoch, settings)
@@ -239,11 +247,13 @@ def train(
     session_start, wall_before = time.perf_counter(), state.wall_seconds
     status = "running"
     if not state.history:  # epoch 0: the untrained network, the start of every curve
-        row = _evaluate_epoch(state, predict, pipeline, config.train.fit_threshold)
+        row = _evaluate_epoch(state, predict, eval_pipeline, config.train.fit_threshold)
         row = {"epoch": 0, "step": 0, "learning_rate": config.learning_rate, "batch_loss": float("nan"), **row,
                "epoch_seconds": 0.0, "train_images_per_second": float("nan")}
         state.wall_seconds = wall_before + time.perf_counter() - session_start
         _record(state, row, writer, checkpointer, directory, chief, progress, config)
+    if chief and not resumed:  # after the first evaluation has filled the data cache
+        _write_run_start(writer, config, pipeline, directory, batch_norm)
     try:
         while state.epoch < config.train.epochs and not (config.train.until_fit and state.fit_epoch is not None):
             epoch_start = time.perf_counter()
@@ -265,7 +275,7 @@ def train(
             state.step += pipeline.steps_per_epoch
             state.train_seconds += train_seconds
             state.images_trained += pipeline.info.train_size
-            row = _evaluate_epoch(state, predict, pipeline, config.train.fit_threshold)
+            row = _evaluate_epoch(state, predict, eval_pipeline, config.train.fit_threshold)
             row = {"epoch": state.epoch, "step": state.step, "learning_rate": learning_rate, "batch_loss": batch_loss,
                    **row, "epoch_seconds": time.perf_counter() - epoch_start,
                    "train_images_per_second": pipeline.info.train_size / train_seconds}

@@ -1,0 +1,91 @@
+"""RunConfig and its parts: validation, dict round trips, derived names and defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from rethinking.config import (
+    MODEL_NAMES, STRATEGIES, ModelConfig, RunConfig, TrainConfig, config_digest, default_run_name,
+)
+from rethinking.data import Corruption, DataConfig
+from rethinking.models import MODELS
+
+
+def test_model_names_match_the_registry():
+    assert set(MODEL_NAMES) == set(MODELS)
+
+
+def test_round_trip_through_json():
+    config = RunConfig(
+        data=DataConfig(dataset="digits", corruption=Corruption(labels="partial", corruption_prob=0.3), seed=4),
+        model=ModelConfig(name="mlp", depth=2, units=64, batch_norm=True, dropout=0.1, weight_decay=5e-4),
+        train=TrainConfig(epochs=7, learning_rate=0.05, until_fit=True, strategy="mirrored", jit_compile=False),
+        experiment="table1", run_name="a",
+    )
+    assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_from_dict_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="Unknown TrainConfig keys \\['epoch'\\]"):
+        RunConfig.from_dict({"train": {"epoch": 3}})
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"name": "resnet"}, "Unknown model 'resnet'"),
+    ({"dropout": 1.0}, "dropout is a rate in \\[0, 1\\)"),
+    ({"weight_decay": -1.0}, "weight_decay must be >= 0"),
+    ({"name": "mlp_1x512", "depth": 2}, "depth and units apply only to model 'mlp'"),
+    ({"width_multiplier": 0.0}, "width_multiplier must be > 0"),
+])
+def test_model_config_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epochs": 0}, "epochs must be a positive integer"),
+    ({"batch_size": 1.5}, "batch_size must be a positive integer"),
+    ({"learning_rate": 0.0}, "learning_rate must be > 0"),
+    ({"momentum": 1.0}, "momentum must be in \\[0, 1\\)"),
+    ({"lr_decay": 1.5}, "lr_decay is a per-epoch factor"),
+    ({"fit_threshold": 0.0}, "fit_threshold is an accuracy"),
+    ({"strategy": "horovod"}, "Unknown strategy 'horovod'"),
+    ({"mixed_precision": "float16"}, "Unknown mixed_precision"),
+])
+def test_train_config_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["", "a/b", ".."])
+def test_run_config_rejects_bad_folder_names(name):
+    with pytest.raises(ValueError, match="run_name must be a non-empty folder name"):
+        RunConfig(run_name=name)
+
+
+def test_strategies_listed():
+    assert STRATEGIES == ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
+
+
+def test_paper_learning_rates_and_seeds():
+    assert RunConfig(model=ModelConfig(name="inception_small")).learning_rate == 0.1
+    assert RunConfig(model=ModelConfig(name="alexnet_small")).learning_rate == 0.01
+    assert RunConfig(train=TrainConfig(learning_rate=0.2)).learning_rate == 0.2
+    assert RunConfig(data=DataConfig(seed=3)).init_seed == 3
+    assert RunConfig(data=DataConfig(seed=3), train=TrainConfig(init_seed=9)).init_seed == 9
+    assert RunConfig(train=TrainConfig(batch_size=32)).eval_batch_size == 256
+    assert RunConfig(train=TrainConfig(batch_size=512)).eval_batch_size == 512
+
+
+def test_run_name_is_stable_readable_and_changes_with_the_config():
+    config = RunConfig(data=DataConfig(corruption=Corruption(labels="partial", corruption_prob=0.2)))
+    name = default_run_name(config)
+    assert name.startswith("inception_small-labels_partial0.2-pixels_original-seed0-")
+    assert name == default_run_name(RunConfig.from_dict(config.to_dict()))
+    other = dataclasses.replace(config, train=TrainConfig(epochs=5))
+    assert default_run_name(other) != name
+    # Where it is written does not change what the run is.
+    assert config_digest(dataclasses.replace(config, experiment="x", log_dir="/elsewhere")) == config_digest(config)

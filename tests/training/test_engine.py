@@ -1,0 +1,168 @@
+"""The training engine on the embedded digits data: the paper's headline, run files, resume, drivers."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rethinking.training import TrainingDiverged, train
+from rethinking.training.command import command_args
+from tests.training.helpers import digits_run, same_weights
+
+CLI = [sys.executable, "-m", "rethinking.cli"]
+
+
+@pytest.mark.slow
+def test_random_labels_are_memorized_and_true_labels_generalize(tmp_path):
+    random = train(digits_run(tmp_path, labels="random", epochs=150, until_fit=True))
+    assert random["status"] == "fitted"
+    assert random["train_accuracy"] == 1.0 and random["train_accuracy_corrupted"] == 1.0
+    assert random["fit_epoch"] == random["epochs_trained"] < 150
+    assert random["fit_step"] == random["fit_epoch"] * 45  # 1,438 examples in batches of 32
+    # 359 test images, chance 10%: 3 standard deviations are under 5 points.
+    assert abs(random["test_accuracy"] - 0.1) < 0.08
+    assert random["examples_never_fitted"] == 0
+    true = train(digits_run(tmp_path, labels="true", epochs=5))
+    assert true["train_accuracy"] > 0.98 and true["test_accuracy"] > 0.9
+    assert true["train_accuracy_corrupted"] is None or np.isnan(true["train_accuracy_corrupted"])
+
+
+def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):
+    config = digits_run(tmp_path, labels="partial", epochs=2, run_name="r")
+    results = train(config)
+    run = tmp_path / "default" / "r"
+    assert results["run_dir"] == str(run) and results["status"] == "finished"
+    for name in ("config.json", "results.json", "metrics.csv", "examples.csv", "inputs.png", "final.weights.h5",
+                 "checkpoints/latest.json"):
+        assert (run / name).is_file(), name
+    stored = json.loads((run / "results.json").read_text())
+    for key in ("train_accuracy", "test_accuracy", "best_test_accuracy", "best_test_epoch", "fit_epoch", "fit_step",
+                "wall_seconds", "train_images_per_second", "versions", "git_revision", "command"):
+        assert key in stored, key
+    assert stored["command"].split()[2:] == command_args(config)
+    assert stored["versions"]["tensorflow"] and stored["epochs_trained"] == 2
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2] and [int(r["step"]) for r in rows] == [0, 45, 90]
+    assert float(rows[2]["learning_rate"]) == pytest.approx(0.03 * 0.99)
+    # Partial corruption: both groups exist, and the overall accuracy is their weighted mean.
+    corrupted = [int(r["label_corrupted"]) for r in csv.DictReader((run / "examples.csv").open())]
+    n_bad = sum(corrupted)
+    assert len(corrupted) == 1438 and 0.35 * 1438 < n_bad < 0.55 * 1438
+    last = rows[-1]
+    mixed = (n_bad * float(last["train_accuracy_corrupted"]) + (1438 - n_bad) * float(last["train_accuracy_clean"])) / 1438
+    assert float(last["train_accuracy"]) == pytest.approx(mixed, abs=1e-4)
+    examples = list(csv.DictReader((run / "examples.csv").open()))
+    assert {k for k in examples[0]} == {"index", "label", "true_label", "label_corrupted", "first_correct_epoch"}
+    assert all(int(e["label_corrupted"]) == int(e["label"] != e["true_label"]) for e in examples)
+    assert {int(e["first_correct_epoch"]) for e in examples} <= {-1, 0, 1, 2}
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run), size_guidance={"tensors": 0, "images": 0})
+    events.Reload()
+    tags = events.Tags()
+    scalars = set(tags["tensors"]) | set(tags["scalars"])
+    for tag in ("epoch/train_accuracy", "epoch/train_accuracy_corrupted", "epoch/train_accuracy_clean",
+                "epoch/test_accuracy", "epoch/best_test_accuracy", "epoch/learning_rate", "step/test_loss",
+                "final/test_accuracy", "inputs/corrupted_training_images"):
+        assert tag in scalars, tag
+    assert [e.step for e in events.Tensors("epoch/train_accuracy")] == [0, 1, 2]
+    assert "hparams" in events.PluginTagToContent("hparams") or events.PluginTagToContent("hparams")
+
+
+def test_a_completed_run_is_not_trained_again(tmp_path):
+    config = digits_run(tmp_path, epochs=1, run_name="done")
+    first = train(config)
+    again = train(config)
+    assert again["already_complete"] and again["wall_seconds"] == first["wall_seconds"]
+    with pytest.raises(ValueError, match="holds a run with a different config"):
+        train(dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=3)))
+
+
+def test_until_fit_stops_at_the_threshold(tmp_path):
+    results = train(digits_run(tmp_path, labels="true", epochs=20, until_fit=True, fit_threshold=0.9))
+    assert results["status"] == "fitted" and results["epochs_trained"] == results["fit_epoch"] < 20
+    rows = list(csv.DictReader((Path(results["run_dir"]) / "metrics.csv").open()))
+    accuracies = [float(r["train_accuracy"]) for r in rows]
+    assert accuracies[-1] >= 0.9 and all(a < 0.9 for a in accuracies[:-1])
+
+
+def test_diverging_loss_stops_the_run_and_keeps_its_directory(tmp_path):
+    config = digits_run(tmp_path, labels="true", epochs=3, learning_rate=1e6, run_name="nan")
+    with pytest.raises(TrainingDiverged, match="diverged in epoch 1 .*lower --learning-rate"):
+        train(config)
+    results = json.loads((tmp_path / "default" / "nan" / "results.json").read_text())
+    assert results["status"] == "diverged" and results["epochs_trained"] == 0
+
+
+def test_distributed_step_loop_trains_exactly_like_fit(tmp_path):
+    """The multi-worker driver (Keras' train_step under strategy.run) on one process equals model.fit."""
+    common = dict(epochs=2, jit_compile=False, steps_per_execution=1)
+    by_fit = train(digits_run(tmp_path, run_name="fit", **common), driver="fit")
+    by_loop = train(digits_run(tmp_path, run_name="loop", **common), driver="loop")
+    assert same_weights(Path(by_fit["run_dir"]) / "final.weights.h5", Path(by_loop["run_dir"]) / "final.weights.h5")
+    assert by_fit["train_accuracy"] == by_loop["train_accuracy"]
+
+
+def test_mirrored_strategy_on_two_cpus_trains_on_the_same_corrupted_data(tmp_path):
+    one = train(digits_run(tmp_path, run_name="one", epochs=1, strategy="default"))
+    two = train(digits_run(tmp_path, run_name="two", epochs=1, strategy="mirrored"))
+    assert two["replicas"] == 2 and two["strategy"] == "MirroredStrategy" and two["status"] == "finished"
+    examples = [(Path(r["run_dir"]) / "examples.csv").read_text().splitlines() for r in (one, two)]
+    labels = [[line.split(",")[:4] for line in e] for e in examples]
+    assert labels[0] == labels[1]
+    assert two["train_accuracy"] > 0.15  # it learned something in one epoch (chance: 0.1)
+
+
+def test_mixed_precision_run(tmp_path):
+    results = train(digits_run(tmp_path, labels="true", epochs=1, mixed_precision="mixed_float16"))
+    assert results["status"] == "finished" and results["test_accuracy"] > 0.5
+
+
+def _train_command(log_dir: Path, *extra: str) -> list[str]:
+    return [*CLI, "train", "--model", "mlp_1x512", "--labels", "random", "--batch-size", "32", "--learning-rate", "0.03",
+            "--lr-decay", "0.99", "--dropout", "0.2", "--deterministic", "--log-dir", str(log_dir), "--run-name", "r",
+            *extra]
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_ends_with_the_same_weights(tmp_path):
+    epochs = ["--epochs", "6"]
+    env = {**os.environ, "RETHINKING_OFFLINE": "1"}
+    straight = subprocess.run(_train_command(tmp_path / "straight", *epochs), capture_output=True, text=True, env=env,
+                              timeout=600)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+
+    killed_dir = tmp_path / "killed"
+    latest = killed_dir / "default" / "r" / "checkpoints" / "latest.json"
+    process = subprocess.Popen(_train_command(killed_dir, *epochs), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env=env)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if latest.is_file() and json.loads(latest.read_text())["epoch"] >= 3:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    stopped_at = json.loads(latest.read_text())["epoch"]
+    assert 3 <= stopped_at < 6, "the run ended before it could be killed mid-way"
+    assert json.loads((killed_dir / "default" / "r" / "results.json").read_text())["status"] == "running" \
+        if (killed_dir / "default" / "r" / "results.json").exists() else True
+
+    resumed = subprocess.run(_train_command(killed_dir, *epochs), capture_output=True, text=True, env=env, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"epoch    {stopped_at + 1}/6" in resumed.stdout and "epoch    1/6" not in resumed.stdout
+    assert same_weights(tmp_path / "straight" / "default" / "r" / "final.weights.h5",
+                        killed_dir / "default" / "r" / "final.weights.h5")
+    rows = list(csv.DictReader((killed_dir / "default" / "r" / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == list(range(7))
