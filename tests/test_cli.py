@@ -98,3 +98,52 @@ def test_verbose_flag_shows_the_library_log(capsys, caplog, tfds_dir):
     assert "Wrote" in out
     run(capsys, "datasets", "--data-dir", str(tfds_dir))
     assert logging.getLogger("rethinking").level == logging.WARNING
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["train", "--labels", "partial", "--corruption-prob", "1.5"], "must be in [0, 1]"),
+        (["train", "--dropout", "1.0"], "dropout is a rate in [0, 1)"),
+        (["train", "--model", "resnet50"], "'resnet50' is not one of"),
+        (["train", "--model", "inception_small", "--depth", "2"], "depth and units apply only to model 'mlp'"),
+        (["train", "--lr-decay", "2"], "lr_decay is a per-epoch factor"),
+        (["train", "--fit-threshold", "0"], "fit_threshold is an accuracy"),
+        (["train", "--epochs", "0"], "0 is not in the range x>=1"),
+        (["train", "--strategy", "multi-worker"], "needs the TF_CONFIG environment variable"),
+        (["train", "--resume", "no/such/run"], "is not a run directory"),
+        (["train", "--resume", "x", "--overwrite"], "pass one of them"),
+        (["train", "--run-name", "a/b"], "run_name must be a non-empty folder name"),
+    ],
+)
+def test_train_usage_errors_are_one_line_exit_2(capsys, monkeypatch, args, fragment):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    code, out, err = run(capsys, *args)
+    assert code == 2, err
+    assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_train_prints_progress_and_a_summary_and_resumes_by_rerunning(capsys, tmp_path):
+    args = ["train", "--model", "mlp_1x512", "--labels", "random", "--epochs", "2", "--batch-size", "64",
+            "--log-dir", str(tmp_path), "--experiment", "cli"]
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("epoch    0/2") and lines[2].startswith("epoch    2/2")
+    assert "train acc" in lines[1] and "corrupted" in lines[1] and "test acc" in lines[1]
+    assert any(line.startswith("finished: ") for line in lines) and "chance 10.0%" in out
+    run_dir = next((tmp_path / "cli").iterdir())
+    assert run_dir.name.startswith("mlp_1x512-labels_random-pixels_original-seed0-")
+    # The same command again: nothing to train, the stored summary.
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "Already complete" in out and "epoch " not in out.split("Already")[0]
+    # --resume with the folder alone finds the same run.
+    code, out, _ = run(capsys, "train", "--resume", str(run_dir))
+    assert code == 0 and "Already complete" in out
+
+
+def test_train_divergence_exits_1_and_keeps_the_run(capsys, tmp_path):
+    code, out, err = run(capsys, "train", "--model", "mlp_1x512", "--epochs", "2", "--learning-rate", "1e6",
+                         "--log-dir", str(tmp_path), "--run-name", "nan")
+    assert code == 1 and "diverged in epoch 1" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "default" / "nan" / "config.json").is_file()

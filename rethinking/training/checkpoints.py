@@ -72,12 +72,26 @@ class RunState:
         return cls(**values, first_correct=first_correct)
 
 
+def seed_states(model: Any) -> list[tf.Variable]:
+    """The state variables of every ``keras.random.SeedGenerator`` held by a layer of ``model``."""
+    import keras  # noqa: PLC0415
+
+    states = []
+    for layer in model._flatten_layers(include_self=True):  # noqa: SLF001 (Keras' own traversal)
+        for value in vars(layer).values():
+            if isinstance(value, keras.random.SeedGenerator):
+                states.append(value.state.value)
+    return states
+
+
 class Checkpointer:
     """Saves and restores ``tf.train.Checkpoint(model, optimizer)`` + ``RunState`` in a folder."""
 
     def __init__(self, directory: str | Path, model: Any, optimizer: Any) -> None:
         self.directory = Path(directory)
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        # Keras 3 seed generators (dropout's random state) are not tf.train trackables: without
+        # naming their state variables here, a resumed run would redraw different dropout masks.
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, seed_states=seed_states(model))
 
     def latest(self) -> str | None:
         """The name of the newest complete checkpoint, or None."""

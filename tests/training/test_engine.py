@@ -117,7 +117,7 @@ def test_distributed_step_loop_trains_exactly_like_fit(tmp_path):
 def test_mirrored_strategy_on_two_cpus_trains_on_the_same_corrupted_data(tmp_path):
     one = train(digits_run(tmp_path, run_name="one", epochs=1, strategy="default"))
     two = train(digits_run(tmp_path, run_name="two", epochs=1, strategy="mirrored"))
-    assert two["replicas"] == 2 and two["strategy"] == "MirroredStrategy" and two["status"] == "finished"
+    assert two["replicas"] == 2 and two["strategy_class"] == "MirroredStrategy" and two["status"] == "finished"
     examples = [(Path(r["run_dir"]) / "examples.csv").read_text().splitlines() for r in (one, two)]
     labels = [[line.split(",")[:4] for line in e] for e in examples]
     assert labels[0] == labels[1]
