@@ -6,7 +6,7 @@ random 28x28x3 inputs, SGD with momentum 0.9:
 * ``keras plain``: a straightforward Keras definition of the same network (written here, not our
   builder), ``compile()`` with its defaults (``jit_compile="auto"``, i.e. XLA) and ``model.fit``;
 * ``rethinking``: our builder, in a process set up by ``rethinking.runtime.configure()`` (as every
-  ``rethinking`` command is: Eigen kernels on AMD CPUs), compiled with the model's defaults
+  ``rethinking`` command is), compiled with the model's defaults
   (``rethinking.models.COMPILE_DEFAULTS``: XLA or not, steps per execution);
 * ``pytorch``: the same network in PyTorch, best of eager NCHW, channels-last and ``torch.compile``
   (skipped if torch is not installed: ``pip install torch``).

@@ -1,10 +1,11 @@
 """Process-level TensorFlow settings that must be chosen before TensorFlow is imported.
 
 The one that matters on CPUs: which kernel library runs convolutions and matrix products.
-TensorFlow's x86 wheels use oneDNN by default (``TF_ENABLE_ONEDNN_OPTS=1``). On the AMD EPYC
-machine we develop on, the Eigen kernels train our models 1.2-2x faster (docs/benchmarks.md), so on
-AMD CPUs we default to Eigen. Ours, not TensorFlow's, choice: a user's own
-``TF_ENABLE_ONEDNN_OPTS`` always wins, and Intel CPUs keep TensorFlow's default.
+TensorFlow's x86 wheels use oneDNN by default (``TF_ENABLE_ONEDNN_OPTS=1``); ``ONEDNN_BY_VENDOR``
+can override that per CPU vendor. It is empty: a first measurement on our AMD EPYC machine favoured
+Eigen, but repeated alternating measurements later the same day showed oneDNN 1.3-2x faster for
+the conv nets and equal for the MLPs (docs/benchmarks.md), so TensorFlow's default stands. A
+user's own ``TF_ENABLE_ONEDNN_OPTS`` always wins.
 
 ``rethinking`` commands call ``configure()`` first thing; library users who want the same call it
 before importing TensorFlow.
@@ -28,9 +29,13 @@ def cpu_vendor(cpuinfo: str) -> str:
     return ""
 
 
+# vendor_id -> TF_ENABLE_ONEDNN_OPTS value; vendors not listed keep TensorFlow's default.
+ONEDNN_BY_VENDOR: dict[str, str] = {}
+
+
 def onednn_default(vendor: str) -> str | None:
     """The ``TF_ENABLE_ONEDNN_OPTS`` value we choose for a CPU vendor; None keeps TensorFlow's default."""
-    return "0" if vendor == "AuthenticAMD" else None
+    return ONEDNN_BY_VENDOR.get(vendor)
 
 
 def configure(environ: dict[str, str] | None = None, cpuinfo_path: str = "/proc/cpuinfo") -> dict[str, str]:
