@@ -94,7 +94,7 @@ def compile_model(model: keras.Model, config: RunConfig, steps_per_epoch: int, s
     optimizer = keras.optimizers.SGD(learning_rate_schedule(config, steps_per_epoch), momentum=config.train.momentum)
     model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], **settings)
-    optimizer.build(model.trainable_variables)  # variables exist before a checkpoint is restored into them
+    model.optimizer.build(model.trainable_variables)  # variables exist before a checkpoint is restored into them
 
 
 class _BatchLossLogger(keras.callbacks.Callback):
