@@ -98,22 +98,28 @@ def compile_model(model: keras.Model, config: RunConfig, steps_per_epoch: int, s
 
 
 class _BatchLossLogger(keras.callbacks.Callback):
-    """Writes the running training loss about ten times per epoch and stops on a NaN loss."""
+    """Writes the running training loss about ten times per epoch and stops on a NaN loss.
+
+    ``batch`` is the index of the last step of the call (several with ``steps_per_execution``).
+    """
 
     def __init__(self, writer: tf.summary.SummaryWriter, first_step: int, every: int) -> None:
         super().__init__()
-        self.writer, self.step, self.every = writer, first_step, max(1, every)
+        self.writer, self.first_step, self.every = writer, first_step, max(1, every)
+        self.last_bucket = -1
         self.nan = False
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.step += 1
-        if logs and "loss" in logs and batch % self.every == 0:
-            loss = float(logs["loss"])
-            if not math.isfinite(loss):
-                self.nan = True
-                self.model.stop_training = True
-                return
-            summaries.write_batch_loss(self.writer, self.step, loss)
+        bucket = batch // self.every
+        if not logs or "loss" not in logs or bucket == self.last_bucket:
+            return
+        self.last_bucket = bucket
+        loss = float(logs["loss"])
+        if not math.isfinite(loss):
+            self.nan = True
+            self.model.stop_training = True
+            return
+        summaries.write_batch_loss(self.writer, self.first_step + batch + 1, loss)
 
 
 def _keras_epoch(model: keras.Model, dataset: tf.data.Dataset, callback: keras.callbacks.Callback) -> dict[str, float]:
@@ -222,7 +228,6 @@ def train(
             different config.
         TrainingDiverged: the loss became NaN or too large (``results.json`` says so).
     """
-    wall_start = time.perf_counter()
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy = get_strategy(config.train.strategy)

@@ -73,7 +73,7 @@ def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):
     tags = events.Tags()
     scalars = set(tags["tensors"]) | set(tags["scalars"])
     for tag in ("epoch/train_accuracy", "epoch/train_accuracy_corrupted", "epoch/train_accuracy_clean",
-                "epoch/test_accuracy", "epoch/best_test_accuracy", "epoch/learning_rate", "step/test_loss",
+                "epoch/test_accuracy", "epoch/best_test_accuracy", "epoch/learning_rate", "step/test_loss", "step/batch_loss",
                 "final/test_accuracy", "inputs/corrupted_training_images"):
         assert tag in scalars, tag
     assert [e.step for e in events.Tensors("epoch/train_accuracy")] == [0, 1, 2]
