@@ -312,13 +312,12 @@ def train(resume_dir: str | None, overwrite: bool, **flags: Any) -> None:
     """
     from rethinking.training import TrainingDiverged  # noqa: PLC0415
     from rethinking.training import train as run_training  # noqa: PLC0415
-    from rethinking.training.rundir import load_config  # noqa: PLC0415
+    from rethinking.training.rundir import config_of_run  # noqa: PLC0415
 
     if resume_dir is not None:
         if overwrite:
             raise click.UsageError("--resume continues a run and --overwrite deletes it: pass one of them.")
-        config = load_config(resume_dir)
-        config = dataclasses_replace_location(config, resume_dir)
+        config = config_of_run(resume_dir)
     else:
         config = run_config_from_flags(flags)
     try:
@@ -328,14 +327,6 @@ def train(resume_dir: str | None, overwrite: bool, **flags: Any) -> None:
     if results.get("already_complete"):
         click.echo("Already complete; nothing to do (pass --overwrite to train again).")
     _print_summary(results)
-
-
-def dataclasses_replace_location(config: Any, directory: str) -> Any:
-    """The config of a run folder, pointed at where the folder is now (it may have moved)."""
-    import dataclasses  # noqa: PLC0415
-
-    path = Path(directory).resolve()
-    return dataclasses.replace(config, log_dir=str(path.parent.parent), experiment=path.parent.name, run_name=path.name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ old or the new version, never half a file.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -98,6 +99,13 @@ def load_config(directory: str | Path) -> RunConfig:
         return RunConfig.from_dict(read_json(path))
     except TypeError as err:
         raise ValueError(f"{path} is not a valid run config: {err}") from err
+
+
+def config_of_run(directory: str | Path) -> RunConfig:
+    """The config of a run folder, pointed at where the folder is now (it may have been moved)."""
+    path = Path(directory).resolve()
+    config = load_config(path)
+    return dataclasses.replace(config, log_dir=str(path.parent.parent), experiment=path.parent.name, run_name=path.name)
 
 
 def check_same_config(directory: Path, config: RunConfig) -> None:
