@@ -267,7 +267,8 @@ def train(
                "epoch_seconds": 0.0, "train_images_per_second": float("nan")}
         state.wall_seconds = wall_before + time.perf_counter() - session_start
         _record(state, row, writer, checkpointer, directory, chief, progress, config)
-    if chief and not resumed:  # after the first evaluation has filled the data cache
+    if chief and not (directory / rundir.INPUTS_FILE).exists():  # after epoch 0 filled the data cache; also
+        # after a kill between the first checkpoint and this point, so hparams are never missing
         _write_run_start(writer, config, pipeline, directory, batch_norm)
     try:
         while state.epoch < config.train.epochs and not (config.train.until_fit and state.fit_epoch is not None):
