@@ -1,11 +1,13 @@
 """Process-level TensorFlow settings that must be chosen before TensorFlow is imported.
 
 The one that matters on CPUs: which kernel library runs convolutions and matrix products.
-TensorFlow's x86 wheels use oneDNN by default (``TF_ENABLE_ONEDNN_OPTS=1``); ``ONEDNN_BY_VENDOR``
-can override that per CPU vendor. It is empty: a first measurement on our AMD EPYC machine favoured
-Eigen, but repeated alternating measurements later the same day showed oneDNN 1.3-2x faster for
-the conv nets and equal for the MLPs (docs/benchmarks.md), so TensorFlow's default stands. A
-user's own ``TF_ENABLE_ONEDNN_OPTS`` always wins.
+TensorFlow's x86 wheels turn their oneDNN kernels on by default only on CPUs with AVX-512 or AMX
+features (``tensorflow.python.util._pywrap_util_port.IsMklEnabled()`` is False on an AVX2-only
+CPU); elsewhere convolutions run on Eigen. On our AVX2 AMD EPYC machine oneDNN's kernels train
+the small Inception 1.9x and AlexNet 1.3-2x faster than Eigen and the MLPs as fast or faster
+(docs/benchmarks.md), so ``configure()`` turns oneDNN on for x86 CPUs (**our choice**, measured on
+AMD; on Intel CPUs with AVX-512 it is TensorFlow's default anyway). A user's own
+``TF_ENABLE_ONEDNN_OPTS`` always wins.
 
 ``rethinking`` commands call ``configure()`` first thing; library users who want the same call it
 before importing TensorFlow.
@@ -29,8 +31,8 @@ def cpu_vendor(cpuinfo: str) -> str:
     return ""
 
 
-# vendor_id -> TF_ENABLE_ONEDNN_OPTS value; vendors not listed keep TensorFlow's default.
-ONEDNN_BY_VENDOR: dict[str, str] = {}
+# vendor_id -> TF_ENABLE_ONEDNN_OPTS value; vendors not listed (ARM, unknown) keep TensorFlow's default.
+ONEDNN_BY_VENDOR: dict[str, str] = {"AuthenticAMD": "1", "GenuineIntel": "1"}
 
 
 def onednn_default(vendor: str) -> str | None:

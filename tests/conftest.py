@@ -1,7 +1,8 @@
 """Test setup shared by the whole suite.
 
 Two logical CPU devices are configured before TensorFlow initializes its devices, so that
-MirroredStrategy can run 2 replicas on a CPU-only machine. ``RETHINKING_OFFLINE=1`` makes every
+MirroredStrategy can run 2 replicas on a CPU-only machine, after ``rethinking.runtime.configure()``
+(as every ``rethinking`` command does) so the tests run the kernels users get. ``RETHINKING_OFFLINE=1`` makes every
 network probe answer "offline": no test may touch the network.
 """
 
@@ -11,6 +12,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["RETHINKING_OFFLINE"] = "1"
+
+from rethinking import runtime  # noqa: E402
+
+runtime.configure()
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402

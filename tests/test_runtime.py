@@ -15,10 +15,11 @@ def test_cpu_vendor_and_choice(monkeypatch):
     assert runtime.cpu_vendor(AMD) == "AuthenticAMD"
     assert runtime.cpu_vendor(INTEL) == "GenuineIntel"
     assert runtime.cpu_vendor("no such line") == ""
-    # Measured: TensorFlow's default (oneDNN) is the faster choice on both vendors we know.
-    assert runtime.onednn_default("AuthenticAMD") is None and runtime.onednn_default("GenuineIntel") is None
+    # Measured: oneDNN is the faster choice on x86, where TensorFlow leaves it off without AVX-512.
+    assert runtime.onednn_default("AuthenticAMD") == "1" and runtime.onednn_default("GenuineIntel") == "1"
+    assert runtime.onednn_default("ARM") is None and runtime.onednn_default("") is None
     monkeypatch.setitem(runtime.ONEDNN_BY_VENDOR, "AuthenticAMD", "0")
-    assert runtime.onednn_default("AuthenticAMD") == "0" and runtime.onednn_default("GenuineIntel") is None
+    assert runtime.onednn_default("AuthenticAMD") == "0"
 
 
 def test_configure_respects_the_user_and_tensorflow_state(tmp_path, monkeypatch):
@@ -35,15 +36,20 @@ def test_configure_respects_the_user_and_tensorflow_state(tmp_path, monkeypatch)
     assert runtime.configure(env, str(cpuinfo)) == {runtime.ONEDNN_ENV: "0"}
     intel = tmp_path / "intel"
     intel.write_text(INTEL)
-    assert runtime.configure({}, str(intel)) == {}
+    assert runtime.configure({}, str(intel)) == {runtime.ONEDNN_ENV: "1"}
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\n")
+    assert runtime.configure({}, str(arm)) == {}
     assert runtime.configure({}, str(tmp_path / "missing")) == {}
 
 
 def test_a_fresh_process_gets_the_setting_before_tensorflow(tmp_path):
-    code = ("import os; from rethinking import runtime; runtime.ONEDNN_BY_VENDOR['AuthenticAMD'] = '0'; "
+    # TensorFlow itself must report its oneDNN kernels on: the variable is read at import.
+    code = ("import os; from rethinking import runtime; "
             f"chosen = runtime.configure(cpuinfo_path={str(tmp_path / 'c')!r}); "
-            "import tensorflow; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), chosen)")
+            "from tensorflow.python.util import _pywrap_util_port as port; "
+            "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), port.IsMklEnabled(), chosen)")
     (tmp_path / "c").write_text(AMD)
     env = {k: v for k, v in __import__("os").environ.items() if k != runtime.ONEDNN_ENV}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert out.stdout.strip() == "0 {'TF_ENABLE_ONEDNN_OPTS': '0'}", out.stderr[-500:]
+    assert out.stdout.strip() == "1 True {'TF_ENABLE_ONEDNN_OPTS': '1'}", out.stderr[-500:]
