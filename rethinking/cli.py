@@ -192,6 +192,8 @@ def train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Side of variable-size images after resizing (ImageNet) [default: 299]."),
         click.option("--shuffle-buffer", type=click.IntRange(min=1), default=None,
                      help="Shuffle buffer in examples [default: the whole training set, up to 100,000]."),
+        click.option("--train-examples", type=click.IntRange(min=1), default=None,
+                     help="Train on the first N training examples only (laptop-scale runs) [default: all]."),
         click.option("--cache", default="memory", show_default=True,
                      help="Cache of the corrupted data: memory, none, or a file path prefix."),
         # Model.
@@ -253,7 +255,8 @@ def run_config_from_flags(flags: dict[str, Any]) -> Any:
     data = data_config_from_flags(flags)
     prep = data.preprocessing if flags["image_size"] is None else dataclasses.replace(
         data.preprocessing, image_size=flags["image_size"])
-    data = dataclasses.replace(data, preprocessing=prep, cache=flags["cache"], shuffle_buffer=flags["shuffle_buffer"])
+    data = dataclasses.replace(data, preprocessing=prep, cache=flags["cache"], shuffle_buffer=flags["shuffle_buffer"],
+                               train_examples=flags["train_examples"])
     model = ModelConfig(name=flags["model"], batch_norm=flags["batch_norm"], dropout=flags["dropout"],
                         weight_decay=flags["weight_decay"], width_multiplier=flags["width_multiplier"],
                         depth=flags["depth"], units=flags["units"])

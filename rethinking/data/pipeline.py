@@ -43,6 +43,8 @@ class DataConfig:
         seed: the data seed: corruption, shuffling and augmentation all derive from it.
         cache: ``"memory"``, ``"none"`` or a file path prefix for ``Dataset.cache``.
         shuffle_buffer: examples in the shuffle buffer; None: the whole training set up to 100,000.
+        train_examples: train on the first N training examples only (by index, so each keeps the
+            label and pixels it has in the full dataset); None: all. For laptop-scale runs.
     """
 
     dataset: str = "digits"
@@ -52,12 +54,16 @@ class DataConfig:
     seed: int = 0
     cache: str = "memory"
     shuffle_buffer: int | None = None
+    train_examples: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer. Received: seed={self.seed}")
         if self.shuffle_buffer is not None and self.shuffle_buffer < 1:
             raise ValueError(f"shuffle_buffer must be positive. Received: shuffle_buffer={self.shuffle_buffer}")
+        if self.train_examples is not None and (
+                not isinstance(self.train_examples, int) or isinstance(self.train_examples, bool) or self.train_examples < 1):
+            raise ValueError(f"train_examples must be a positive integer. Received: train_examples={self.train_examples}")
         if not self.cache:
             raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)} or a file path prefix.")
 
@@ -185,6 +191,22 @@ def corrupt_bundle(bundle: DataBundle, config: DataConfig) -> tuple[tf.data.Data
     return train, test
 
 
+def first_training_examples(bundle: DataBundle, count: int) -> DataBundle:
+    """The bundle with only its first ``count`` training examples (the test split untouched).
+
+    Corruptions are functions of (seed, example index) and the Gaussian condition keeps the full
+    training set's moments, so a kept example is exactly what it is in the full dataset.
+
+    Raises:
+        ValueError: ``count`` exceeds the training set.
+    """
+    if count > bundle.info.train_size:
+        raise ValueError(f"train_examples={count} exceeds the {bundle.info.train_size:,} training examples of "
+                         f"{bundle.info.name}: use a smaller value or leave it unset.")
+    info = dataclasses.replace(bundle.info, train_size=count)
+    return dataclasses.replace(bundle, train=bundle.train.take(count), info=info)
+
+
 def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | None = None) -> DataPipeline:
     """Loads (unless ``bundle`` is given) and corrupts the data of ``config``.
 
@@ -206,6 +228,8 @@ def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | Non
         bundle = load_dataset(
             config.dataset, data_dir=config.data_dir, with_stats=config.corruption.pixels == "gaussian"
         )
+    if config.train_examples is not None:
+        bundle = first_training_examples(bundle, config.train_examples)
     size = preprocessing.output_size(config.preprocessing, bundle.info.image_shape)
     train, test = corrupt_bundle(bundle, config)
     return DataPipeline(

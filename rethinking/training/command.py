@@ -23,6 +23,7 @@ FLAGS: dict[tuple[str, str], tuple[str, Any]] = {
     ("data", "seed"): ("--seed", "value"),
     ("data", "cache"): ("--cache", "value"),
     ("data", "shuffle_buffer"): ("--shuffle-buffer", "value"),
+    ("data", "train_examples"): ("--train-examples", "value"),
     ("data.corruption", "labels"): ("--labels", "value"),
     ("data.corruption", "corruption_prob"): ("--corruption-prob", "value"),
     ("data.corruption", "label_noise"): ("--label-noise", "value"),

@@ -74,10 +74,26 @@ def test_train_eval_ignores_augmentation():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("pixels", ["original", "random", "gaussian"])
+def test_a_training_subset_keeps_each_example_as_in_the_full_dataset(pixels):
+    corruption = Corruption(labels="partial", corruption_prob=0.5, pixels=pixels)
+    full = build_pipeline(DataConfig(corruption=corruption, seed=4), 16, bundle=synthetic_bundle(100, 20))
+    part = build_pipeline(DataConfig(corruption=corruption, seed=4, train_examples=30), 16,
+                          bundle=synthetic_bundle(100, 20))
+    assert part.info.train_size == 30 and part.steps_per_epoch == 2 and part.info.test_size == 20
+    first = {k: np.concatenate([b[k] for b in full.train_eval().as_numpy_iterator()])[:30] for k in ("image", "label")}
+    kept = {k: np.concatenate([b[k] for b in part.train_eval().as_numpy_iterator()]) for k in ("image", "label", "index")}
+    np.testing.assert_array_equal(kept["index"], np.arange(30))
+    np.testing.assert_array_equal(kept["label"], first["label"])
+    np.testing.assert_allclose(kept["image"], first["image"], atol=1e-6)
+    assert sum(len(b["index"]) for b in part.train(3).as_numpy_iterator()) == 30
+
+
 def test_data_config_round_trip_and_errors():
     config = DataConfig(
         dataset="x.npz", corruption=Corruption(labels="partial", corruption_prob=0.2),
         preprocessing=Preprocessing(random_crop=True, crop_size=24), seed=3, cache="none", shuffle_buffer=10,
+        train_examples=50,
     )
     assert DataConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="Unknown DataConfig keys"):
@@ -88,6 +104,10 @@ def test_data_config_round_trip_and_errors():
         DataConfig(seed=-1)
     with pytest.raises(ValueError, match="shuffle_buffer"):
         DataConfig(shuffle_buffer=0)
+    with pytest.raises(ValueError, match="train_examples"):
+        DataConfig(train_examples=0)
+    with pytest.raises(ValueError, match="exceeds the 10 training examples"):
+        build_pipeline(DataConfig(train_examples=11), 8, bundle=synthetic_bundle(10))
     with pytest.raises(ValueError, match="batch_size"):
         build_pipeline(DataConfig(), 0, bundle=synthetic_bundle(10))
     with pytest.raises(ValueError, match="larger than"):

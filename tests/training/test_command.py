@@ -34,7 +34,7 @@ def test_default_config_is_a_bare_command():
     RunConfig(data=DataConfig(corruption=Corruption(labels="random", pixels="gaussian", gaussian_stats="global",
                                                     corrupt_test_labels=True),
                               preprocessing=Preprocessing(crop_size=24, random_crop=True, flip=True, standardize=False),
-                              cache="none", shuffle_buffer=100),
+                              cache="none", shuffle_buffer=100, train_examples=500),
               model=ModelConfig(name="alexnet_small", batch_norm=True, dropout=0.5, weight_decay=5e-4),
               train=TrainConfig(epochs=3, batch_size=64, learning_rate=0.05, momentum=0.5, lr_decay=1.0,
                                 until_fit=True, fit_threshold=0.99, strategy="mirrored", deterministic=True,
