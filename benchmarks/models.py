@@ -43,6 +43,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from rethinking.data.pipeline import without_autotune  # noqa: E402
 from rethinking.models import COMPILE_DEFAULTS, MODELS  # noqa: E402
 from rethinking.models.flops import training_flops  # noqa: E402
 
@@ -89,21 +90,40 @@ def plain_keras(name: str) -> keras.Model:
     return keras.Model(inputs, L.Dense(NUM_CLASSES)(x))
 
 
-def keras_rate(model: keras.Model, steps: int, repeats: int, **compile_kwargs) -> float:
-    """Best images/s of ``model.fit`` over ``repeats`` timed epochs of ``steps`` batches."""
+class _StepClock(keras.callbacks.Callback):
+    """Records (steps done, time) after every call of the train function."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marks: list[tuple[int, float]] = []
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.marks.append((batch + 1, time.perf_counter()))
+
+
+def keras_rate(model: keras.Model, steps: int, repeats: int, data_options=None, **compile_kwargs) -> float:
+    """Best images/s of ``model.fit`` over ``repeats`` windows of ``steps`` batches of one fit call.
+
+    Timed between train-function calls by a callback, so the end-of-``fit`` teardown is left out:
+    deleting a tf.data iterator that autotunes can wait up to tens of seconds on tf.data's
+    back-off (``rethinking.data.pipeline.without_autotune``), which would swamp an 8-step window.
+    """
     model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True), **compile_kwargs)
     rng = np.random.RandomState(0)
     x = rng.rand(BATCH * 4, *SHAPE).astype("float32")
     y = rng.randint(0, NUM_CLASSES, BATCH * 4)
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).cache().repeat().prefetch(8)
-    model.fit(data, steps_per_epoch=max(2, steps // 4), epochs=1, verbose=0)  # trace, compile, warm up
-    best = 0.0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
-        best = max(best, steps * BATCH / (time.perf_counter() - start))
-    return best
+    if data_options is not None:
+        data = data.with_options(data_options)
+    spe = int(compile_kwargs.get("steps_per_execution", 1))
+    warm = max(spe, steps // 4 // spe * spe)
+    model.fit(data, steps_per_epoch=warm, epochs=1, verbose=0, shuffle=False)  # trace, compile, warm up
+    clock = _StepClock()
+    model.fit(data, steps_per_epoch=warm + repeats * steps, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
+    at = dict(clock.marks)  # steps done -> time; the first call of a fit warms up again: start after it
+    edges = [at[warm + k * steps] for k in range(repeats + 1)]  # disjoint windows, like the torch loops
+    return max(steps * BATCH / (b - a) for a, b in zip(edges, edges[1:]))
 
 
 # --------------------------------------------------------------------------- PyTorch references
@@ -222,7 +242,9 @@ def worker(kind: str, name: str, repeats: int) -> dict:
         return {"rate": keras_rate(plain_keras(name), steps, repeats), "mode": "default compile"}
     if kind == "rethinking":
         settings = COMPILE_DEFAULTS[name]
-        rate = keras_rate(MODELS[name](SHAPE, NUM_CLASSES), steps, repeats, **settings)
+        # Trained as ``rethinking train`` trains: its tf.data options (``pipeline.without_autotune``).
+        options = without_autotune(tf.data.Dataset.range(1)).options()
+        rate = keras_rate(MODELS[name](SHAPE, NUM_CLASSES), steps, repeats, data_options=options, **settings)
         mode = ("XLA" if settings["jit_compile"] else "graph") + f", {settings['steps_per_execution']} steps/call"
         return {"rate": rate, "mode": mode + f", oneDNN {os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default')}"}
     rate, mode = torch_rate(name, steps, repeats)

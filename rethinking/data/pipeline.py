@@ -178,8 +178,25 @@ def _shuffle_seed(seed: int, epoch: int | tf.Tensor) -> tf.Tensor:
 
 
 def supervised(ds: tf.data.Dataset) -> tf.data.Dataset:
-    """``(image, label)`` pairs from a batched example dataset, for ``model.fit``/``evaluate``."""
-    return ds.map(lambda ex: (ex["image"], ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
+    """``(image, label)`` pairs from a batched example dataset, for ``model.fit``/``evaluate``.
+
+    With tf.data's autotuning switched off (``without_autotune``): see there why.
+    """
+    return without_autotune(ds.map(lambda ex: (ex["image"], ex["label"]), num_parallel_calls=tf.data.AUTOTUNE))
+
+
+def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """``ds`` with tf.data's autotuning model off (``AUTOTUNE`` parallelism then means one per core).
+
+    Why: when ``model.fit`` ends an epoch, deleting the iterator waits for tf.data's autotuning
+    thread, which wakes on an exponential back-off (10 ms, 20 ms, ... up to 60 s, from the iterator's
+    creation). On this 2-core machine (TF 2.21) an epoch of 12-14 s of steps then returned after
+    exactly 20.47 s, two epochs in three (docs/benchmarks.md). Our pipelines cache their inputs and
+    augment with cheap ops, so the tuning itself buys nothing here.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
 
 
 def corrupt_bundle(bundle: DataBundle, config: DataConfig) -> tuple[tf.data.Dataset, tf.data.Dataset]:

@@ -7,7 +7,7 @@ and returns a ``keras.Model`` from images to float32 logits with stable layer na
 from rethinking.models.alexnet_small import alexnet_small
 from rethinking.models.inception_small import inception_small
 from rethinking.models.inception_v3 import inception_v3
-from rethinking.models.layers import LocalResponseNormalization
+from rethinking.models.layers import FusedBatchNormalization, LocalResponseNormalization
 from rethinking.models.mlp import mlp, mlp_1x512, mlp_3x512
 
 MODELS = {
@@ -42,6 +42,6 @@ PAPER_PARAMETER_COUNTS = {
 }
 
 __all__ = [
-    "COMPILE_DEFAULTS", "MODELS", "PAPER_PARAMETER_COUNTS", "LocalResponseNormalization", "alexnet_small", "inception_small",
+    "COMPILE_DEFAULTS", "MODELS", "PAPER_PARAMETER_COUNTS", "FusedBatchNormalization", "LocalResponseNormalization", "alexnet_small", "inception_small",
     "inception_v3", "mlp", "mlp_1x512", "mlp_3x512",
 ]

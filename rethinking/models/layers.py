@@ -82,9 +82,7 @@ def conv_block(
         kernel_regularizer=l2(weight_decay), name=f"{name}_conv",
     )(x)
     if batch_norm:
-        x = keras.layers.BatchNormalization(
-            scale=False, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn"
-        )(x)
+        x = FusedBatchNormalization(scale=False, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return keras.layers.Activation("relu", name=f"{name}_relu")(x)
 
 
@@ -94,7 +92,7 @@ def dense_block(
     """Dense -> (batch norm) -> ReLU -> (dropout)."""
     x = keras.layers.Dense(units, use_bias=not batch_norm, kernel_regularizer=l2(weight_decay), name=name)(x)
     if batch_norm:
-        x = keras.layers.BatchNormalization(scale=False, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+        x = FusedBatchNormalization(scale=False, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
@@ -139,3 +137,57 @@ class LocalResponseNormalization(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
                 "alpha": self.alpha, "beta": self.beta}
+
+
+@keras.saving.register_keras_serializable(package="rethinking")
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """Keras' ``BatchNormalization`` computed by TensorFlow's fused batch-norm kernel.
+
+    Same arguments, variables, outputs and moving statistics as the Keras layer (moving variance
+    from the biased batch variance, as Keras 3 does), but one ``FusedBatchNormV3`` op per call
+    instead of Keras 3's separate mean / variance / normalize ops and their gradients. On CPU the
+    fused op (a oneDNN kernel, which Grappler also fuses with the following ReLU) halves the time
+    batch norm takes: the small Inception trains about 8% faster (docs/benchmarks.md).
+
+    The fused path covers what the paper's models use: a channels-last axis, inputs of rank 2
+    (dense layers) or 4 (convolutions), no mask, no renorm, not ``synchronized``, the TensorFlow
+    backend. Anything else falls back to the Keras computation.
+    """
+
+    def _fusable(self, inputs, mask) -> bool:
+        rank = len(inputs.shape)
+        axis = self.axis if isinstance(self.axis, int) else (self.axis[0] if len(self.axis) == 1 else None)
+        return (keras.backend.backend() == "tensorflow" and mask is None and not self.renorm
+                and not self.synchronized and rank in (2, 4) and axis in (-1, rank - 1))
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fusable(inputs, mask):
+            return super().call(inputs, training=training, mask=mask)
+        # Statistics in float32 whatever the dtype policy (as Keras does): float16 overflows.
+        x = tf.cast(inputs, tf.float32)
+        shape = tf.shape(x)
+        channels = x.shape[-1]
+        if len(inputs.shape) == 2:  # the fused op wants NHWC: a dense layer's batch is N x 1 x 1 x C
+            x = tf.reshape(x, [-1, 1, 1, channels])
+        scale = tf.cast(self.gamma, tf.float32) if self.scale else tf.ones([channels], tf.float32)
+        offset = tf.cast(self.beta, tf.float32) if self.center else tf.zeros([channels], tf.float32)
+        if training and self.trainable:
+            y, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+                x=x, scale=scale, offset=offset, mean=tf.zeros([0]), variance=tf.zeros([0]),
+                epsilon=self.epsilon, data_format="NHWC", is_training=True)
+            # The op returns the unbiased (n / (n - 1)) batch variance when n > 1; Keras 3 keeps the
+            # moving average of the biased one. n = examples x height x width per channel.
+            n = tf.cast(tf.size(x) // channels, tf.float32)
+            variance = variance * tf.where(n > 1.0, (n - 1.0) / tf.maximum(n, 1.0), 1.0)
+            momentum = tf.cast(self.momentum, tf.float32)
+            self.moving_mean.assign(tf.cast(self.moving_mean, tf.float32) * momentum + mean * (1.0 - momentum))
+            self.moving_variance.assign(
+                tf.cast(self.moving_variance, tf.float32) * momentum + variance * (1.0 - momentum))
+        else:
+            y, _, _, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+                x=x, scale=scale, offset=offset, mean=tf.cast(self.moving_mean, tf.float32),
+                variance=tf.cast(self.moving_variance, tf.float32), epsilon=self.epsilon,
+                data_format="NHWC", is_training=False)
+        if len(inputs.shape) == 2:
+            y = tf.reshape(y, shape)
+        return tf.cast(y, self.compute_dtype)

@@ -46,6 +46,9 @@ def test_batches_have_the_documented_structure():
     np.testing.assert_allclose(images.std(1), 1, atol=1e-3)
     x, y = next(iter(supervised(pipeline.train(0))))
     assert x.shape == (32, 28, 28, 3) and y.shape == (32,)
+    # What model.fit gets runs without tf.data's autotuning thread (its back-off stalls each epoch's end).
+    assert pipeline.train(0).options().autotune.enabled is not False
+    assert supervised(pipeline.train(0)).options().autotune.enabled is False
     assert len(list(pipeline.train_epochs(0, 2))) == 2 * pipeline.steps_per_epoch
 
 
