@@ -15,6 +15,7 @@ Batches are dicts::
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import tensorflow as tf
@@ -154,7 +155,12 @@ class DataPipeline:
         """Epochs ``start .. stop-1`` back to back (``steps_per_epoch`` batches each), for ``model.fit``."""
         if not 0 <= start <= stop:
             raise ValueError(f"Need 0 <= start <= stop. Received: start={start}, stop={stop}")
-        return tf.data.Dataset.range(start, stop).flat_map(self.train).prefetch(tf.data.AUTOTUNE)
+        # Python-int epochs, concatenated: a symbolic epoch (Dataset.range(...).flat_map) would give
+        # shuffle() a tensor seed, which fails whenever a global seed is set (tf.random.set_seed).
+        epochs = [self.train(epoch) for epoch in range(start, stop)]
+        if not epochs:
+            return self.train(start).take(0)
+        return functools.reduce(lambda a, b: a.concatenate(b), epochs).prefetch(tf.data.AUTOTUNE)
 
     def ordered(self, epoch: int | None = None) -> tf.data.Dataset:
         """The training set in index order, augmented as in ``epoch`` (None: without augmentation)."""

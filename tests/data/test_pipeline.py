@@ -122,3 +122,16 @@ def test_digits_pipeline_loads_by_name():
     assert pipeline.info.name == "digits" and pipeline.input_shape == (8, 8, 1)
     n = sum(len(b["index"]) for b in pipeline.train_eval().as_numpy_iterator())
     assert n == pipeline.info.train_size == 1438
+
+
+def test_train_epochs_are_the_epochs_back_to_back_even_under_a_global_seed():
+    pipeline = build_pipeline(DataConfig(), 64, bundle=synthetic_bundle(100, shape=(8, 8, 1)))
+    tf.random.set_seed(3)  # keras.utils.set_random_seed does this; shuffle seeds must stay Python ints
+    try:
+        joined = [b["index"].numpy() for b in pipeline.train_epochs(1, 3)]
+        separate = [b["index"].numpy() for e in (1, 2) for b in pipeline.train(e)]
+    finally:
+        tf.random.set_seed(None)
+    assert len(joined) == 4 and all(np.array_equal(a, b) for a, b in zip(joined, separate))
+    assert not np.array_equal(separate[0], separate[2])  # epochs differ in order
+    assert len(list(pipeline.train_epochs(2, 2))) == 0

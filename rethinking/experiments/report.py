@@ -1,0 +1,347 @@
+"""The reproduction report: the paper's figures and tables from a pipeline's results table.
+
+``write_report(results.json, out_dir)`` writes PNG figures (matplotlib, no display needed) and
+``report.md``: for each of the pipeline's ``reports``, the figure and a markdown table of our
+numbers beside the paper's (from the pipeline file's ``[paper]`` tables). Curves come from each
+run's ``metrics.csv``; a run that has not finished is left out of figures and listed as such.
+
+What each report shows (the paper's Figures 1 and 2, Tables 1 and 2):
+
+* ``figure1a``: training loss vs training steps, one curve per data condition (true labels,
+  random labels, shuffled pixels, random pixels, Gaussian), one panel per model.
+* ``figure1b``: time to fit (steps until the training accuracy reached the fit threshold) relative
+  to the same model's with true labels, vs the label corruption level.
+* ``figure1c``: test error at the end of training vs the label corruption level.
+* ``figure2a``: final vs best test accuracy of each run (what early stopping could have given).
+* ``figure2b``: training and test accuracy vs steps, batch norm on and off.
+* ``table1`` / ``table2``: train / test accuracy per model and regularizer setting.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rethinking.experiments.sweep import REPORTS
+
+REPORT_FILE = "report.md"
+FINISHED = ("finished", "fitted")
+CONDITION_ORDER = ("true labels", "random labels", "shuffled pixels", "random pixels", "gaussian")
+
+
+def load_table(path: str | Path) -> dict[str, Any]:
+    """Reads a pipeline table (``results.json`` written by ``rethinking run``).
+
+    Accepts the file or the folder holding it.
+
+    Raises:
+        ValueError: missing, unreadable or not a pipeline table.
+    """
+    import json  # noqa: PLC0415
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise ValueError(f"No results table {path}: pass the results.json that 'rethinking run' wrote "
+                         "(tensorboard_logs/<pipeline>/results.json).")
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON: {err}.") from err
+    if not isinstance(table, dict) or not isinstance(table.get("runs"), list) or "pipeline" not in table:
+        raise ValueError(f"{path} is not a pipeline results table (no 'pipeline' and 'runs'): pass the results.json "
+                         "that 'rethinking run' wrote.")
+    table["_path"] = str(path)
+    return table
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
+    """A run's metrics.csv as rows of floats ([] if it has none)."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as f:
+        return [{k: _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def condition(row: Mapping[str, Any]) -> str:
+    """The data condition of a run, as Figure 1a names them."""
+    if row.get("pixels") and row["pixels"] != "original":
+        return "gaussian" if row["pixels"] == "gaussian" else f"{row['pixels']} pixels"
+    p = row.get("corruption_prob") or 0.0
+    if p == 0:
+        return "true labels"
+    return "random labels" if p == 1 else f"labels corrupted p={p:g}"
+
+
+def model_label(row: Mapping[str, Any]) -> str:
+    """``inception_small`` / ``inception_small (no BN)`` / ``alexnet_small`` ..."""
+    name = str(row.get("model"))
+    if name.startswith("inception") and row.get("batch_norm") is False:
+        return f"{name} (no BN)"
+    if not name.startswith("inception") and row.get("batch_norm") is True:
+        return f"{name} (BN)"
+    return name
+
+
+def regularizers(row: Mapping[str, Any]) -> str:
+    """Table 1's column: ``crop + wd``, ``crop``, ``wd`` or ``none``."""
+    parts = (["crop"] if row.get("random_crop") else []) + (["wd"] if (row.get("weight_decay") or 0) > 0 else [])
+    return " + ".join(parts) or "none"
+
+
+def finished(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows of runs that finished (or fitted)."""
+    return [r for r in rows if r.get("status") in FINISHED]
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * float(value):.2f}"
+
+
+def _paper_rows(table: Mapping[str, Any], report: str) -> list[Mapping[str, Any]]:
+    rows = (table.get("paper") or {}).get(report, [])
+    return rows if isinstance(rows, list) else []
+
+
+def _markdown(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _plt():
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    _plt().close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------------------------- figures
+
+
+def figure1a(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
+    """Training loss vs steps per data condition; one panel per model."""
+    runs = finished(rows) or [r for r in rows if read_metrics(r["run_dir"])]
+    models = sorted({model_label(r) for r in runs})
+    if not models:
+        return None, "No run has metrics yet."
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.6), squeeze=False)
+    summary = []
+    for ax, model in zip(axes[0], models):
+        mine = sorted((r for r in runs if model_label(r) == model),
+                      key=lambda r: (CONDITION_ORDER.index(condition(r)) if condition(r) in CONDITION_ORDER else 99))
+        for r in mine:
+            metrics = [m for m in read_metrics(r["run_dir"]) if not math.isnan(m.get("train_loss", math.nan))]
+            ax.plot([m["step"] / 1000 for m in metrics], [m["train_loss"] for m in metrics], marker=".", label=condition(r))
+            summary.append([model, condition(r), r.get("status"), r.get("fit_step") or "not fitted",
+                            _pct(r.get("train_accuracy")), _pct(r.get("test_accuracy"))])
+        ax.set(title=model, xlabel="thousand steps", ylabel="average training loss")
+        ax.legend(fontsize=8)
+    path = _save(fig, out / "figure1a.png")
+    text = _markdown(["model", "condition", "status", "steps to fit", "train acc %", "test acc %"], summary)
+    return path, text
+
+
+def _by_corruption(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    curves: dict[str, list[Mapping[str, Any]]] = {}
+    for r in finished(rows):
+        if r.get("pixels") in (None, "original"):
+            curves.setdefault(model_label(r), []).append(r)
+    return {m: sorted(rs, key=lambda r: r["corruption_prob"]) for m, rs in sorted(curves.items())}
+
+
+def figure1b(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
+    """Time to fit relative to true labels vs the label corruption level."""
+    curves = _by_corruption(rows)
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    table = []
+    for model, rs in curves.items():
+        base = next((r.get("fit_step") for r in rs if r["corruption_prob"] == 0 and r.get("fit_step")), None)
+        xs, ys = [], []
+        for r in rs:
+            rel = r["fit_step"] / base if base and r.get("fit_step") else None
+            table.append([model, f"{r['corruption_prob']:g}", r.get("fit_step") or "not fitted",
+                          f"{rel:.2f}" if rel else "-"])
+            if rel:
+                xs.append(r["corruption_prob"])
+                ys.append(rel)
+        ax.plot(xs, ys, marker="o", label=model)
+    if not table:
+        plt.close(fig)
+        return None, "No finished run yet."
+    ax.set(xlabel="label corruption", ylabel="time to fit / time with true labels")
+    ax.legend(fontsize=8)
+    path = _save(fig, out / "figure1b.png")
+    return path, _markdown(["model", "corruption", "steps to fit", "relative to true labels"], table)
+
+
+def figure1c(rows: Sequence[Mapping[str, Any]], out: Path, paper: Sequence[Mapping[str, Any]] = ()) -> tuple[Path | None, str]:
+    """Test error at the end of training vs the label corruption level (paper points as crosses)."""
+    curves = _by_corruption(rows)
+    if not curves:
+        return None, "No finished run yet."
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    table = []
+    for model, rs in curves.items():
+        line, = ax.plot([r["corruption_prob"] for r in rs], [1 - r["test_accuracy"] for r in rs], marker="o", label=model)
+        ours_model = [p for p in paper if p.get("model") == model]
+        if ours_model:
+            ax.scatter([p["corruption_prob"] for p in ours_model], [p["test_error"] / 100 for p in ours_model],
+                       marker="x", color=line.get_color(), label=f"{model} (paper)")
+        for r in rs:
+            match = next((p for p in ours_model if abs(p["corruption_prob"] - r["corruption_prob"]) < 1e-9), None)
+            table.append([model, f"{r['corruption_prob']:g}", _pct(1 - r["test_accuracy"]),
+                          f"{match['test_error']:.2f}" if match else "-", _pct(r.get("train_accuracy"))])
+    ax.set(xlabel="label corruption", ylabel="test error", ylim=(0, 1))
+    ax.legend(fontsize=7)
+    path = _save(fig, out / "figure1c.png")
+    return path, _markdown(["model", "corruption", "test error % (ours)", "test error % (paper)", "train acc % (ours)"],
+                           table)
+
+
+def figure2a(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
+    """Final vs best test accuracy per run (true labels only: the early-stopping gain)."""
+    runs = [r for r in finished(rows) if (r.get("corruption_prob") or 0) == 0 and r.get("pixels") in (None, "original")]
+    if not runs:
+        return None, "No finished run with true labels yet."
+    plt = _plt()
+    labels = [f"{model_label(r)}\n{regularizers(r)}" for r in runs]
+    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(runs)), 3.8))
+    xs = range(len(runs))
+    ax.bar([x - 0.2 for x in xs], [r["test_accuracy"] for r in runs], width=0.4, label="final")
+    ax.bar([x + 0.2 for x in xs], [r["best_test_accuracy"] for r in runs], width=0.4, label="best during training")
+    ax.set_xticks(list(xs), labels, fontsize=7)
+    ax.set(ylabel="test accuracy", ylim=(0, 1))
+    ax.legend(fontsize=8)
+    path = _save(fig, out / "figure2a.png")
+    table = [[model_label(r), regularizers(r), _pct(r["test_accuracy"]), _pct(r["best_test_accuracy"]),
+              r.get("best_test_epoch"), f"{100 * (r['best_test_accuracy'] - r['test_accuracy']):.2f}"] for r in runs]
+    return path, _markdown(["model", "regularizers", "final test %", "best test %", "best at epoch", "gain (points)"],
+                           table)
+
+
+def figure2b(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
+    """Training and test accuracy vs steps, batch norm on vs off."""
+    runs = [r for r in finished(rows) if str(r.get("model", "")).startswith("inception")]
+    if not runs:
+        return None, "No finished Inception run yet."
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    table = []
+    for r in runs:
+        metrics = read_metrics(r["run_dir"])
+        steps = [m["step"] / 1000 for m in metrics]
+        name = f"{'BN' if r.get('batch_norm') else 'no BN'}, {regularizers(r)}"
+        axes[0].plot(steps, [m["train_accuracy"] for m in metrics], label=name)
+        axes[1].plot(steps, [m["test_accuracy"] for m in metrics], label=name)
+        table.append([model_label(r), regularizers(r), _pct(r["train_accuracy"]), _pct(r["test_accuracy"]),
+                      _pct(r["best_test_accuracy"])])
+    for ax, what in zip(axes, ("training accuracy", "test accuracy")):
+        ax.set(xlabel="thousand steps", ylabel=what, ylim=(0, 1))
+        ax.legend(fontsize=8)
+    path = _save(fig, out / "figure2b.png")
+    return path, _markdown(["model", "regularizers", "train %", "test %", "best test %"], table)
+
+
+def _paper_cell(paper: Sequence[Mapping[str, Any]], row: Mapping[str, Any]) -> str:
+    for p in paper:
+        default_bn = str(p.get("model", "")).startswith("inception")  # the builders' default
+        if (p.get("model") == row.get("model") and bool(p.get("batch_norm", default_bn)) == bool(row.get("batch_norm"))
+                and bool(p.get("random_crop")) == bool(row.get("random_crop"))
+                and bool(p.get("weight_decay")) == bool((row.get("weight_decay") or 0) > 0)
+                and p.get("labels", "true") == row.get("labels")):
+            return " / ".join(f"{p[k]:.2f}" if isinstance(p.get(k), (int, float)) else "-" for k in ("train", "test"))
+    return "-"
+
+
+def accuracy_table(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str, Any]] = ()) -> str:
+    """Table 1 / Table 2: train / test accuracy % per model and regularizers, ours beside the paper's."""
+    body = []
+    for r in rows:
+        labels = "random" if r.get("labels") == "random" else ("true" if (r.get("corruption_prob") or 0) == 0
+                                                               else f"p={r['corruption_prob']:g}")
+        ours = f"{_pct(r.get('train_accuracy'))} / {_pct(r.get('test_accuracy'))}" if r.get("status") in FINISHED \
+            else f"({r.get('status')})"
+        body.append([model_label(r), regularizers(r), labels, ours, _pct(r.get("best_test_accuracy")),
+                     _paper_cell(paper, r)])
+    return _markdown(["model", "regularizers", "labels", "train / test % (ours)", "best test % (ours)",
+                      "train / test % (paper)"], body)
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def write_report(results: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """Writes the pipeline's figures and ``report.md``.
+
+    Args:
+        results: the pipeline's results.json (or its folder).
+        out_dir: where to write; default: a ``report`` folder beside results.json.
+
+    Returns:
+        The files written (PNG figures, then report.md).
+
+    Raises:
+        ValueError: an unreadable table.
+    """
+    table = load_table(results)
+    rows = table["runs"]
+    out = Path(out_dir) if out_dir else Path(table["_path"]).parent / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    reports = [r for r in table.get("reports", []) if r in REPORTS] or ["table1"]
+    counts = {s: sum(1 for r in rows if r.get("status") == s) for s in sorted({r.get("status") for r in rows})}
+    lines = [f"# {table['pipeline']}: ours beside the paper", "", table.get("description", ""), "",
+             f"Runs: {len(rows)} ({', '.join(f'{n} {s}' for s, n in counts.items())}). Source: "
+             f"`{table.get('source', '')}`; table updated {table.get('updated', '?')}. Accuracies are % of the whole "
+             "split; train accuracy is measured in inference mode after the last epoch.", ""]
+    written: list[Path] = []
+    for report in reports:
+        lines += [f"## {report}", ""]
+        paper = _paper_rows(table, report)
+        if report in ("table1", "table2"):
+            lines += [accuracy_table(rows, paper), ""]
+            continue
+        maker = {"figure1a": figure1a, "figure1b": figure1b, "figure2a": figure2a, "figure2b": figure2b}.get(report)
+        path, text = figure1c(rows, out, paper) if report == "figure1c" else maker(rows, out)
+        if path is not None:
+            written.append(path)
+            lines += [f"![{report}]({path.name})", ""]
+        lines += [text, ""]
+    notes = (table.get("paper") or {}).get("notes", [])
+    if notes:
+        lines += ["## The paper's claims this pipeline tests", ""] + [f"- {n}" for n in notes] + [""]
+    failed = [r for r in rows if r.get("status") not in FINISHED]
+    if failed:
+        lines += ["## Runs not finished", ""]
+        lines += [f"- {r['run']} ({r.get('label', '')}): {r.get('status')}" + (f": {r['error']}" if r.get("error") else "")
+                  for r in failed] + [""]
+    report_path = out / REPORT_FILE
+    from rethinking.training import rundir  # noqa: PLC0415
+
+    rundir.atomic_write_text(report_path, "\n".join(lines))
+    written.append(report_path)
+    return written

@@ -1,0 +1,194 @@
+"""Running a pipeline: every run of its grid, skipping finished ones, recording failures, one table.
+
+A sweep is resumable at two levels: a run that finished (or diverged: a deterministic outcome,
+e.g. the paper's AlexNet with weight decay on random labels) is skipped, and a run that was killed
+resumes from its last checkpoint (the engine's doing). A run that raises is recorded as failed
+(with its error in the table and ``error.txt`` in its folder) and the sweep goes on; rerunning the
+sweep retries it. A dataset that cannot be had here stops the sweep: every run would fail alike.
+
+After every run the pipeline's table is rewritten (kill-safe), in ``<log_dir>/<pipeline>/``:
+``results.csv`` (one row per run) and ``results.json`` (the same rows plus the pipeline's name,
+reports and paper numbers: all ``rethinking report`` needs).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rethinking.config import RunConfig
+from rethinking.experiments.sweep import Pipeline, PlannedRun, expand, select
+
+logger = logging.getLogger(__name__)
+
+TABLE_CSV = "results.csv"
+TABLE_JSON = "results.json"
+ERROR_FILE = "error.txt"
+# Outcomes a rerun would only repeat: skipped by a resumed sweep.
+DONE_STATUSES = ("finished", "fitted", "diverged")
+# Columns of the table: who the run is, then what it gave (fractions for accuracies).
+DESCRIPTOR_COLUMNS = ("run", "label", "dataset", "train_examples", "model", "batch_norm", "weight_decay",
+                      "dropout", "width_multiplier", "random_crop", "labels", "corruption_prob", "pixels", "seed")
+RESULT_COLUMNS = ("status", "epochs_trained", "steps", "train_loss", "train_accuracy", "test_accuracy",
+                  "best_test_accuracy", "best_test_epoch", "fit_epoch", "fit_step", "wall_seconds", "error", "run_dir")
+TABLE_COLUMNS = DESCRIPTOR_COLUMNS + RESULT_COLUMNS
+
+
+def table_dir(pipeline: Pipeline, runs: Sequence[PlannedRun]) -> Path:
+    """``<log_dir>/<pipeline name>`` (the log_dir of the pipeline's runs)."""
+    log_dir = runs[0].config.log_dir if runs else "tensorboard_logs"
+    return Path(log_dir) / pipeline.name
+
+
+def stored_results(config: RunConfig) -> dict[str, Any] | None:
+    """The run's results.json, or None if it has not written one."""
+    from rethinking.training import rundir  # noqa: PLC0415 (TensorFlow import)
+
+    path = rundir.run_dir(config) / rundir.RESULTS_FILE
+    if not path.is_file():
+        return None
+    try:
+        return rundir.read_json(path)
+    except ValueError:
+        return None
+
+
+def describe(run: PlannedRun) -> dict[str, Any]:
+    """The descriptor columns of a run (what varies across the paper's tables and figures)."""
+    c = run.config
+    batch_norm = c.model.batch_norm
+    if batch_norm is None:  # the architecture's default
+        batch_norm = c.model.name.startswith("inception")
+    return {
+        "run": c.resolved_run_name, "label": run.label, "dataset": c.data.dataset, "train_examples": c.data.train_examples,
+        "model": c.model.name, "batch_norm": batch_norm, "weight_decay": c.model.weight_decay,
+        "dropout": c.model.dropout, "width_multiplier": c.model.width_multiplier,
+        "random_crop": c.data.preprocessing.random_crop, "labels": c.data.corruption.labels,
+        "corruption_prob": c.data.corruption.label_prob, "pixels": c.data.corruption.pixels, "seed": c.data.seed,
+    }
+
+
+def table_row(run: PlannedRun, results: Mapping[str, Any] | None, error: str | None = None) -> dict[str, Any]:
+    """One row of the pipeline table: the run's descriptors and its results (blank if not run)."""
+    from rethinking.training import rundir  # noqa: PLC0415
+
+    results = dict(results or {})
+    row = describe(run)
+    for column in RESULT_COLUMNS:
+        row[column] = results.get(column)
+    row["status"] = results.get("status", "pending")
+    row["error"] = error if error is not None else results.get("error")
+    row["run_dir"] = str(rundir.run_dir(run.config))
+    return row
+
+
+def write_table(directory: Path, pipeline: Pipeline, rows: Sequence[Mapping[str, Any]]) -> tuple[Path, Path]:
+    """Writes results.csv and results.json for the pipeline (atomically); returns their paths."""
+    from rethinking.training import rundir  # noqa: PLC0415
+
+    csv_path, json_path = directory / TABLE_CSV, directory / TABLE_JSON
+    rundir.write_csv(csv_path, rows, TABLE_COLUMNS)
+    rundir.write_json(json_path, {
+        "pipeline": pipeline.name, "description": pipeline.description, "source": pipeline.path,
+        "reports": list(pipeline.reports), "paper": dict(pipeline.paper),
+        "updated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "runs": list(rows),
+    })
+    return csv_path, json_path
+
+
+def check_local_files(runs: Sequence[PlannedRun]) -> None:
+    """Fails before any training if a run names a .npz file that does not exist.
+
+    Raises:
+        ValueError: naming the missing file.
+    """
+    for path in sorted({r.config.data.dataset for r in runs if r.config.data.dataset.endswith(".npz")}):
+        if not Path(path).is_file():
+            raise ValueError(f"Dataset file {path} does not exist: fix the path, or override it with "
+                             "--set data.dataset=PATH.")
+
+
+def plan(pipeline: Pipeline, overrides: Mapping[str, Any] | None = None,
+         only: Sequence[tuple[str, Any]] = ()) -> list[PlannedRun]:
+    """The runs a sweep would do: the expanded grid, overridden and filtered."""
+    runs = select(expand(pipeline, overrides), only)
+    if not runs:
+        raise ValueError("No run of the pipeline matches the --only filters.")
+    return runs
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    only: Sequence[tuple[str, Any]] = (),
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    train_fn: Callable[..., dict[str, Any]] | None = None,
+) -> tuple[list[dict[str, Any]], Path]:
+    """Runs (or resumes) a pipeline's sweep.
+
+    Args:
+        pipeline: the pipeline.
+        overrides: dotted keys set on every run (``--set``); they change the runs' configs and so
+            their folders.
+        only: ``(key, value)`` filters (``--only``).
+        progress: called with events: ``{"event": "start" | "skip" | "done", "index", "total",
+            "run", "row"}`` and, during training, ``{"event": "epoch", ...}`` with the epoch row.
+        train_fn: the training function (``rethinking.training.train``); tests pass their own.
+
+    Returns:
+        The table rows and the folder holding results.csv / results.json.
+
+    Raises:
+        ValueError: an invalid pipeline, override or filter, or a missing dataset file.
+        DatasetUnavailableError: a dataset that cannot be loaded on this machine.
+        KeyboardInterrupt: after writing the table (rerun the command to resume).
+    """
+    import keras  # noqa: PLC0415
+
+    from rethinking.data.datasets import DatasetUnavailableError  # noqa: PLC0415
+    from rethinking.training import TrainingDiverged, rundir  # noqa: PLC0415
+    from rethinking.training import train as default_train  # noqa: PLC0415
+
+    train_fn = train_fn or default_train
+    runs = plan(pipeline, overrides, only)
+    check_local_files(runs)
+    directory = table_dir(pipeline, runs)
+    rows = [table_row(run, stored_results(run.config)) for run in runs]
+    write_table(directory, pipeline, rows)
+    notify = progress or (lambda event: None)
+    for index, run in enumerate(runs):
+        base = {"index": index, "total": len(runs), "run": run}
+        if rows[index]["status"] in DONE_STATUSES:
+            notify({**base, "event": "skip", "row": rows[index]})
+            continue
+        notify({**base, "event": "start", "row": rows[index]})
+        error = None
+        try:
+            results = train_fn(run.config, progress=lambda epoch_row: notify({**base, "event": "epoch", "row": epoch_row}))
+        except TrainingDiverged as err:
+            results, error = stored_results(run.config) or {"status": "diverged"}, str(err)
+        except DatasetUnavailableError:
+            raise
+        except KeyboardInterrupt:
+            rows[index] = table_row(run, stored_results(run.config))
+            write_table(directory, pipeline, rows)
+            raise
+        except Exception as err:  # noqa: BLE001 (a sweep records any failure of one run and goes on)
+            error = f"{type(err).__name__}: {err}"
+            logger.warning("Run %s failed: %s", run.config.resolved_run_name, error)
+            results = {**(stored_results(run.config) or {}), "status": "failed"}
+            run_folder = rundir.run_dir(run.config)
+            run_folder.mkdir(parents=True, exist_ok=True)
+            rundir.atomic_write_text(run_folder / ERROR_FILE, traceback.format_exc())
+        finally:
+            keras.backend.clear_session()  # many models in one process: free the last one's graph
+        rows[index] = table_row(run, results, error)
+        write_table(directory, pipeline, rows)
+        notify({**base, "event": "done", "row": rows[index]})
+    return rows, directory

@@ -1,0 +1,265 @@
+"""Pipeline files: one declarative TOML file per artifact of the paper, expanded into run configs.
+
+A pipeline file::
+
+    [pipeline]
+    name = "figure1bc"                 # also the experiment folder under log_dir
+    description = "Label corruption level vs time to fit and test error."
+    reports = ["figure1b", "figure1c"] # what `rethinking report` draws (``REPORTS``)
+
+    [base]                             # a partial RunConfig shared by every run (see config.py)
+    data = { dataset = "cifar10" }
+    train = { epochs = 100, until_fit = true }
+
+    [[grid]]                           # one cartesian product; several [[grid]] tables are united
+    "model.name" = ["inception_small", "alexnet_small", "mlp_1x512"]
+    "data.corruption" = [{ labels = "true" }, { labels = "partial", corruption_prob = 0.2 }]
+
+    [paper]                            # the paper's numbers this file targets (see report.py)
+
+A grid key is a dotted path into the RunConfig; a value that is a table is merged into the config
+at that path (so one axis can set several fields together). Every run gets ``experiment = name``
+unless the base sets one. Runs are unique: two grid points giving the same config are one run.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rethinking.config import RunConfig, config_digest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI (setup.cfg lists it)
+    import tomli as tomllib
+
+# What `rethinking report` can draw; a pipeline lists the ones its runs support.
+REPORTS = ("table1", "figure1a", "figure1b", "figure1c", "figure2a", "figure2b", "table2")
+PIPELINE_KEYS = ("pipeline", "base", "grid", "paper")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pipeline:
+    """A parsed pipeline file.
+
+    Attributes:
+        name: the pipeline's name (its experiment folder).
+        description: one paragraph on what it reproduces.
+        reports: the figures and tables ``rethinking report`` draws for it.
+        base: the partial RunConfig dict every run starts from.
+        grids: each a mapping from dotted key to the values it takes.
+        paper: the paper's numbers it targets (free-form tables, read by the report).
+        path: the file it came from ("" when built in code).
+    """
+
+    name: str
+    description: str = ""
+    reports: tuple[str, ...] = ()
+    base: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    grids: tuple[Mapping[str, tuple[Any, ...]], ...] = ({},)
+    paper: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    path: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedRun:
+    """One point of a pipeline's grid.
+
+    Attributes:
+        config: the run's full config.
+        point: the grid values that made it (dotted key -> value), for tables and labels.
+    """
+
+    config: RunConfig
+    point: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        """``key=value`` pairs of the grid point, for humans."""
+        return ", ".join(f"{key}={_short(value)}" for key, value in self.point.items()) or "(base)"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}={v}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _fail(path: str, message: str) -> ValueError:
+    where = f"{path}: " if path else ""
+    return ValueError(f"{where}{message}")
+
+
+def parse_pipeline(values: Mapping[str, Any], path: str = "") -> Pipeline:
+    """Builds a ``Pipeline`` from a parsed TOML document, checking its shape.
+
+    Raises:
+        ValueError: naming the file and what is wrong.
+    """
+    unknown = sorted(set(values) - set(PIPELINE_KEYS))
+    if unknown:
+        raise _fail(path, f"unknown top-level tables {unknown}: use {', '.join(PIPELINE_KEYS)}.")
+    head = values.get("pipeline")
+    if not isinstance(head, Mapping) or not isinstance(head.get("name"), str) or not head["name"]:
+        raise _fail(path, 'needs a [pipeline] table with a name, e.g. [pipeline] name = "figure1a".')
+    extra = sorted(set(head) - {"name", "description", "reports"})
+    if extra:
+        raise _fail(path, f"unknown [pipeline] keys {extra}: use name, description, reports.")
+    reports = head.get("reports", [])
+    if not isinstance(reports, list) or any(r not in REPORTS for r in reports):
+        raise _fail(path, f"[pipeline] reports must be a list of {', '.join(REPORTS)}. Received: {reports!r}")
+    base = values.get("base", {})
+    if not isinstance(base, Mapping):
+        raise _fail(path, "[base] must be a table (a partial RunConfig).")
+    raw_grids = values.get("grid", [{}])
+    if isinstance(raw_grids, Mapping):
+        raw_grids = [raw_grids]
+    if not isinstance(raw_grids, list) or not all(isinstance(g, Mapping) for g in raw_grids):
+        raise _fail(path, "grid must be one [grid] table or a list of [[grid]] tables.")
+    grids = []
+    for grid in raw_grids:
+        axes = {}
+        for key, options in grid.items():
+            if not isinstance(options, list) or not options:
+                raise _fail(path, f"grid key {key!r} needs a non-empty list of values. Received: {options!r}")
+            axes[key] = tuple(options)
+        grids.append(axes)
+    paper = values.get("paper", {})
+    if not isinstance(paper, Mapping):
+        raise _fail(path, "[paper] must be a table.")
+    pipeline = Pipeline(name=head["name"], description=str(head.get("description", "")).strip(),
+                        reports=tuple(reports), base=dict(base), grids=tuple(grids), paper=dict(paper), path=path)
+    expand(pipeline)  # every run must be a valid config: fail now, not halfway through a sweep
+    return pipeline
+
+
+def load_pipeline(path: str | Path) -> Pipeline:
+    """Reads and checks a pipeline TOML file.
+
+    Raises:
+        ValueError: the file is missing, is not TOML, or describes invalid runs.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"No pipeline file {path}: pass a .toml file such as pipelines/figure1a.toml.")
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid TOML: {err}.") from err
+    return parse_pipeline(values, str(path))
+
+
+def set_path(tree: dict[str, Any], key: str, value: Any) -> None:
+    """Sets ``tree[a][b][c] = value`` for ``key = "a.b.c"``; a table value is merged, not replaced."""
+    parts = key.split(".")
+    if not all(parts):
+        raise ValueError(f"Bad config key {key!r}: use dotted field names such as model.name.")
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    leaf = parts[-1]
+    if isinstance(value, Mapping) and isinstance(node.get(leaf), dict):
+        merged = node[leaf]
+        for k, v in value.items():
+            set_path(merged, k, v)
+    else:
+        node[leaf] = copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
+
+
+def _grid_points(grid: Mapping[str, Sequence[Any]]) -> Iterable[dict[str, Any]]:
+    keys = list(grid)
+    for values in itertools.product(*(grid[k] for k in keys)):
+        yield dict(zip(keys, values))
+
+
+def expand(pipeline: Pipeline, overrides: Mapping[str, Any] | None = None) -> list[PlannedRun]:
+    """The pipeline's runs, in file order, without duplicates.
+
+    Args:
+        pipeline: the pipeline.
+        overrides: dotted keys set on every run after the grid (``rethinking run --set``).
+
+    Raises:
+        ValueError: a grid point or override gives an invalid RunConfig (names the point).
+    """
+    runs: list[PlannedRun] = []
+    seen: set[str] = set()
+    for grid in pipeline.grids:
+        for point in _grid_points(grid):
+            tree = copy.deepcopy(dict(pipeline.base))
+            tree.setdefault("experiment", pipeline.name)
+            for key, value in {**point, **(overrides or {})}.items():
+                set_path(tree, key, value)
+            try:
+                config = RunConfig.from_dict(tree)
+            except (ValueError, TypeError) as err:
+                where = ", ".join(f"{k}={_short(v)}" for k, v in point.items()) or "the base config"
+                raise _fail(pipeline.path, f"the run at {where} is invalid: {err}") from err
+            identity = f"{config.experiment}/{config.resolved_run_name}/{config_digest(config)}"
+            if identity not in seen:
+                seen.add(identity)
+                runs.append(PlannedRun(config=config, point=point))
+    return runs
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``"train.epochs=3"`` -> ``("train.epochs", 3)``; the value is read as TOML, else as a string.
+
+    Raises:
+        ValueError: no ``=`` or an empty key.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ValueError(f"Expected KEY=VALUE such as train.epochs=3. Received: {text!r}")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key, value
+
+
+def config_value(config: RunConfig, key: str) -> Any:
+    """The value at a dotted key of a run's config dict (``KeyError`` if there is none)."""
+    node: Any = config.to_dict()
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise KeyError(key)
+        node = node[part]
+    return node
+
+
+def select(runs: Sequence[PlannedRun], only: Sequence[tuple[str, Any]]) -> list[PlannedRun]:
+    """The runs matching every ``--only KEY=VALUE`` filter (the same key given twice: either value).
+
+    Raises:
+        ValueError: a key that is not a config field.
+    """
+    wanted: dict[str, list[Any]] = {}
+    for key, value in only:
+        wanted.setdefault(key, []).append(value)
+    chosen = []
+    for run in runs:
+        keep = True
+        for key, values in wanted.items():
+            try:
+                actual = config_value(run.config, key)
+            except KeyError:
+                raise ValueError(f"--only {key}: not a config field; use dotted names such as model.name "
+                                 "or data.corruption.labels.") from None
+            if not any(actual == v or str(actual) == str(v) for v in values):
+                keep = False
+                break
+        if keep:
+            chosen.append(run)
+    return chosen

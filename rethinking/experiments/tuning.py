@@ -1,0 +1,284 @@
+"""Hyperparameter search with keras-tuner: learning rate, weight decay and batch size of one run.
+
+``tune(spec)`` searches, for a model and data condition (``spec.base``, a ``RunConfig``), the
+initial learning rate (log-uniform), the weight decay and the batch size (choices) with
+keras-tuner's Hyperband (or random search), and returns the best trial's config. Each trial
+trains as ``rethinking train`` does (the same data pipeline, model builder, SGD with momentum and
+the paper's per-epoch learning-rate decay).
+
+Our choices (not the paper's, which reports no search):
+
+* The objective is measured on a **validation split held out from the training set** (its last
+  ``validation_examples`` examples), never on the test set, whose accuracy is what the paper
+  reports. Validation examples keep their true labels and get the run's pixel condition, as test
+  examples do. ``objective="accuracy"`` / ``"loss"`` tune for fitting the training labels
+  instead (e.g. the fastest fit of random labels), with no validation split.
+* Hyperband's ``max_epochs`` is the base config's ``train.epochs``.
+
+TensorBoard: keras-tuner gives each trial a folder under ``<log_dir>/<experiment>/tensorboard``
+with its scalars and hyperparameters (the HParams dashboard compares trials). The search state
+lives in ``<log_dir>/<experiment>/tuner``: rerunning the same search resumes it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rethinking.config import RunConfig
+
+OBJECTIVES = {"val_accuracy": "max", "val_loss": "min", "accuracy": "max", "loss": "min"}
+ALGORITHMS = ("hyperband", "random")
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneSpec:
+    """A search.
+
+    Attributes:
+        base: the run whose learning rate, weight decay and batch size are searched; its
+            ``train.epochs`` is the most epochs a trial trains.
+        learning_rate: (low, high) of the log-uniform initial learning rate.
+        weight_decay: the weight-decay values to try.
+        batch_size: the batch sizes to try.
+        objective: one of ``OBJECTIVES``; ``val_*`` are measured on the held-out split.
+        algorithm: ``"hyperband"`` or ``"random"``.
+        max_trials: trials of the random search (Hyperband sizes itself from ``max_epochs``
+            and ``factor``).
+        factor: Hyperband's reduction factor.
+        hyperband_iterations: Hyperband's full passes.
+        validation_examples: training examples held out for ``val_*`` objectives.
+        seed: the tuner's seed.
+        project: the folder name of this search under ``<log_dir>/<experiment>``.
+    """
+
+    base: RunConfig
+    learning_rate: tuple[float, float] = (1e-3, 0.3)
+    weight_decay: tuple[float, ...] = (0.0, 1e-4, 5e-4)
+    batch_size: tuple[int, ...] = (64, 128, 256)
+    objective: str = "val_accuracy"
+    algorithm: str = "hyperband"
+    max_trials: int = 10
+    factor: int = 3
+    hyperband_iterations: int = 1
+    validation_examples: int | None = None
+    seed: int = 0
+    project: str = "tune"
+
+    def __post_init__(self) -> None:
+        low, high = self.learning_rate
+        if not 0 < low < high:
+            raise ValueError(f"learning_rate needs 0 < low < high. Received: {self.learning_rate}")
+        if not self.weight_decay or any(w < 0 for w in self.weight_decay):
+            raise ValueError(f"weight_decay needs one or more values >= 0. Received: {self.weight_decay}")
+        if not self.batch_size or any(int(b) != b or b < 1 for b in self.batch_size):
+            raise ValueError(f"batch_size needs one or more positive integers. Received: {self.batch_size}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"Unknown objective {self.objective!r}: use one of {', '.join(OBJECTIVES)}.")
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"Unknown algorithm {self.algorithm!r}: use one of {', '.join(ALGORITHMS)}.")
+        if self.max_trials < 1 or self.factor < 2 or self.hyperband_iterations < 1:
+            raise ValueError("Need max_trials >= 1, factor >= 2 and hyperband_iterations >= 1.")
+        if self.validation_examples is not None and self.validation_examples < 1:
+            raise ValueError(f"validation_examples must be positive. Received: {self.validation_examples}")
+        if self.base.train.strategy == "multi-worker":
+            raise ValueError("tune runs in one process: use --strategy auto, default or mirrored.")
+
+    @property
+    def directory(self) -> Path:
+        """``<log_dir>/<experiment>``: the tuner's state and the trials' TensorBoard logs."""
+        return Path(self.base.log_dir) / self.base.experiment
+
+
+def trial_config(base: RunConfig, values: Mapping[str, Any]) -> RunConfig:
+    """The base run with a trial's learning rate, weight decay and batch size."""
+    return dataclasses.replace(
+        base,
+        model=dataclasses.replace(base.model, weight_decay=float(values["weight_decay"])),
+        train=dataclasses.replace(base.train, learning_rate=float(values["learning_rate"]),
+                                  batch_size=int(values["batch_size"])),
+    )
+
+
+def holdout(bundle, count: int):
+    """The bundle with its last ``count`` training examples as the evaluation split.
+
+    Training keeps the first ``train_size - count`` examples (each as in the full dataset); the
+    test split is not used.
+
+    Raises:
+        ValueError: ``count`` leaves no training example.
+    """
+    from rethinking.data.datasets import DataBundle  # noqa: PLC0415
+
+    size = bundle.info.train_size
+    if not 0 < count < size:
+        raise ValueError(f"validation_examples={count} must be between 1 and {size - 1:,} "
+                         f"(the {size:,} training examples of {bundle.info.name}).")
+    info = dataclasses.replace(bundle.info, train_size=size - count, test_size=count)
+    return DataBundle(train=bundle.train.take(size - count), test=bundle.train.skip(size - count), info=info)
+
+
+class _RunHyperModel:
+    """Builds the keras-tuner HyperModel (a factory keeps keras_tuner's import lazy)."""
+
+    @staticmethod
+    def create(spec: TuneSpec, bundle) -> Any:
+        import keras_tuner  # noqa: PLC0415
+
+        from rethinking.data import build_pipeline, supervised  # noqa: PLC0415
+        from rethinking.training.engine import build_model, compile_model, compile_settings  # noqa: PLC0415
+
+        class RunHyperModel(keras_tuner.HyperModel):
+            def _config(self, hp) -> RunConfig:
+                values = {
+                    "learning_rate": hp.Float("learning_rate", *spec.learning_rate, sampling="log"),
+                    "weight_decay": hp.Choice("weight_decay", list(spec.weight_decay)),
+                    "batch_size": hp.Choice("batch_size", [int(b) for b in spec.batch_size]),
+                }
+                return trial_config(spec.base, values)
+
+            def _pipeline(self, config: RunConfig):
+                return build_pipeline(dataclasses.replace(config.data, train_examples=None), config.train.batch_size,
+                                      bundle=bundle)
+
+            def build(self, hp):
+                config = self._config(hp)
+                pipeline = self._pipeline(config)
+                model = build_model(config, pipeline.input_shape, pipeline.info.num_classes)
+                compile_model(model, config, pipeline.steps_per_epoch, compile_settings(config, keras_fit=True))
+                return model
+
+            def fit(self, hp, model, *args, epochs: int = 1, initial_epoch: int = 0, callbacks=None, **kwargs):
+                pipeline = self._pipeline(self._config(hp))
+                validation = supervised(pipeline.test()) if spec.objective.startswith("val_") else None
+                return model.fit(
+                    supervised(pipeline.train_epochs(initial_epoch, epochs)), epochs=epochs, initial_epoch=initial_epoch,
+                    steps_per_epoch=pipeline.steps_per_epoch, validation_data=validation, callbacks=callbacks,
+                    verbose=0, shuffle=False)
+
+        return RunHyperModel(name=spec.base.model.name)
+
+
+def _bundle(spec: TuneSpec):
+    """The data a search trains on: the run's (``train_examples`` applied), with the holdout split."""
+    from rethinking.data.datasets import load_dataset  # noqa: PLC0415
+    from rethinking.data.pipeline import first_training_examples  # noqa: PLC0415
+
+    data = spec.base.data
+    bundle = load_dataset(data.dataset, data_dir=data.data_dir, with_stats=data.corruption.pixels == "gaussian")
+    if data.train_examples is not None:
+        bundle = first_training_examples(bundle, data.train_examples)
+    if spec.objective.startswith("val_"):
+        count = spec.validation_examples or max(1, bundle.info.train_size // 10)
+        bundle = holdout(bundle, count)
+    return bundle
+
+
+def make_tuner(spec: TuneSpec, bundle=None) -> Any:
+    """The keras-tuner tuner of ``spec`` (resuming a search found in its directory)."""
+    import keras_tuner  # noqa: PLC0415
+
+    hypermodel = _RunHyperModel.create(spec, bundle if bundle is not None else _bundle(spec))
+    objective = keras_tuner.Objective(spec.objective, OBJECTIVES[spec.objective])
+    common = dict(objective=objective, seed=spec.seed, directory=str(spec.directory), project_name=spec.project,
+                  overwrite=False)
+    if spec.algorithm == "hyperband":
+        return keras_tuner.Hyperband(hypermodel, max_epochs=spec.base.train.epochs, factor=spec.factor,
+                                     hyperband_iterations=spec.hyperband_iterations, **common)
+    return keras_tuner.RandomSearch(hypermodel, max_trials=spec.max_trials, **common)
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def tune(spec: TuneSpec, verbose: bool = False) -> dict[str, Any]:
+    """Runs (or resumes) the search; returns a summary of every trial and the best config.
+
+    Args:
+        spec: the search.
+        verbose: let keras-tuner print each trial's values and the best so far (the CLI does).
+
+    Returns:
+        ``{"best": {"values", "score", "config"}, "trials": [...], "directory": str}``.
+
+    Raises:
+        ValueError: a bad spec, or data that does not allow the validation split.
+        DatasetUnavailableError: the dataset cannot be loaded here.
+    """
+    import keras  # noqa: PLC0415
+
+    tuner = make_tuner(spec)
+    # keras-tuner gives each trial its own subfolder of this one and logs the trial's hparams there.
+    board = keras.callbacks.TensorBoard(str(spec.directory / "tensorboard"), write_graph=False, profile_batch=0)
+    tuner.search(callbacks=[board], verbose=1 if verbose else 0)
+    trials = [_trial_summary(t) for t in tuner.oracle.trials.values()]
+    trials.sort(key=lambda t: int(t["trial"]) if str(t["trial"]).isdigit() else 0)
+    best_hp = tuner.get_best_hyperparameters(1)
+    if not best_hp:
+        raise ValueError("The search finished no trial: see the trials' errors in " + str(spec.directory))
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    values = {k: best_hp[0].values[k] for k in ("learning_rate", "weight_decay", "batch_size")}
+    return {
+        "best": {"values": values, "score": _finite(best_trial.score), "trial": best_trial.trial_id,
+                 "config": trial_config(spec.base, values)},
+        "trials": trials,
+        "directory": str(spec.directory),
+    }
+
+
+def _trial_summary(trial) -> dict[str, Any]:
+    values = dict(trial.hyperparameters.values)
+    return {"trial": trial.trial_id, "status": str(trial.status),
+            "values": {k: values.get(k) for k in ("learning_rate", "weight_decay", "batch_size")},
+            "epochs": values.get("tuner/epochs"), "score": _finite(trial.score)}
+
+
+# ---------------------------------------------------------------------------------------- pipeline file
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, Sequence):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"Cannot write {value!r} as TOML")
+
+
+def _toml_tables(prefix: str, tree: Mapping[str, Any]) -> list[str]:
+    """``[prefix]`` with the scalar keys of ``tree``, then its sub-tables (None values left out)."""
+    scalars = [(k, v) for k, v in tree.items() if v is not None and not isinstance(v, Mapping)]
+    lines = [f"[{prefix}]"] + [f"{k} = {_toml_value(v)}" for k, v in scalars]
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            lines += [""] + _toml_tables(f"{prefix}.{key}", value)
+    return lines
+
+
+def pipeline_toml(config: RunConfig, name: str, description: str, seeds: Sequence[int] = (0,)) -> str:
+    """A pipeline file whose base is ``config`` (the best trial) and whose grid repeats it over seeds.
+
+    The pipeline's runs go to the experiment ``name`` (not the tuner's folder).
+    """
+    tree = copy.deepcopy(config.to_dict())
+    tree["experiment"] = name
+    tree.pop("run_name", None)
+    lines = ["# Written by 'rethinking tune': the best trial of a search, as a pipeline.", "",
+             "[pipeline]", f"name = {_toml_value(name)}", f"description = {_toml_value(description)}",
+             'reports = ["table1", "figure2a"]', ""]
+    lines += _toml_tables("base", tree)
+    lines += ["", "[[grid]]", f'"data.seed" = {_toml_value(list(seeds))}', ""]
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""Sweeps end to end on the embedded digits: results table, resuming, failures, the report."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from rethinking.experiments.report import write_report
+from rethinking.experiments.runner import DONE_STATUSES, ERROR_FILE, plan, run_pipeline
+from rethinking.experiments.sweep import parse_pipeline
+from rethinking.training import train
+
+PAPER = {
+    "table1": [{"model": "mlp_1x512", "random_crop": False, "weight_decay": False, "train": 100.0, "test": 50.51}],
+    "figure1c": [{"model": "mlp_1x512", "corruption_prob": 1.0, "test_error": 89.39}],
+    "notes": ["Random labels are fitted."],
+}
+
+
+def tiny(log_dir, **grid_extra) -> dict:
+    return {
+        "pipeline": {"name": "tiny", "description": "A tiny sweep.",
+                     "reports": ["table1", "figure1a", "figure1b", "figure1c", "figure2a", "figure2b"]},
+        "base": {"data": {"dataset": "digits", "train_examples": 256}, "model": {"name": "mlp_1x512"},
+                 "train": {"epochs": 2, "batch_size": 64}, "log_dir": str(log_dir)},
+        "grid": [{"data.corruption": [{"labels": "true"}, {"labels": "partial", "corruption_prob": 0.5},
+                                      {"labels": "random"}, {"pixels": "shuffled"}], **grid_extra},
+                 {"model": [{"name": "inception_small", "width_multiplier": 0.125, "batch_norm": True},
+                            {"name": "inception_small", "width_multiplier": 0.125, "batch_norm": False}]}],
+        "paper": PAPER,
+    }
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """The tiny pipeline, run once for the module: (rows, folder, events)."""
+    pipeline = parse_pipeline(tiny(tmp_path_factory.mktemp("sweep")))
+    events = []
+    rows, folder = run_pipeline(pipeline, progress=events.append)
+    return pipeline, rows, folder, events
+
+
+def test_a_sweep_runs_every_run_and_writes_one_table(swept):
+    pipeline, rows, folder, events = swept
+    assert len(rows) == 6 and all(r["status"] in DONE_STATUSES for r in rows)
+    with (folder / "results.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert [r["run"] for r in table] == [r["run"] for r in rows]
+    assert {r["labels"] for r in table} == {"true", "partial", "random"}
+    assert all(0 <= float(r["test_accuracy"]) <= 1 and int(r["epochs_trained"]) == 2 for r in table)
+    stored = json.loads((folder / "results.json").read_text())
+    assert stored["pipeline"] == "tiny" and stored["paper"]["table1"] == PAPER["table1"]
+    kinds = [e["event"] for e in events]
+    assert kinds.count("start") == kinds.count("done") == 6 and kinds.count("epoch") == 18  # epoch 0 (before training), 1, 2
+
+
+def test_a_rerun_skips_finished_runs(swept):
+    pipeline, rows, folder, _ = swept
+    calls = []
+    again, _ = run_pipeline(pipeline, train_fn=lambda config, **kw: calls.append(config))
+    assert calls == [] and [r["status"] for r in again] == [r["status"] for r in rows]
+
+
+def test_report_writes_figures_and_tables_beside_the_papers(swept, tmp_path):
+    _, _, folder, _ = swept
+    written = write_report(folder / "results.json", tmp_path / "report")
+    names = {p.name for p in written}
+    assert {"figure1a.png", "figure1b.png", "figure1c.png", "figure2a.png", "figure2b.png", "report.md"} <= names
+    for p in written:
+        if p.suffix == ".png":
+            assert p.read_bytes()[:4] == b"\x89PNG" and p.stat().st_size > 10_000
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "100.00 / 50.51" in text  # Table 1's paper cell beside our mlp_1x512 run with true labels
+    assert "89.39" in text  # the paper's Figure 1c point
+    assert "Random labels are fitted." in text
+    assert "inception_small (no BN)" in text
+
+
+def test_an_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path):
+    pipeline = parse_pipeline({**tiny(tmp_path), "grid": [{"data.seed": [0, 1, 2]}]})
+    trained = []
+
+    def interrupted(config, **kwargs):
+        if len(trained) == 1:
+            raise KeyboardInterrupt
+        trained.append(config.data.seed)
+        return train(config, **kwargs)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(pipeline, train_fn=interrupted)
+    table = json.loads((tmp_path / "tiny" / "results.json").read_text())["runs"]
+    assert [r["status"] for r in table] == ["finished", "pending", "pending"]
+
+    resumed = []
+    rows, _ = run_pipeline(pipeline, train_fn=lambda config, **kw: resumed.append(config.data.seed) or train(config, **kw))
+    assert resumed == [1, 2]
+    assert all(r["status"] == "finished" for r in rows)
+
+
+def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
+    pipeline = parse_pipeline({**tiny(tmp_path), "grid": [{"data.seed": [0, 1, 2]}]})
+
+    def flaky(config, **kwargs):
+        if config.data.seed == 1:
+            raise RuntimeError("out of memory (simulated)")
+        return train(config, **kwargs)
+
+    rows, folder = run_pipeline(pipeline, train_fn=flaky)
+    assert [r["status"] for r in rows] == ["finished", "failed", "finished"]
+    assert rows[1]["error"] == "RuntimeError: out of memory (simulated)"
+    assert "out of memory" in (tmp_path / "tiny" / rows[1]["run"]).joinpath(ERROR_FILE).read_text()
+    with (folder / "results.csv").open() as f:
+        assert [r["status"] for r in csv.DictReader(f)] == ["finished", "failed", "finished"]
+    # A rerun retries the failed run only.
+    retried = []
+    rows, _ = run_pipeline(pipeline, train_fn=lambda config, **kw: retried.append(config.data.seed) or train(config, **kw))
+    assert retried == [1] and rows[1]["status"] == "finished"
+
+
+def test_only_filters_and_missing_files_fail_before_training(tmp_path):
+    pipeline = parse_pipeline({**tiny(tmp_path), "grid": [{"data.seed": [0, 1]}]})
+    with pytest.raises(ValueError, match="No run of the pipeline matches"):
+        plan(pipeline, only=[("data.seed", 7)])
+    with pytest.raises(ValueError, match="Dataset file .*missing.npz does not exist"):
+        run_pipeline(pipeline, overrides={"data.dataset": str(tmp_path / "missing.npz")},
+                     train_fn=lambda *a, **k: pytest.fail("trained"))

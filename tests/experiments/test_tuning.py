@@ -1,0 +1,80 @@
+"""keras-tuner search: two tiny trials, the held-out validation split, the pipeline file it writes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from rethinking.config import ModelConfig, RunConfig, TrainConfig
+from rethinking.data import DataConfig
+from rethinking.data.datasets import load_dataset
+from rethinking.experiments.sweep import expand, parse_pipeline
+from rethinking.experiments.tuning import TuneSpec, holdout, pipeline_toml, trial_config, tune
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+
+def base(tmp_path) -> RunConfig:
+    return RunConfig(data=DataConfig(dataset="digits", train_examples=300), model=ModelConfig(name="mlp_1x512"),
+                     train=TrainConfig(epochs=1), experiment="search", log_dir=str(tmp_path))
+
+
+def test_two_random_trials_search_the_space_and_log_to_tensorboard(tmp_path):
+    spec = TuneSpec(base=base(tmp_path), learning_rate=(0.01, 0.1), weight_decay=(0.0, 0.001), batch_size=(32, 64),
+                    algorithm="random", max_trials=2, validation_examples=60)
+    summary = tune(spec)
+    assert len(summary["trials"]) == 2 and all(t["status"] == "COMPLETED" for t in summary["trials"])
+    for t in summary["trials"]:
+        v = t["values"]
+        assert 0.01 <= v["learning_rate"] <= 0.1 and v["weight_decay"] in (0.0, 0.001) and v["batch_size"] in (32, 64)
+        assert 0.0 <= t["score"] <= 1.0
+    best = summary["best"]
+    assert best["score"] == max(t["score"] for t in summary["trials"])
+    config = best["config"]
+    assert (config.train.learning_rate, config.model.weight_decay, config.train.batch_size) == (
+        best["values"]["learning_rate"], best["values"]["weight_decay"], best["values"]["batch_size"])
+    board = tmp_path / "search" / "tensorboard"
+    events = list(board.rglob("events.out.tfevents.*"))
+    assert {e.relative_to(board).parts[0] for e in events} == {"0", "1"}  # one TensorBoard folder per trial
+    # The search state is kept: the same search again trains nothing new and gives the same best.
+    again = tune(spec)
+    assert len(again["trials"]) == 2 and again["best"]["values"] == best["values"]
+
+
+def test_the_best_trial_becomes_a_runnable_pipeline(tmp_path):
+    config = trial_config(base(tmp_path), {"learning_rate": 0.05, "weight_decay": 0.0005, "batch_size": 32})
+    text = pipeline_toml(config, "best-mlp", 'The "best" trial.', seeds=(0, 1))
+    pipeline = parse_pipeline(tomllib.loads(text), "best-mlp.toml")
+    runs = expand(pipeline)
+    assert [r.config.data.seed for r in runs] == [0, 1]
+    expected = dataclasses.replace(config, experiment="best-mlp")
+    assert dataclasses.replace(runs[0].config, run_name=None) == expected
+
+
+def test_holdout_keeps_the_training_examples_apart():
+    bundle = load_dataset("digits")
+    split = holdout(bundle, 100)
+    assert (split.info.train_size, split.info.test_size) == (bundle.info.train_size - 100, 100)
+    train = np.stack([ex["image"] for ex in split.train.as_numpy_iterator()])
+    held = np.stack([ex["image"] for ex in split.test.as_numpy_iterator()])
+    full = np.stack([ex["image"] for ex in bundle.train.as_numpy_iterator()])
+    np.testing.assert_array_equal(np.concatenate([train, held]), full)
+    with pytest.raises(ValueError, match="validation_examples=2000 must be between"):
+        holdout(bundle, 2000)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"learning_rate": (0.1, 0.01)}, "0 < low < high"),
+    ({"weight_decay": (-1.0,)}, "weight_decay"),
+    ({"batch_size": (0,)}, "batch_size"),
+    ({"objective": "f1"}, "Unknown objective"),
+    ({"algorithm": "bayes"}, "Unknown algorithm"),
+])
+def test_bad_specs_raise_clear_errors(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TuneSpec(base=base(tmp_path), **kwargs)
