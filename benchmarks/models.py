@@ -101,7 +101,7 @@ class _StepClock(keras.callbacks.Callback):
         self.marks.append((batch + 1, time.perf_counter()))
 
 
-def keras_rate(model: keras.Model, steps: int, repeats: int, data_options=None, **compile_kwargs) -> float:
+def keras_rate(model: keras.Model, steps: int, repeats: int, prepare=None, **compile_kwargs) -> float:
     """Best images/s of ``model.fit`` over ``repeats`` windows of ``steps`` batches of one fit call.
 
     Timed between train-function calls by a callback, so the end-of-``fit`` teardown is left out:
@@ -114,8 +114,8 @@ def keras_rate(model: keras.Model, steps: int, repeats: int, data_options=None, 
     x = rng.rand(BATCH * 4, *SHAPE).astype("float32")
     y = rng.randint(0, NUM_CLASSES, BATCH * 4)
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).cache().repeat().prefetch(8)
-    if data_options is not None:
-        data = data.with_options(data_options)
+    if prepare is not None:  # e.g. the tf.data options rethinking gives model.fit
+        data = prepare(data)
     spe = int(compile_kwargs.get("steps_per_execution", 1))
     warm = max(spe, steps // 4 // spe * spe)
     model.fit(data, steps_per_epoch=warm, epochs=1, verbose=0, shuffle=False)  # trace, compile, warm up
@@ -243,8 +243,7 @@ def worker(kind: str, name: str, repeats: int) -> dict:
     if kind == "rethinking":
         settings = COMPILE_DEFAULTS[name]
         # Trained as ``rethinking train`` trains: its tf.data options (``pipeline.without_autotune``).
-        options = without_autotune(tf.data.Dataset.range(1)).options()
-        rate = keras_rate(MODELS[name](SHAPE, NUM_CLASSES), steps, repeats, data_options=options, **settings)
+        rate = keras_rate(MODELS[name](SHAPE, NUM_CLASSES), steps, repeats, prepare=without_autotune, **settings)
         mode = ("XLA" if settings["jit_compile"] else "graph") + f", {settings['steps_per_execution']} steps/call"
         return {"rate": rate, "mode": mode + f", oneDNN {os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default')}"}
     rate, mode = torch_rate(name, steps, repeats)

@@ -278,10 +278,12 @@ def _print_epoch(row: dict[str, Any]) -> None:
                f"(best {pct(row['best_test_accuracy'])})  lr {row['learning_rate']:.4g}  {row['epoch_seconds']:.1f} s")
 
 
-def _print_summary(results: dict[str, Any]) -> None:
-    def pct(value: Any) -> str:
-        return "-" if value is None or value != value else f"{100 * value:.1f}%"
+def _pct(value: Any) -> str:
+    """A fraction as a percentage; ``-`` for None or NaN."""
+    return "-" if value is None or value != value else f"{100 * value:.1f}%"
 
+
+def _print_summary(results: dict[str, Any]) -> None:
     fit = (f"epoch {results['fit_epoch']} (step {results['fit_step']:,})" if results.get("fit_epoch") is not None
            else f"not reached ({results.get('examples_never_fitted', 0):,} examples never fitted)")
     speed = results.get("train_images_per_second")
@@ -290,11 +292,11 @@ def _print_summary(results: dict[str, Any]) -> None:
         f"{results['status']}: {results['run_dir']}",
         f"  epochs {results['epochs_trained']}, {results['wall_seconds']:.1f} s wall"
         + (f", {speed:,.0f} training images/s" if speed else ""),
-        f"  training accuracy {pct(results['train_accuracy'])} (corrupted labels {pct(results['train_accuracy_corrupted'])}, "
-        f"clean {pct(results['train_accuracy_clean'])}), training loss {results['train_loss']:.4f}",
-        f"  test accuracy {pct(results['test_accuracy'])}, best {pct(results['best_test_accuracy'])} "
-        f"(epoch {results['best_test_epoch']}); chance {pct(1 / results['num_classes'])}",
-        f"  fitted (training accuracy >= {pct(results['fit_threshold'])}): {fit}",
+        f"  training accuracy {_pct(results['train_accuracy'])} (corrupted labels {_pct(results['train_accuracy_corrupted'])}, "
+        f"clean {_pct(results['train_accuracy_clean'])}), training loss {results['train_loss']:.4f}",
+        f"  test accuracy {_pct(results['test_accuracy'])}, best {_pct(results['best_test_accuracy'])} "
+        f"(epoch {results['best_test_epoch']}); chance {_pct(1 / results['num_classes'])}",
+        f"  fitted (training accuracy >= {_pct(results['fit_threshold'])}): {fit}",
         f"  tensorboard --logdir {Path(results['run_dir']).parent}",
     ]
     click.echo("\n".join(lines))
@@ -344,10 +346,6 @@ def _assignments(texts: tuple[str, ...], flag: str) -> list[tuple[str, Any]]:
     return pairs
 
 
-def _pct(value: Any) -> str:
-    return "-" if value is None or value != value else f"{100 * value:.1f}%"
-
-
 def _print_sweep_event(event: dict[str, Any]) -> None:
     """One line per run start / skip / end, and a short line per epoch (progress of a long sweep)."""
     tag = f"[{event['index'] + 1}/{event['total']}]"
@@ -384,8 +382,9 @@ def run(pipeline_file: str, dry_run: bool, only: tuple[str, ...], assignments: t
     to continue a sweep. A run that fails is recorded (results.csv, error.txt) and the sweep goes on.
     Example: rethinking run pipelines/laptop/figure1a.toml
     """
-    from rethinking.experiments.runner import DONE_STATUSES, check_local_files, plan, run_pipeline, table_dir, table_row  # noqa: PLC0415
-    from rethinking.experiments.runner import stored_results  # noqa: PLC0415
+    from rethinking.experiments.runner import (  # noqa: PLC0415
+        DONE_STATUSES, check_local_files, plan, run_pipeline, stored_results, table_dir, table_row,
+    )
     from rethinking.experiments.sweep import load_pipeline  # noqa: PLC0415
 
     pipeline = load_pipeline(pipeline_file)

@@ -17,7 +17,7 @@ Our choices (not the paper's, which reports no search):
 
 TensorBoard: keras-tuner gives each trial a folder under ``<log_dir>/<experiment>/tensorboard``
 with its scalars and hyperparameters (the HParams dashboard compares trials). The search state
-lives in ``<log_dir>/<experiment>/tuner``: rerunning the same search resumes it.
+lives in ``<log_dir>/<experiment>/<project>`` (``tune``): rerunning the same search resumes it.
 """
 
 from __future__ import annotations
@@ -113,14 +113,15 @@ def holdout(bundle, count: int):
     Raises:
         ValueError: ``count`` leaves no training example.
     """
-    from rethinking.data.datasets import DataBundle  # noqa: PLC0415
+    from rethinking.data.pipeline import first_training_examples  # noqa: PLC0415
 
     size = bundle.info.train_size
     if not 0 < count < size:
         raise ValueError(f"validation_examples={count} must be between 1 and {size - 1:,} "
                          f"(the {size:,} training examples of {bundle.info.name}).")
-    info = dataclasses.replace(bundle.info, train_size=size - count, test_size=count)
-    return DataBundle(train=bundle.train.take(size - count), test=bundle.train.skip(size - count), info=info)
+    kept = first_training_examples(bundle, size - count)
+    info = dataclasses.replace(kept.info, test_size=count)
+    return dataclasses.replace(kept, test=bundle.train.skip(size - count), info=info)
 
 
 class _RunHyperModel:
@@ -133,6 +134,9 @@ class _RunHyperModel:
         from rethinking.data import build_pipeline, supervised  # noqa: PLC0415
         from rethinking.training.engine import build_model, compile_model, compile_settings  # noqa: PLC0415
 
+        # One pipeline per batch size: trials sharing it reuse its cache of corrupted examples.
+        pipelines: dict[int, Any] = {}
+
         class RunHyperModel(keras_tuner.HyperModel):
             def _config(self, hp) -> RunConfig:
                 values = {
@@ -143,8 +147,11 @@ class _RunHyperModel:
                 return trial_config(spec.base, values)
 
             def _pipeline(self, config: RunConfig):
-                return build_pipeline(dataclasses.replace(config.data, train_examples=None), config.train.batch_size,
-                                      bundle=bundle)
+                batch = config.train.batch_size
+                if batch not in pipelines:  # the bundle has train_examples applied already
+                    pipelines[batch] = build_pipeline(dataclasses.replace(config.data, train_examples=None), batch,
+                                                      bundle=bundle)
+                return pipelines[batch]
 
             def build(self, hp):
                 config = self._config(hp)
