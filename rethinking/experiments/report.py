@@ -68,6 +68,17 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
         return [{k: _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
+def training_loss(metrics: Mapping[str, float]) -> float:
+    """The loss SGD saw during an epoch: the average batch loss in training mode (``batch_loss``).
+
+    Figure 1a plots this, like the paper. ``train_loss`` (the whole training set in inference mode
+    after the epoch) is used where there is no batch loss: before the first step. With batch norm it
+    spikes early while the moving statistics catch up, which is not what SGD optimizes.
+    """
+    batch = metrics.get("batch_loss", math.nan)
+    return batch if not math.isnan(batch) else metrics.get("train_loss", math.nan)
+
+
 def _float(value: Any) -> float:
     try:
         return float(value)
@@ -86,13 +97,17 @@ def condition(row: Mapping[str, Any]) -> str:
 
 
 def model_label(row: Mapping[str, Any]) -> str:
-    """``inception_small`` / ``inception_small (no BN)`` / ``alexnet_small`` ..."""
+    """``inception_small`` / ``inception_small (no BN)`` / ``inception_small (width 0.5)`` / ``alexnet_small`` ..."""
     name = str(row.get("model"))
+    notes = []
     if name.startswith("inception") and row.get("batch_norm") is False:
-        return f"{name} (no BN)"
+        notes.append("no BN")
     if not name.startswith("inception") and row.get("batch_norm") is True:
-        return f"{name} (BN)"
-    return name
+        notes.append("BN")
+    width = row.get("width_multiplier")
+    if isinstance(width, (int, float)) and width not in (0, 1):  # 0: an old table without the column
+        notes.append(f"width {width:g}")
+    return f"{name} ({', '.join(notes)})" if notes else name
 
 
 def regularizers(row: Mapping[str, Any]) -> str:
@@ -153,11 +168,12 @@ def figure1a(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None,
         mine = sorted((r for r in runs if model_label(r) == model),
                       key=lambda r: (CONDITION_ORDER.index(condition(r)) if condition(r) in CONDITION_ORDER else 99))
         for r in mine:
-            metrics = [m for m in read_metrics(r["run_dir"]) if not math.isnan(m.get("train_loss", math.nan))]
-            ax.plot([m["step"] / 1000 for m in metrics], [m["train_loss"] for m in metrics], marker=".", label=condition(r))
+            points = [(m["step"] / 1000, training_loss(m)) for m in read_metrics(r["run_dir"])]
+            points = [(x, y) for x, y in points if not math.isnan(y)]
+            ax.plot([x for x, _ in points], [y for _, y in points], marker=".", label=condition(r))
             summary.append([model, condition(r), r.get("status"), r.get("fit_step") or "not fitted",
                             _pct(r.get("train_accuracy")), _pct(r.get("test_accuracy"))])
-        ax.set(title=model, xlabel="thousand steps", ylabel="average training loss")
+        ax.set(title=model, xlabel="thousand steps", ylabel="average training loss per epoch")
         ax.legend(fontsize=8)
     path = _save(fig, out / "figure1a.png")
     text = _markdown(["model", "condition", "status", "steps to fit", "train acc %", "test acc %"], summary)
@@ -208,7 +224,7 @@ def figure1c(rows: Sequence[Mapping[str, Any]], out: Path, paper: Sequence[Mappi
     table = []
     for model, rs in curves.items():
         line, = ax.plot([r["corruption_prob"] for r in rs], [1 - r["test_accuracy"] for r in rs], marker="o", label=model)
-        ours_model = [p for p in paper if p.get("model") == model]
+        ours_model = [p for p in paper if p.get("model") == rs[0].get("model")]
         if ours_model:
             ax.scatter([p["corruption_prob"] for p in ours_model], [p["test_error"] / 100 for p in ours_model],
                        marker="x", color=line.get_color(), label=f"{model} (paper)")
@@ -273,7 +289,7 @@ def _paper_cell(paper: Sequence[Mapping[str, Any]], row: Mapping[str, Any]) -> s
         if (p.get("model") == row.get("model") and bool(p.get("batch_norm", default_bn)) == bool(row.get("batch_norm"))
                 and bool(p.get("random_crop")) == bool(row.get("random_crop"))
                 and bool(p.get("weight_decay")) == bool((row.get("weight_decay") or 0) > 0)
-                and p.get("labels", "true") == row.get("labels")):
+                and p.get("labels", "true") == row.get("labels") and row.get("pixels") in (None, "original")):
             return " / ".join(f"{p[k]:.2f}" if isinstance(p.get(k), (int, float)) else "-" for k in ("train", "test"))
     return "-"
 
@@ -282,13 +298,11 @@ def accuracy_table(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[st
     """Table 1 / Table 2: train / test accuracy % per model and regularizers, ours beside the paper's."""
     body = []
     for r in rows:
-        labels = "random" if r.get("labels") == "random" else ("true" if (r.get("corruption_prob") or 0) == 0
-                                                               else f"p={r['corruption_prob']:g}")
         ours = f"{_pct(r.get('train_accuracy'))} / {_pct(r.get('test_accuracy'))}" if r.get("status") in FINISHED \
             else f"({r.get('status')})"
-        body.append([model_label(r), regularizers(r), labels, ours, _pct(r.get("best_test_accuracy")),
+        body.append([model_label(r), regularizers(r), condition(r), ours, _pct(r.get("best_test_accuracy")),
                      _paper_cell(paper, r)])
-    return _markdown(["model", "regularizers", "labels", "train / test % (ours)", "best test % (ours)",
+    return _markdown(["model", "regularizers", "data", "train / test % (ours)", "best test % (ours)",
                       "train / test % (paper)"], body)
 
 

@@ -73,9 +73,11 @@ def test_report_writes_figures_and_tables_beside_the_papers(swept, tmp_path):
             assert p.read_bytes()[:4] == b"\x89PNG" and p.stat().st_size > 10_000
     text = (tmp_path / "report" / "report.md").read_text()
     assert "100.00 / 50.51" in text  # Table 1's paper cell beside our mlp_1x512 run with true labels
+    shuffled = [line for line in text.splitlines() if line.startswith("| mlp_1x512 | none | shuffled pixels |")]
+    assert len(shuffled) == 1 and shuffled[0].endswith("| - |")  # not the paper's true-label cell
     assert "89.39" in text  # the paper's Figure 1c point
     assert "Random labels are fitted." in text
-    assert "inception_small (no BN)" in text
+    assert "inception_small (no BN, width 0.125)" in text and "inception_small (width 0.125)" in text
 
 
 def test_an_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path):

@@ -1,0 +1,38 @@
+"""Report pieces that need no training: which loss Figure 1a plots, and the accuracy table's rows."""
+
+from __future__ import annotations
+
+import math
+
+from rethinking.experiments.report import accuracy_table, condition, model_label, training_loss
+
+
+def test_figure1a_plots_the_training_mode_batch_loss_and_falls_back_before_the_first_step():
+    assert training_loss({"batch_loss": 0.7, "train_loss": 90.0}) == 0.7  # not the inference-mode spike
+    assert training_loss({"batch_loss": math.nan, "train_loss": 2.3}) == 2.3  # epoch 0: no batch yet
+    assert math.isnan(training_loss({}))
+
+
+def test_conditions_are_named_as_in_figure_1a():
+    assert condition({"pixels": "original", "corruption_prob": 0.0}) == "true labels"
+    assert condition({"pixels": "original", "corruption_prob": 1.0}) == "random labels"
+    assert condition({"pixels": "original", "corruption_prob": 0.4}) == "labels corrupted p=0.4"
+    assert condition({"pixels": "shuffled", "corruption_prob": 0.0}) == "shuffled pixels"
+    assert condition({"pixels": "gaussian", "corruption_prob": 0.0}) == "gaussian"
+
+
+def test_the_accuracy_table_names_each_runs_data_and_matches_paper_cells_only_for_real_pixels():
+    paper = [{"model": "mlp_1x512", "random_crop": False, "weight_decay": False, "train": 100.0, "test": 50.51}]
+    base = {"model": "mlp_1x512", "batch_norm": False, "random_crop": False, "weight_decay": 0.0, "labels": "true",
+            "corruption_prob": 0.0, "status": "fitted", "train_accuracy": 1.0, "test_accuracy": 0.4,
+            "best_test_accuracy": 0.42}
+    rows = accuracy_table([{**base, "pixels": "original"}, {**base, "pixels": "random"}], paper).splitlines()
+    assert "| true labels | 100.00 / 40.00 | 42.00 | 100.00 / 50.51 |" in rows[2]
+    assert "| random pixels | 100.00 / 40.00 | 42.00 | - |" in rows[3]
+
+
+def test_model_labels_say_batch_norm_and_width_when_they_differ_from_the_papers():
+    assert model_label({"model": "inception_small", "batch_norm": True, "width_multiplier": 1.0}) == "inception_small"
+    assert model_label({"model": "inception_small", "batch_norm": False, "width_multiplier": 0.5}) == \
+        "inception_small (no BN, width 0.5)"
+    assert model_label({"model": "mlp_1x512", "batch_norm": True, "width_multiplier": 1}) == "mlp_1x512 (BN)"
