@@ -1,0 +1,423 @@
+"""Finite-sample expressivity (Theorem 1 of the paper): a ReLU network with exactly 2n + d weights
+that represents any real-valued labelling of n distinct points in d dimensions.
+
+The two-layer network is c(x) = sum_j w_j * max(<a, x> - b_j, 0). Choose a direction a so that the
+projections z_i = <a, x_i> are distinct, sort them, and interleave thresholds
+b_1 < z_1 < b_2 < z_2 < ... < b_n < z_n. The matrix A_ij = max(z_i - b_j, 0) is lower triangular
+with a positive diagonal, so w = A^{-1} y exists.
+
+Numerical choices (ours; the paper gives the construction only):
+
+* Everything is float64, including the Keras model.
+* The direction a is the best of several random unit vectors: the one whose sorted projections have
+  the largest smallest gap relative to their range. The weights grow like (label step) / (gap), so a
+  small gap is what loses precision.
+* Threshold b_i sits a tenth of the way from z_{i-1} to z_i (not half way). The triangular solve is
+  done as a recurrence on the slopes s_i = w_1 + ... + w_i, in which an error in s_{i-1} reaches s_i
+  multiplied by 0.1 / 0.9: errors shrink along the chain. Half way, the factor is 1 and the slopes
+  alternate in sign and grow; close to z_{i-1} the network is the linear interpolant of the points.
+* Two rounds of iterative refinement against the explicit sum the network computes.
+* Identical points with one label are fitted once; their spare units get weight 0 (so the count
+  stays exactly 2n + d). Identical points with different labels cannot be fitted and raise.
+
+The depth-k variant (``depth > 1``) spreads the same 2n + d weights over k hidden layers of about
+n/k + 3 units: layer l applies the thresholds of the l-th block of sorted points, carries the shifted
+projection z - b_1 (a ReLU of a non-negative value is the value itself) and the running sum of the
+previous blocks' contributions (as max(s, 0) and max(-s, 0)). These carrying connections have fixed
+weights 1 and -1: structure, not parameters. The function is exactly the two-layer one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+# Where threshold b_i sits between z_{i-1} and z_i (fraction of the gap); see the module docstring.
+THRESHOLD_POSITION = 0.1
+# Random unit directions tried when looking for a well-separating projection.
+DIRECTION_CANDIDATES = 16
+# Rounds of iterative refinement of the weights.
+REFINEMENT_ROUNDS = 2
+# Rows per block when evaluating the network in NumPy (memory: block x n float64 values).
+EVAL_BLOCK_ROWS = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Construction:
+    """The weights of the network that fits the labels.
+
+    Attributes:
+        direction: a, shape (d,).
+        thresholds: b, shape (n,), ascending over the fitted units (spare units last, above every point).
+        weights: w, shape (n,).
+        min_gap: smallest gap between distinct sorted projections (units of <a, x>).
+        spare_units: units with weight 0 that stand for repeated points.
+    """
+
+    direction: np.ndarray
+    thresholds: np.ndarray
+    weights: np.ndarray
+    min_gap: float
+    spare_units: int
+
+    @property
+    def num_parameters(self) -> int:
+        """d + n + n."""
+        return self.direction.size + self.thresholds.size + self.weights.size
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """c(x) for every row of ``x`` (flattened), in float64; shape (N,)."""
+        return evaluate(project(as_matrix(x), self.direction), self.thresholds, self.weights)
+
+
+# ---------------------------------------------------------------------------------------- pieces
+
+
+def as_matrix(x: np.ndarray) -> np.ndarray:
+    """The points as a float64 (n, d) matrix (images are flattened)."""
+    x = np.asarray(x)
+    if x.ndim == 0:
+        raise ValueError("x must hold points: an array of shape (n, d) or (n, ...) of numbers.")
+    if x.ndim == 1:
+        x = x[:, np.newaxis]
+    if len(x) == 0:
+        raise ValueError("x holds no points: pass at least one.")
+    return np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float64)
+
+
+def project(x: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """z = x a for a float64 (n, d) matrix."""
+    return x @ direction
+
+
+def evaluate(z: np.ndarray, thresholds: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """sum_j w_j max(z_i - b_j, 0) for every z_i, blockwise (float64)."""
+    out = np.empty(len(z), dtype=np.float64)
+    for start in range(0, len(z), EVAL_BLOCK_ROWS):
+        block = z[start:start + EVAL_BLOCK_ROWS, np.newaxis] - thresholds[np.newaxis, :]
+        out[start:start + EVAL_BLOCK_ROWS] = np.maximum(block, 0.0) @ weights
+    return out
+
+
+def unique_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``x`` and their labels.
+
+    Raises:
+        ValueError: two identical points with different labels (naming both).
+    """
+    rows, first, inverse = np.unique(x, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    labels = y[first]
+    clash = np.flatnonzero(y != labels[inverse])
+    if clash.size:
+        i = int(clash[0])
+        j = int(first[inverse[i]])
+        raise ValueError(
+            f"Points {j} and {i} are identical but have different labels ({y[j]:g} and {y[i]:g}): no function "
+            "fits both. Remove the duplicates or give them one label.")
+    return rows, labels
+
+
+def relative_min_gap(z: np.ndarray) -> float:
+    """Smallest gap between sorted values divided by their range (0 if two coincide; 1 for one value)."""
+    if len(z) < 2:
+        return 1.0
+    s = np.sort(z)
+    spread = s[-1] - s[0]
+    return float(np.min(np.diff(s)) / spread) if spread > 0 else 0.0
+
+
+def separating_direction(x: np.ndarray, *, seed: int = 0, candidates: int = DIRECTION_CANDIDATES) -> np.ndarray:
+    """A unit vector whose projections of the distinct rows of ``x`` are as well separated as we can find.
+
+    Args:
+        x: distinct points, float64 (m, d).
+        seed: seed of the random candidates.
+        candidates: how many random Gaussian directions to compare.
+
+    Returns:
+        The direction a, shape (d,), with distinct projections.
+
+    Raises:
+        ValueError: no candidate separates the points (only possible for nearly identical points).
+    """
+    rng = np.random.default_rng(seed)
+    directions = rng.standard_normal((x.shape[1], candidates))
+    directions /= np.linalg.norm(directions, axis=0, keepdims=True)
+    z = x @ directions
+    gaps = [relative_min_gap(z[:, k]) for k in range(candidates)]
+    best = int(np.argmax(gaps))
+    if gaps[best] <= 0.0:
+        raise ValueError(
+            f"No projection separates these {len(x)} points ({candidates} random directions tried): some points "
+            "differ by less than float64 precision. Remove near-duplicates.")
+    return directions[:, best].copy()
+
+
+def interleaved_thresholds(z_sorted: np.ndarray, position: float = THRESHOLD_POSITION) -> np.ndarray:
+    """b_1 < z_1 < b_2 < z_2 < ... for ascending distinct ``z_sorted``.
+
+    b_i = z_{i-1} + position * (z_i - z_{i-1}) for i >= 2; b_1 lies one mean gap below z_1.
+    """
+    m = len(z_sorted)
+    spread = z_sorted[-1] - z_sorted[0] if m > 1 else 0.0
+    first_gap = spread / (m - 1) if m > 1 and spread > 0 else 1.0
+    b = np.empty(m, dtype=np.float64)
+    b[0] = z_sorted[0] - first_gap
+    b[1:] = z_sorted[:-1] + position * np.diff(z_sorted)
+    return b
+
+
+def solve_weights(z_sorted: np.ndarray, thresholds: np.ndarray, y_sorted: np.ndarray) -> np.ndarray:
+    """w with sum_{j<=i} w_j (z_i - b_j) = y_i for all i: the lower-triangular system A w = y.
+
+    Solved as a recurrence on the slopes s_i = w_1 + ... + w_i (the network's slope on [b_i, b_{i+1}]):
+    c(z_i) = c(z_{i-1}) + s_{i-1} (b_i - z_{i-1}) + s_i (z_i - b_i). Every step divides by one gap
+    and no sum of large, cancelling terms is formed.
+    """
+    m = len(z_sorted)
+    slopes = np.empty(m, dtype=np.float64)
+    slopes[0] = y_sorted[0] / (z_sorted[0] - thresholds[0])
+    for i in range(1, m):
+        carried = y_sorted[i - 1] + slopes[i - 1] * (thresholds[i] - z_sorted[i - 1])
+        slopes[i] = (y_sorted[i] - carried) / (z_sorted[i] - thresholds[i])
+    return np.diff(slopes, prepend=0.0)
+
+
+def construct(x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> Construction:
+    """The weights of the two-layer network that fits ``y`` on ``x`` exactly (Theorem 1).
+
+    Args:
+        x: n points, shape (n, d) or (n, ...) (flattened).
+        y: n real labels.
+        seed: seed of the random projection candidates.
+
+    Returns:
+        The ``Construction`` (2n + d weights).
+
+    Raises:
+        ValueError: empty input, mismatched lengths, non-finite values, or identical points with
+            different labels.
+    """
+    x = as_matrix(x)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if len(y) != len(x):
+        raise ValueError(f"x has {len(x)} points but y has {len(y)} labels: give one label per point.")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("x and y must be finite (found NaN or infinity).")
+    n = len(x)
+    points, labels = unique_points(x, y)
+    direction = separating_direction(points, seed=seed)
+    z = project(points, direction)
+    order = np.argsort(z)
+    z_sorted, y_sorted = z[order], labels[order]
+    b = interleaved_thresholds(z_sorted)
+    w = solve_weights(z_sorted, b, y_sorted)
+    for _ in range(REFINEMENT_ROUNDS):
+        residual = y_sorted - evaluate(z_sorted, b, w)
+        w = w + solve_weights(z_sorted, b, residual)
+    spare = n - len(points)
+    # Spare units (one per repeated point) sit above every point with weight 0: they never fire on
+    # the data and keep the count at exactly 2n + d.
+    top = z_sorted[-1] + 1.0 + np.arange(spare, dtype=np.float64)
+    gaps = np.diff(z_sorted)
+    return Construction(
+        direction=direction, thresholds=np.concatenate([b, top]), weights=np.concatenate([w, np.zeros(spare)]),
+        min_gap=float(gaps.min()) if gaps.size else math.inf, spare_units=spare,
+    )
+
+
+# ----------------------------------------------------------------------------------------- Keras
+
+
+@keras.saving.register_keras_serializable(package="rethinking")
+class ReluThresholds(keras.layers.Layer):
+    """max(z - b_j, 0) for a scalar input z and ``units`` learned thresholds b_j.
+
+    With ``carry=True`` (first layer of the deep variant) the output also holds z - b_1 (again, as
+    max(z - b_1, 0)) and two zeros, the layout every ``ThresholdStage`` reads.
+    """
+
+    def __init__(self, units: int, carry: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.carry = bool(carry)
+
+    def build(self, input_shape):
+        self.thresholds = self.add_weight(shape=(self.units,), initializer="zeros", name="thresholds")
+
+    def call(self, z):
+        h = keras.ops.relu(z - self.thresholds)
+        if not self.carry:
+            return h
+        zero = keras.ops.zeros_like(h[:, :1])
+        return keras.ops.concatenate([h, h[:, :1], zero, zero], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units + (3 if self.carry else 0))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "carry": self.carry}
+
+
+@keras.saving.register_keras_serializable(package="rethinking")
+class ThresholdStage(keras.layers.Layer):
+    """One hidden layer of the deep variant.
+
+    Input: [h (previous block's units), z' = z - b_1 >= 0, max(s, 0), max(-s, 0)] where s is the sum
+    of the blocks before the previous one. Output: [max(z' - c_j, 0) for this block's offsets
+    c_j = b_j - b_1, z', max(s', 0), max(-s', 0)] with s' = s + sum_j w_j h_j. Parameters: the
+    offsets c (``units``) and the previous block's output weights w (``previous_units``).
+    """
+
+    def __init__(self, units: int, previous_units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.previous_units = int(previous_units)
+
+    def build(self, input_shape):
+        self.offsets = self.add_weight(shape=(self.units,), initializer="zeros", name="offsets")
+        self.previous_weights = self.add_weight(shape=(self.previous_units,), initializer="zeros", name="previous_weights")
+
+    def call(self, inputs):
+        p = self.previous_units
+        h, carried, pos, neg = inputs[:, :p], inputs[:, p:p + 1], inputs[:, p + 1:p + 2], inputs[:, p + 2:p + 3]
+        total = pos - neg + keras.ops.sum(h * self.previous_weights, axis=-1, keepdims=True)
+        block = keras.ops.relu(carried - self.offsets)
+        return keras.ops.concatenate([block, keras.ops.relu(carried), keras.ops.relu(total), keras.ops.relu(-total)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units + 3)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "previous_units": self.previous_units}
+
+
+@keras.saving.register_keras_serializable(package="rethinking")
+class ThresholdReadout(keras.layers.Layer):
+    """The output of the deep variant: s + sum_j w_j h_j over the last block (``units`` weights)."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+
+    def build(self, input_shape):
+        self.output_weights = self.add_weight(shape=(self.units,), initializer="zeros", name="output_weights")
+
+    def call(self, inputs):
+        u = self.units
+        h, pos, neg = inputs[:, :u], inputs[:, u + 1:u + 2], inputs[:, u + 2:u + 3]
+        return pos - neg + keras.ops.sum(h * self.output_weights, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def block_sizes(n: int, depth: int) -> list[int]:
+    """Sizes of ``depth`` contiguous blocks of n units, as equal as possible (larger first)."""
+    base, extra = divmod(n, depth)
+    return [base + (1 if k < extra else 0) for k in range(depth)]
+
+
+def to_keras(construction: Construction, input_shape: Sequence[int], depth: int = 1) -> keras.Model:
+    """The float64 Keras model computing the construction's function.
+
+    Args:
+        construction: from ``construct``.
+        input_shape: one point's shape (flattened inside the model).
+        depth: hidden layers; 1 is the paper's two-layer network.
+
+    Returns:
+        A model with exactly 2n + d trainable parameters, output shape (batch, 1).
+
+    Raises:
+        ValueError: depth outside [1, n], or an input shape of another size than d.
+    """
+    n, d = construction.thresholds.size, construction.direction.size
+    if not 1 <= depth <= n:
+        raise ValueError(f"depth must be between 1 and the number of points ({n}). Received: depth={depth}")
+    if math.prod(input_shape) != d:
+        raise ValueError(f"input_shape {tuple(input_shape)} has {math.prod(input_shape)} values, but the construction has d={d}.")
+    inputs = keras.Input(shape=tuple(input_shape), dtype="float64", name="points")
+    h = keras.layers.Flatten(dtype="float64", name="flatten")(inputs) if len(input_shape) > 1 else inputs
+    projection = keras.layers.Dense(1, use_bias=False, dtype="float64", name="projection")
+    z = projection(h)
+    projection.set_weights([construction.direction[:, np.newaxis]])
+    b, w = construction.thresholds, construction.weights
+    if depth == 1:
+        first = ReluThresholds(n, dtype="float64", name="thresholds")
+        out_layer = keras.layers.Dense(1, use_bias=False, dtype="float64", name="output_weights")
+        outputs = out_layer(first(z))
+        first.set_weights([b])
+        out_layer.set_weights([w[:, np.newaxis]])
+        return keras.Model(inputs, outputs, name="expressivity_depth1")
+    sizes = block_sizes(n, depth)
+    edges = np.cumsum([0, *sizes])
+    first = ReluThresholds(sizes[0], carry=True, dtype="float64", name="thresholds_1")
+    t = first(z)
+    first.set_weights([b[:sizes[0]]])
+    for k in range(1, depth):
+        stage = ThresholdStage(sizes[k], sizes[k - 1], dtype="float64", name=f"thresholds_{k + 1}")
+        t = stage(t)
+        stage.set_weights([b[edges[k]:edges[k + 1]] - b[0], w[edges[k - 1]:edges[k]]])
+    readout = ThresholdReadout(sizes[-1], dtype="float64", name="output_weights")
+    outputs = readout(t)
+    readout.set_weights([w[edges[-2]:]])
+    return keras.Model(inputs, outputs, name=f"expressivity_depth{depth}")
+
+
+def hidden_widths(model: keras.Model) -> list[int]:
+    """Units of each hidden layer of a model from ``to_keras`` (carried values included)."""
+    return [layer.units + (3 if isinstance(layer, ThresholdStage) or getattr(layer, "carry", False) else 0)
+            for layer in model.layers if isinstance(layer, (ReluThresholds, ThresholdStage))]
+
+
+def fit_any_labels(x: np.ndarray, y: np.ndarray, *, depth: int = 1, seed: int = 0) -> keras.Model:
+    """A ReLU network with exactly 2n + d weights whose output equals ``y`` on ``x`` (Theorem 1).
+
+    Args:
+        x: n distinct points (identical points must share a label), shape (n, d) or (n, ...).
+        y: n real-valued labels (class indices work too: the network outputs them as numbers).
+        depth: 1 for the paper's two-layer network; k > 1 spreads the same weights over k hidden
+            layers of about n/k + 3 units.
+        seed: seed of the random projection.
+
+    Returns:
+        A float64 Keras model: ``predict64(model, x)`` (or ``model(x)`` on float64 input) reproduces
+        ``y`` to float64 rounding. ``model.predict`` casts inputs to float32 and loses precision.
+
+    Raises:
+        ValueError: see ``construct`` and ``to_keras``.
+    """
+    x = np.asarray(x)
+    construction = construct(x, y, seed=seed)
+    shape = x.shape[1:] if x.ndim > 1 else (1,)
+    return to_keras(construction, shape, depth=depth)
+
+
+def max_error(model_or_construction: keras.Model | Construction, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> float:
+    """max_i |c(x_i) - y_i| for a Keras model from ``fit_any_labels`` or a ``Construction``."""
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if isinstance(model_or_construction, Construction):
+        pred = model_or_construction.predict(x)
+    else:
+        pred = predict64(model_or_construction, x, batch_size)
+    return float(np.max(np.abs(pred - y))) if len(y) else 0.0
+
+
+def predict64(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """The model's outputs in float64, shape (N,).
+
+    ``model.predict`` would cast NumPy inputs to Keras' floatx (float32) and lose the construction's
+    precision, so the model is called directly on float64 batches.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    parts = [np.asarray(model(x[start:start + batch_size]), dtype=np.float64)[:, 0] for start in range(0, len(x), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros(0)

@@ -1,0 +1,67 @@
+"""The theory commands: what they print, the JSON they write, and one-line usage errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rethinking.cli import main
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_expressivity_fits_random_labels_and_reports_the_count(capsys, tmp_path):
+    code, out, _ = run(capsys, "expressivity", "--n", "300", "--labels", "random", "--depth", "3",
+                       "--out", str(tmp_path / "e.json"), "--save", str(tmp_path / "e.keras"))
+    assert code == 0
+    assert "parameters: 664 = 2n + d = 2 x 300 + 64 (exact)" in out
+    assert "hidden layer widths: 103, 103, 103" in out
+    values = json.loads((tmp_path / "e.json").read_text())
+    assert values["parameters"] == 664 and values["relative_max_error"] < 1e-6 and values["corruption_prob"] == 1.0
+    assert (tmp_path / "e.keras").stat().st_size > 0
+
+
+def test_kernel_interpolates_digits(capsys, tmp_path):
+    code, out, _ = run(capsys, "kernel", "--n", "600", "--test-n", "200", "--out", str(tmp_path / "k.json"))
+    assert code == 0 and "training error 0.00%" in out and "solver: cholesky" in out
+    values = json.loads((tmp_path / "k.json").read_text())
+    assert values["train_error"] == 0.0 and values["test_error"] < 0.1 and values["n_train"] == 600
+
+
+def test_linear_shows_sgd_reaching_the_minimum_norm_solution(capsys):
+    code, out, _ = run(capsys, "linear", "--n", "20", "--test-n", "100", "--epochs", "2000")
+    assert code == 0 and "n < d: many solutions" in out
+    distance = float(out.split("||W_sgd - W_min|| / ||W_min|| = ")[1].split()[0])
+    assert distance < 1e-9
+
+
+@pytest.mark.parametrize("args,message", [
+    (["expressivity", "--n", "5000"], "exceeds the 1,438 examples"),
+    (["expressivity", "--n", "10", "--depth", "11"], "--depth 11 exceeds --n 10"),
+    (["expressivity", "--n", "10", "--save", "model.h5"], "give it a .keras name"),
+    (["expressivity", "--labels", "partial"], "needs a corruption probability"),
+    (["kernel", "--gamma", "-1"], "gamma must be a positive number"),
+    (["kernel", "--ridge", "-1"], "ridge must be >= 0"),
+    (["kernel", "--labels", "random", "--corruption-prob", "0.5"], "corruption_prob applies only to labels='partial'"),
+    (["kernel", "--dataset", "no_such.npz"], "No dataset file at no_such.npz"),
+    (["linear", "--corruption-prob", "2", "--labels", "partial"], "[0, 1]"),
+])
+def test_bad_inputs_exit_2_with_one_line(capsys, args, message):
+    code, out, err = run(capsys, *args)
+    assert code == 2 and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_gram_matrix_larger_than_free_memory_is_refused_before_any_work(capsys, monkeypatch):
+    from rethinking.theory import kernels
+
+    monkeypatch.setattr(kernels, "available_memory_bytes", lambda: 4_000_000)  # 4 MB free
+    code, _, err = run(capsys, "kernel", "--n", "1000")
+    assert code == 2
+    assert "the 1,000 x 1,000 Gram matrix needs 0.01 GB in float64 but 0.00 GB are free: use --n 670 or less or " \
+           "--dtype float32" in err
