@@ -1,0 +1,90 @@
+"""Kernel interpolation cost vs n: Gram matrix time, solve time, prediction time and peak memory.
+
+The paper's MNIST setting (Gaussian kernel exp(-0.02 ||x - x'||^2) on pixels in [0, 1], no
+regularization) on the first n training images. Each n runs in a process of its own, so that the
+peak resident memory reported is that n's alone (it includes TensorFlow, used to read the data).
+The last lines extrapolate to the paper's n = 60,000: memory n^2 x 8 bytes, solve time n^3.
+
+Data: by default the real MNIST subset of this project's development machine,
+../shared/datasets/mnist_subset.npz (24,680 training / 10,000 test images; not in a user's clone).
+Pass --dataset mnist (TFDS) or any .npz path elsewhere.
+
+    python benchmarks/kernels.py
+    python benchmarks/kernels.py --sizes 1000,2000 --dataset digits --test-n 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist_subset.npz"
+PAPER_N = 60_000
+
+
+def worker(dataset: str, n: int, test_n: int | None, labels_p: float, dtype: str, gamma: float | None) -> dict:
+    """One measurement (in this process)."""
+    import numpy as np
+
+    from rethinking.theory.arrays import load_flat
+    from rethinking.theory.kernels import fit_kernel
+
+    data = load_flat(dataset, n_train=n, n_test=test_n, corruption_prob=labels_p, dtype=np.dtype(dtype).type)
+    fit = fit_kernel(data.x_train, data.y_train, data.x_test, data.y_test, num_classes=data.num_classes,
+                     gamma=gamma)
+    return fit.to_dict()
+
+
+def measure(dataset: str, n: int, test_n: int | None, labels_p: float, dtype: str, gamma: float | None) -> dict:
+    """Runs ``worker`` in a fresh process and returns its result."""
+    args = [sys.executable, __file__, "--worker", "--dataset", dataset, "--sizes", str(n), "--labels-p", str(labels_p),
+            "--dtype", dtype] + (["--test-n", str(test_n)] if test_n else []) + (["--gamma", str(gamma)] if gamma else [])
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"n={n} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default=str(DEFAULT_DATA), help="a dataset name or .npz path")
+    parser.add_argument("--sizes", default="1000,2500,5000,10000,24680", help="comma-separated training set sizes")
+    parser.add_argument("--test-n", type=int, default=None, help="test images (default: all)")
+    parser.add_argument("--labels-p", type=float, default=0.0, help="label corruption probability (1: random labels)")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    parser.add_argument("--gamma", type=float, default=None, help="default: 0.02 x 784 / d (the paper's 0.02 on MNIST)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.worker:
+        print(json.dumps(worker(args.dataset, sizes[0], args.test_n, args.labels_p, args.dtype, args.gamma)))
+        return
+    print(f"# kernel interpolation on {args.dataset}: {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, {args.dtype}, label corruption p = {args.labels_p:g}")
+    print("| n | Gram matrix (GB) | Gram (s) | Cholesky solve (s) | predictions (s) | peak RSS (GB) | train error % | test error % | norm |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    rows = []
+    for n in sizes:
+        r = measure(args.dataset, n, args.test_n, args.labels_p, args.dtype, args.gamma)
+        rows.append(r)
+        gram_gb = n * n * (8 if args.dtype == "float64" else 4) / 1e9
+        print(f"| {n:,} | {gram_gb:.2f} | {r['gram_seconds']:.1f} | {r['solve_seconds']:.1f} | {r['predict_seconds']:.1f} | "
+              f"{r['peak_rss_bytes'] / 1e9:.2f} | {100 * r['train_error']:.2f} | {100 * r['test_error']:.2f} | "
+              f"{r['norm']:.4g} |", flush=True)
+    last = rows[-1]
+    scale = PAPER_N / last["n_train"]
+    print(f"\nExtrapolated to n = {PAPER_N:,}: Gram matrix {PAPER_N ** 2 * 8 / 1e9:.1f} GB in float64 "
+          f"({PAPER_N ** 2 * 4 / 1e9:.1f} GB in float32); solve about {last['solve_seconds'] * scale ** 3 / 60:.0f} min "
+          f"and Gram + predictions about {(last['gram_seconds'] + last['predict_seconds']) * scale ** 2 / 60:.0f} min "
+          f"on this machine (n^3 and n^2 from n = {last['n_train']:,}).")
+
+
+if __name__ == "__main__":
+    main()
