@@ -9,9 +9,10 @@ with a positive diagonal, so w = A^{-1} y exists.
 Numerical choices (ours; the paper gives the construction only):
 
 * Everything is float64, including the Keras model.
-* The direction a is the best of several random unit vectors: the one whose sorted projections have
-  the largest smallest gap relative to their range. The weights grow like (label step) / (gap), so a
-  small gap is what loses precision.
+* The direction a is the best of 64 random unit vectors: the one whose sorted projections have the
+  largest smallest gap relative to their range, counting only neighbours with different labels and
+  dividing by their label step. The slopes of the network are about (label step) / (gap), and a
+  large slope times the rounding of <a, x> is what loses precision.
 * Threshold b_i sits a tenth of the way from z_{i-1} to z_i (not half way). The triangular solve is
   done as a recurrence on the slopes s_i = w_1 + ... + w_i, in which an error in s_{i-1} reaches s_i
   multiplied by 0.1 / 0.9: errors shrink along the chain. Half way, the factor is 1 and the slopes
@@ -39,7 +40,7 @@ import numpy as np
 # Where threshold b_i sits between z_{i-1} and z_i (fraction of the gap); see the module docstring.
 THRESHOLD_POSITION = 0.1
 # Random unit directions tried when looking for a well-separating projection.
-DIRECTION_CANDIDATES = 16
+DIRECTION_CANDIDATES = 64
 # Rounds of iterative refinement of the weights.
 REFINEMENT_ROUNDS = 2
 # Rows per block when evaluating the network in NumPy (memory: block x n float64 values).
@@ -131,13 +132,34 @@ def relative_min_gap(z: np.ndarray) -> float:
     return float(np.min(np.diff(s)) / spread) if spread > 0 else 0.0
 
 
-def separating_direction(x: np.ndarray, *, seed: int = 0, candidates: int = DIRECTION_CANDIDATES) -> np.ndarray:
-    """A unit vector whose projections of the distinct rows of ``x`` are as well separated as we can find.
+def separation_score(z: np.ndarray, y: np.ndarray) -> float:
+    """How safely a projection fits the labels: min over neighbours (in sorted z) with different labels
+    of gap / |label step|, relative to the range of z. The network's slopes are about the inverse.
+
+    0 if two points project to the same value (they cannot be told apart); for a single label, the
+    relative smallest gap.
+    """
+    gap = relative_min_gap(z)
+    if gap <= 0.0 or len(z) < 2:
+        return gap
+    order = np.argsort(z, kind="stable")
+    steps = np.abs(np.diff(y[order]))
+    changes = steps > 0
+    if not changes.any():
+        return gap
+    spread = z[order[-1]] - z[order[0]]
+    return float(np.min(np.diff(z[order])[changes] / steps[changes]) / spread)
+
+
+def separating_direction(x: np.ndarray, y: np.ndarray | None = None, *, seed: int = 0,
+                         candidates: int = DIRECTION_CANDIDATES) -> np.ndarray:
+    """A unit vector whose projections of the distinct rows of ``x`` separate them as safely as we can find.
 
     Args:
         x: distinct points, float64 (m, d).
+        y: their labels (default: all different, which scores by the smallest gap alone).
         seed: seed of the random candidates.
-        candidates: how many random Gaussian directions to compare.
+        candidates: how many random Gaussian directions to compare (by ``separation_score``).
 
     Returns:
         The direction a, shape (d,), with distinct projections.
@@ -149,9 +171,10 @@ def separating_direction(x: np.ndarray, *, seed: int = 0, candidates: int = DIRE
     directions = rng.standard_normal((x.shape[1], candidates))
     directions /= np.linalg.norm(directions, axis=0, keepdims=True)
     z = x @ directions
-    gaps = [relative_min_gap(z[:, k]) for k in range(candidates)]
-    best = int(np.argmax(gaps))
-    if gaps[best] <= 0.0:
+    labels = np.arange(len(x), dtype=np.float64) if y is None else y
+    scores = [separation_score(z[:, k], labels) for k in range(candidates)]
+    best = int(np.argmax(scores))
+    if scores[best] <= 0.0:
         raise ValueError(
             f"No projection separates these {len(x)} points ({candidates} random directions tried): some points "
             "differ by less than float64 precision. Remove near-duplicates.")
@@ -211,7 +234,7 @@ def construct(x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> Construction:
         raise ValueError("x and y must be finite (found NaN or infinity).")
     n = len(x)
     points, labels = unique_points(x, y)
-    direction = separating_direction(points, seed=seed)
+    direction = separating_direction(points, labels, seed=seed)
     z = project(points, direction)
     order = np.argsort(z)
     z_sorted, y_sorted = z[order], labels[order]
