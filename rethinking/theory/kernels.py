@@ -2,7 +2,7 @@
 
 Memory: the only n x n array is the Gram matrix (n^2 x 8 bytes in float64: 4.9 GB for n = 24,680;
 28.8 GB for the paper's n = 60,000, or 14.4 GB in float32). It is built blockwise and factored in
-place (Cholesky), so the peak is one Gram matrix plus (block x n) work arrays. Predictions on the
+place (a tiled Cholesky), so the peak is one Gram matrix plus (block x n) work arrays. Predictions on the
 training and test points are recomputed blockwise from the data after the solve; that is also how
 the training error and the norm sqrt(alpha^T K alpha) are measured (K alpha, never K again).
 
@@ -130,7 +130,61 @@ class NotPositiveDefinite(RuntimeError):
     """Cholesky failed: the Gram matrix is numerically singular."""
 
 
-def solve_cholesky(k: np.ndarray, targets: np.ndarray, ridge: float = 0.0) -> np.ndarray:
+def cholesky_in_place(k: np.ndarray, block: int = DEFAULT_BLOCK_ROWS) -> np.ndarray:
+    """Overwrites the lower triangle of the symmetric ``k`` with its Cholesky factor L (K = L L^T).
+
+    A left-looking tiled algorithm: each column block is updated with the blocks left of it (matrix
+    products of at most block x n values), its diagonal tile is factored with NumPy, and the tiles
+    below it are solved against that. Only the lower triangle is read afterwards; the upper triangle
+    holds leftovers. Extra memory: a few block x n arrays, never a second n x n one.
+
+    Why not LAPACK's potrf through SciPy: SciPy's wheels link a 32-bit-integer OpenBLAS whose
+    ``dpotrf`` crashed (SIGSEGV) here on the n = 24,680 MNIST Gram matrix, in place or not; NumPy's
+    64-bit-integer OpenBLAS does the products.
+
+    Raises:
+        NotPositiveDefinite: K is not numerically positive definite.
+    """
+    n = len(k)
+    for j in range(0, n, block):
+        stop = min(j + block, n)
+        if j:
+            left = k[j:stop, :j]  # rows j..stop of L, the columns already factored
+            k[j:stop, j:stop] -= left @ left.T
+            for i in range(stop, n, block):
+                k[i:i + block, j:stop] -= k[i:i + block, :j] @ left.T
+        try:
+            diagonal = np.linalg.cholesky(k[j:stop, j:stop])
+        except np.linalg.LinAlgError as err:
+            raise NotPositiveDefinite(f"K is not positive definite (columns {j}-{stop}): {err}") from err
+        k[j:stop, j:stop] = diagonal
+        for i in range(stop, n, block):
+            # L_ij = A_ij L_jj^{-T}: solve L_jj X = A_ij^T.
+            k[i:i + block, j:stop] = scipy.linalg.solve_triangular(
+                diagonal, k[i:i + block, j:stop].T, lower=True, check_finite=False).T
+    return k
+
+
+def cholesky_solve(factor: np.ndarray, targets: np.ndarray, block: int = DEFAULT_BLOCK_ROWS) -> np.ndarray:
+    """alpha with L L^T alpha = targets, L the lower triangle of ``factor``, by blocks (float64 result)."""
+    n = len(factor)
+    z = np.array(targets, dtype=np.float64)
+    starts = list(range(0, n, block))
+    for j in starts:  # forward: L z = Y
+        stop = min(j + block, n)
+        if j:
+            z[j:stop] -= factor[j:stop, :j] @ z[:j]
+        z[j:stop] = scipy.linalg.solve_triangular(factor[j:stop, j:stop], z[j:stop], lower=True, check_finite=False)
+    for j in reversed(starts):  # backward: L^T alpha = z
+        stop = min(j + block, n)
+        if stop < n:
+            z[j:stop] -= factor[stop:, j:stop].T @ z[stop:]
+        z[j:stop] = scipy.linalg.solve_triangular(factor[j:stop, j:stop], z[j:stop], lower=True, trans="T",
+                                                  check_finite=False)
+    return z
+
+
+def solve_cholesky(k: np.ndarray, targets: np.ndarray, ridge: float = 0.0, block: int = DEFAULT_BLOCK_ROWS) -> np.ndarray:
     """alpha with (K + ridge I) alpha = targets, factoring ``k`` IN PLACE (its contents are destroyed).
 
     Raises:
@@ -138,19 +192,16 @@ def solve_cholesky(k: np.ndarray, targets: np.ndarray, ridge: float = 0.0) -> np
     """
     if ridge:
         k.flat[::len(k) + 1] += ridge
-    try:
-        factor = scipy.linalg.cho_factor(k, lower=True, overwrite_a=True, check_finite=False)
-    except np.linalg.LinAlgError as err:
-        raise NotPositiveDefinite(str(err)) from err
-    return scipy.linalg.cho_solve(factor, targets.astype(k.dtype, copy=False), check_finite=False).astype(np.float64)
+    return cholesky_solve(cholesky_in_place(k, block), targets, block)
 
 
 def solve_pseudo_inverse(k: np.ndarray, targets: np.ndarray, ridge: float = 0.0) -> np.ndarray:
     """The minimum-norm least-squares alpha for (K + ridge I) alpha = targets, by an eigendecomposition
-    of the symmetric K (eigenvalues below n x eps x the largest are treated as 0). Overwrites ``k``."""
+    of the symmetric K (eigenvalues below n x eps x the largest are treated as 0). Adds the ridge to
+    ``k``'s diagonal in place; needs memory for a second n x n matrix (the eigenvectors)."""
     if ridge:
         k.flat[::len(k) + 1] += ridge
-    values, vectors = scipy.linalg.eigh(k, overwrite_a=True, check_finite=False)
+    values, vectors = np.linalg.eigh(k)  # NumPy's 64-bit-integer LAPACK (see cholesky_in_place)
     keep = values > len(k) * np.finfo(k.dtype).eps * max(values.max(), 0.0)
     v = vectors[:, keep]
     return (v / values[keep]) @ (v.T @ targets)
@@ -226,7 +277,7 @@ def fit_kernel(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
     start = time.perf_counter()
     solver = "cholesky"
     try:
-        alpha = solve_cholesky(k, targets, ridge)
+        alpha = solve_cholesky(k, targets, ridge, block_rows)
     except NotPositiveDefinite:
         # The factorization destroyed k: build it again, then take the minimum-norm solution.
         solver = "pseudo-inverse (K numerically singular)"

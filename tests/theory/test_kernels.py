@@ -100,3 +100,23 @@ def test_bad_kernel_settings_are_clear_errors(kwargs, match):
     x = np.zeros((3, 2))
     with pytest.raises(ValueError, match=match):
         K.fit_kernel(x, np.zeros(3, int), x, np.zeros(3, int), num_classes=2, **kwargs)
+
+
+@pytest.mark.parametrize("n,block", [(1, 4), (9, 4), (50, 7), (64, 64), (70, 100)])
+def test_the_tiled_cholesky_matches_lapack_and_solves(n, block):
+    import scipy.linalg
+
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((n, n + 3))
+    spd = a @ a.T + n * np.eye(n)
+    k = spd.copy()
+    K.cholesky_in_place(k, block)
+    np.testing.assert_allclose(np.tril(k), scipy.linalg.cholesky(spd, lower=True), rtol=1e-10, atol=1e-10)
+    y = rng.standard_normal((n, 3))
+    np.testing.assert_allclose(spd @ K.cholesky_solve(k, y, block), y, rtol=1e-8, atol=1e-8)
+
+
+def test_the_tiled_cholesky_refuses_a_matrix_that_is_not_positive_definite():
+    k = np.diag([1.0, 2.0, -1.0, 4.0])
+    with pytest.raises(K.NotPositiveDefinite, match="columns 2-4"):
+        K.cholesky_in_place(k, block=2)
