@@ -227,7 +227,7 @@ def figure1c(rows: Sequence[Mapping[str, Any]], out: Path, paper: Sequence[Mappi
         ours_model = [p for p in paper if p.get("model") == rs[0].get("model")]
         if ours_model:
             ax.scatter([p["corruption_prob"] for p in ours_model], [p["test_error"] / 100 for p in ours_model],
-                       marker="x", color=line.get_color(), label=f"{model} (paper)")
+                       marker="x", color=line.get_color(), label=f"{rs[0].get('model')} (paper)")
         for r in rs:
             match = next((p for p in ours_model if abs(p["corruption_prob"] - r["corruption_prob"]) < 1e-9), None)
             table.append([model, f"{r['corruption_prob']:g}", _pct(1 - r["test_accuracy"]),
