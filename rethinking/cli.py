@@ -616,17 +616,22 @@ def expressivity(dataset: str, data_dir: str | None, labels: str, corruption_pro
 @click.option("--kernel", "kernel_name", type=click.Choice(("gaussian", "linear")), default="gaussian", show_default=True,
               help="gaussian: exp(-gamma ||x - x'||^2); linear: <x, x'> (solved in the primal).")
 @click.option("--gamma", type=float, default=None,
-              help="Gaussian width [default: 0.02 x 784 / d: the paper's 0.02 on MNIST, scaled to other sizes].")
+              help="Gaussian width [default: 0.02 x 784 / d on pixels (the paper's 0.02 on MNIST, scaled); 1 / d on "
+                   "random conv features].")
 @click.option("--ridge", type=float, default=0.0, show_default=True, help="lambda in (K + lambda I) alpha = Y; 0 interpolates.")
 @click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True,
               help="Precision of the data and the Gram matrix (float32 halves its memory).")
 @click.option("--block-rows", type=click.IntRange(min=1), default=2048, show_default=True,
               help="Rows per block of the Gram matrix and of predictions (memory: block x n).")
+@click.option("--features", type=click.Choice(("pixels", "random-conv")), default="pixels", show_default=True,
+              help="The kernel's inputs: raw pixels, or features of a random conv net (8 per filter).")
+@click.option("--filters", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Random 6x6 filters for --features random-conv (the paper: 32,000).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the numbers to this JSON file.")
 @_friendly
 def kernel(dataset: str, data_dir: str | None, labels: str, corruption_prob: float | None, seed: int,
            n_points: int | None, test_n: int | None, kernel_name: str, gamma: float | None, ridge: float, dtype: str,
-           block_rows: int, out: str | None) -> None:
+           block_rows: int, features: str, filters: int, out: str | None) -> None:
     """Interpolate one-hot labels with a kernel (Section 5): solve K alpha = Y, report errors and norm.
 
     Example: rethinking kernel --dataset mnist --labels random
@@ -640,7 +645,18 @@ def kernel(dataset: str, data_dir: str | None, labels: str, corruption_prob: flo
     p = _label_prob(labels, corruption_prob)
     data = arrays.load_flat(dataset, n_train=n_points, n_test=test_n, corruption_prob=p, seed=seed,
                             data_dir=data_dir, dtype=np.dtype(dtype).type)
-    n, d = data.x_train.shape
+    x_train, x_test = data.x_train, data.x_test
+    if features == "random-conv":
+        from rethinking.theory.features import random_conv_features  # noqa: PLC0415
+
+        click.echo(f"features: {filters:,} random 6x6 filters -> {8 * filters:,} features per image", err=True)
+        x_train, x_test = random_conv_features(x_train, x_test, data.image_shape, num_filters=filters, seed=seed,
+                                               dtype=np.dtype(dtype).type)
+    n, d = x_train.shape
+    if features == "random-conv" and gamma is None and kernel_name == "gaussian":
+        # Standardized features: ||x - x'||^2 is about 2d, so 1/d puts typical pairs at exp(-2), where
+        # the paper's 0.02 puts MNIST pixel pairs (our choice).
+        gamma = 1.0 / d
     need = kernels.gram_bytes(n, dtype) if kernel_name == "gaussian" else 0
     available = kernels.available_memory_bytes()
     if available is not None and need > 0.9 * available:
@@ -650,7 +666,8 @@ def kernel(dataset: str, data_dir: str | None, labels: str, corruption_prob: flo
                                f"free: use --n {smaller:,} or less{hint}.")
     used_gamma = kernels.default_gamma(d) if (gamma is None and kernel_name == "gaussian") else gamma
     what = f"gaussian exp(-{used_gamma:.4g} ||x - x'||^2)" if kernel_name == "gaussian" else "linear <x, x'>"
-    click.echo(f"kernel: {what}, {n:,} training / {len(data.x_test):,} test images of {data.name} (d = {d:,}), "
+    on = "random conv features of " if features == "random-conv" else ""
+    click.echo(f"kernel: {what}, {on}{n:,} training / {len(x_test):,} test images of {data.name} (d = {d:,}), "
                f"{_labels_text(labels, p, seed)}" + (f", ridge {ridge:g}" if ridge else ""))
     if need:
         click.echo(f"  Gram matrix {n:,} x {n:,} in {dtype}: {_gb(need)}")
@@ -663,13 +680,14 @@ def kernel(dataset: str, data_dir: str | None, labels: str, corruption_prob: flo
         elif blocks > 1 and block in (1, blocks) or block % 10 == 0:  # logs: a few lines per stage
             click.echo(f"  {stage}: block {block}/{blocks}", err=True)
 
-    fit = kernels.fit_kernel(data.x_train, data.y_train, data.x_test, data.y_test, num_classes=data.num_classes,
+    fit = kernels.fit_kernel(x_train, data.y_train, x_test, data.y_test, num_classes=data.num_classes,
                              kernel=kernel_name, gamma=gamma, ridge=ridge, block_rows=block_rows, progress=progress)
     click.echo(f"  solver: {fit.solver}; Gram {fit.gram_seconds:.1f} s, solve {fit.solve_seconds:.1f} s, "
                f"predictions {fit.predict_seconds:.1f} s; peak memory {_gb(fit.peak_rss_bytes)}")
     click.echo(f"  training error {100 * fit.train_error:.2f}%   test error {100 * fit.test_error:.2f}% (chance "
                f"{100 * (1 - 1 / data.num_classes):.0f}%)   norm sqrt(alpha^T K alpha) {fit.norm:.4g}")
-    _write_json(out, {"dataset": data.name, "labels": labels, "corruption_prob": p, "seed": seed, **fit.to_dict()})
+    _write_json(out, {"dataset": data.name, "labels": labels, "corruption_prob": p, "seed": seed, "features": features,
+                      "filters": filters if features == "random-conv" else None, **fit.to_dict()})
 
 
 @cli.command()

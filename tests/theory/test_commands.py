@@ -65,3 +65,11 @@ def test_a_gram_matrix_larger_than_free_memory_is_refused_before_any_work(capsys
     assert code == 2
     assert "the 1,000 x 1,000 Gram matrix needs 0.01 GB in float64 but 0.00 GB are free: use --n 670 or less or " \
            "--dtype float32" in err
+
+
+def test_kernel_on_random_conv_features(capsys, tmp_path):
+    code, out, err = run(capsys, "kernel", "--features", "random-conv", "--filters", "32", "--kernel", "linear",
+                         "--out", str(tmp_path / "f.json"))
+    assert code == 0 and "random conv features of 1,438 training" in out and "(d = 256)" in out
+    values = json.loads((tmp_path / "f.json").read_text())
+    assert values["features"] == "random-conv" and values["filters"] == 32 and values["test_error"] < 0.1
