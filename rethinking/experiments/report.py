@@ -245,8 +245,8 @@ def figure2a(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None,
     if not runs:
         return None, "No finished run with true labels yet."
     plt = _plt()
-    labels = [f"{model_label(r)}\n{regularizers(r)}" for r in runs]
-    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(runs)), 3.8))
+    labels = ["\n(".join(model_label(r).split(" (", 1)) + f"\n{regularizers(r)}" for r in runs]
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(runs)), 4.0))
     xs = range(len(runs))
     ax.bar([x - 0.2 for x in xs], [r["test_accuracy"] for r in runs], width=0.4, label="final")
     ax.bar([x + 0.2 for x in xs], [r["best_test_accuracy"] for r in runs], width=0.4, label="best during training")
