@@ -73,3 +73,12 @@ def test_kernel_on_random_conv_features(capsys, tmp_path):
     assert code == 0 and "random conv features of 1,438 training" in out and "(d = 256)" in out
     values = json.loads((tmp_path / "f.json").read_text())
     assert values["features"] == "random-conv" and values["filters"] == 32 and values["test_error"] < 0.1
+
+
+def test_kernel_in_float32_with_small_blocks_gives_the_same_answer(capsys, tmp_path):
+    for name, extra in (("a", []), ("b", ["--dtype", "float32", "--block-rows", "100"])):
+        code, _, _ = run(capsys, "kernel", "--n", "400", "--test-n", "200", "--out", str(tmp_path / f"{name}.json"), *extra)
+        assert code == 0
+    a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab")
+    assert b["dtype"] == "float32" and a["dtype"] == "float64"
+    assert a["train_error"] == b["train_error"] == 0.0 and abs(a["test_error"] - b["test_error"]) <= 0.01
