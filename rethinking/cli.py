@@ -48,9 +48,9 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def data_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The flags of a ``DataConfig``, shared by every command that reads data."""
-    options = [
+def _source_and_label_options() -> list[Callable[..., Any]]:
+    """The dataset and training-label flags, shared by the training and the theory commands."""
+    return [
         click.option("--dataset", default="digits", show_default=True,
                      help="digits (embedded), a TFDS name (cifar10, mnist, ...) or a path to a .npz file."),
         click.option("--data-dir", default=None, help="TFDS data directory [default: $TFDS_DATA_DIR or ~/tensorflow_datasets]."),
@@ -58,6 +58,13 @@ def data_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Training labels: true, partially corrupted (with --corruption-prob) or random."),
         click.option("--corruption-prob", type=float, default=None,
                      help="p for --labels partial: probability that a training label is redrawn."),
+    ]
+
+
+def data_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags of a ``DataConfig``, shared by every command that reads data."""
+    options = [
+        *_source_and_label_options(),
         click.option("--label-noise", type=click.Choice(("uniform", "wrong")), default="uniform", show_default=True,
                      help="A redrawn label is uniform over all classes (the paper) or always a wrong class."),
         click.option("--pixels", type=click.Choice(PIXEL_CHOICES), default="original", show_default=True,
@@ -517,13 +524,7 @@ def tune(learning_rates: str, weight_decays: str, batch_sizes: str, objective: s
 def theory_data_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Data flags of the theory commands: pixels in [0, 1], flattened, no preprocessing."""
     options = [
-        click.option("--dataset", default="digits", show_default=True,
-                     help="digits (embedded), a TFDS name (cifar10, mnist, ...) or a path to a .npz file."),
-        click.option("--data-dir", default=None, help="TFDS data directory [default: $TFDS_DATA_DIR or ~/tensorflow_datasets]."),
-        click.option("--labels", type=click.Choice(LABEL_CHOICES), default="true", show_default=True,
-                     help="Training labels: true, partially corrupted (with --corruption-prob) or random."),
-        click.option("--corruption-prob", type=float, default=None,
-                     help="p for --labels partial: probability that a training label is redrawn."),
+        *_source_and_label_options(),
         click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Data seed: the same corrupted labels as 'rethinking train' with this seed."),
     ]
