@@ -1,1 +1,18 @@
-"""The paper's theory: finite-sample expressivity (Section 4) and linear / kernel models (Section 5)."""
+"""The paper's theory: finite-sample expressivity (Section 4) and linear / kernel models (Section 5).
+
+    from rethinking.theory import fit_any_labels, max_error, fit_kernel, load_flat
+    model = fit_any_labels(x, y)        # exactly 2n + d weights, float64
+    max_error(model, x, y)              # max_i |c(x_i) - y_i|
+"""
+
+from rethinking.theory.arrays import FlatData, load_flat, one_hot
+from rethinking.theory.expressivity import Construction, construct, fit_any_labels, max_error, predict64, to_keras
+from rethinking.theory.features import random_conv_features
+from rethinking.theory.kernels import KernelFit, fit_kernel, gram_matrix
+from rethinking.theory.linear import MinNormComparison, compare_sgd_to_min_norm, min_norm_least_squares, sgd_least_squares
+
+__all__ = [
+    "Construction", "FlatData", "KernelFit", "MinNormComparison", "compare_sgd_to_min_norm", "construct",
+    "fit_any_labels", "fit_kernel", "gram_matrix", "load_flat", "max_error", "min_norm_least_squares", "one_hot",
+    "predict64", "random_conv_features", "sgd_least_squares", "to_keras",
+]
