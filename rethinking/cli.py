@@ -582,7 +582,7 @@ def expressivity(dataset: str, data_dir: str | None, labels: str, corruption_pro
     if save and not save.endswith(".keras"):
         raise click.UsageError(f"--save writes a Keras model file: give it a .keras name. Received: {save}")
     p = _label_prob(labels, corruption_prob)
-    data = arrays.load_flat(dataset, n_train=n_points, n_test=1, corruption_prob=p, seed=seed)
+    data = arrays.load_flat(dataset, n_train=n_points, n_test=1, corruption_prob=p, seed=seed, data_dir=data_dir)
     n, d = data.x_train.shape
     if depth > n:
         raise click.UsageError(f"--depth {depth} exceeds --n {n}: each hidden layer needs at least one point.")

@@ -82,3 +82,13 @@ def test_kernel_in_float32_with_small_blocks_gives_the_same_answer(capsys, tmp_p
     a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab")
     assert b["dtype"] == "float32" and a["dtype"] == "float64"
     assert a["train_error"] == b["train_error"] == 0.0 and abs(a["test_error"] - b["test_error"]) <= 0.01
+
+
+@pytest.mark.parametrize("command", ["expressivity", "kernel", "linear"])
+def test_every_theory_command_reads_from_the_given_data_dir(capsys, tmp_path, tfds_dir, monkeypatch, command):
+    monkeypatch.setenv("RETHINKING_OFFLINE", "1")  # fail fast instead of downloading
+    other = tmp_path / "elsewhere"  # not $TFDS_DATA_DIR (that is tfds_dir)
+    other.mkdir()
+    code, _, err = run(capsys, command, "--dataset", "cifar10", "--data-dir", str(other))
+    assert code == 1
+    assert str(other / "downloads" / "manual") in err and str(tfds_dir) not in err
