@@ -115,3 +115,8 @@ def one_hot(labels: np.ndarray, num_classes: int, dtype: type = np.float64) -> n
     out = np.zeros((len(labels), num_classes), dtype=dtype)
     out[np.arange(len(labels)), labels] = 1
     return out
+
+
+def classification_error(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of rows whose largest score is not the label (NaN for no rows)."""
+    return float(np.mean(np.argmax(scores, axis=1) != labels)) if len(labels) else float("nan")

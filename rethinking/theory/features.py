@@ -41,7 +41,7 @@ def conv_features(images: np.ndarray, filters: np.ndarray, *, batch: int = FEATU
     """8 F pooled soft-threshold features per image (before standardization), float32.
 
     Args:
-        images: (N, H, W, C) pixels in [0, 1] (or flattened rows, see ``features_from_flat``).
+        images: (N, H, W, C) pixels in [0, 1] (``random_conv_features`` reshapes flat rows).
         filters: from ``random_filters``.
         batch: images per step.
 

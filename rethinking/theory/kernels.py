@@ -23,6 +23,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
+from rethinking.theory.arrays import classification_error, one_hot
+
 KERNELS = ("gaussian", "linear")
 # The paper's MNIST kernel: exp(-0.02 ||x - x'||^2) on 784 pixels in [0, 1].
 PAPER_MNIST_GAMMA = 0.02
@@ -232,10 +234,6 @@ class KernelFit:
         return dataclasses.asdict(self)
 
 
-def _error(scores: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(np.argmax(scores, axis=1) != labels)) if len(labels) else math.nan
-
-
 def fit_kernel(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *,
                num_classes: int, kernel: str = "gaussian", gamma: float | None = None, ridge: float = 0.0,
                block_rows: int = DEFAULT_BLOCK_ROWS, progress: Progress | None = None) -> KernelFit:
@@ -266,8 +264,7 @@ def fit_kernel(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
     if len(y_train) != len(x_train):
         raise ValueError(f"x_train has {len(x_train)} rows but y_train {len(y_train)} labels.")
     n, d = x_train.shape
-    targets = np.zeros((n, num_classes), dtype=np.float64)
-    targets[np.arange(n), y_train] = 1.0
+    targets = one_hot(y_train, num_classes)
     if kernel == "linear":
         return _fit_linear(x_train, y_train, x_test, y_test, targets, ridge)
     gamma = default_gamma(d) if gamma is None else gamma
@@ -293,7 +290,7 @@ def fit_kernel(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
     predict_seconds = time.perf_counter() - start
     return KernelFit(
         kernel=kernel, gamma=gamma, ridge=ridge, n_train=n, n_test=len(x_test), dim=d, dtype=str(x_train.dtype),
-        solver=solver, train_error=_error(fitted, y_train), test_error=_error(scores, y_test),
+        solver=solver, train_error=classification_error(fitted, y_train), test_error=classification_error(scores, y_test),
         norm=math.sqrt(max(float(np.sum(alpha * fitted)), 0.0)), gram_seconds=gram_seconds,
         solve_seconds=solve_seconds, predict_seconds=predict_seconds, peak_rss_bytes=peak_rss_bytes(),
     )
@@ -314,7 +311,7 @@ def _fit_linear(x_train, y_train, x_test, y_test, targets, ridge) -> KernelFit:
     return KernelFit(
         kernel="linear", gamma=None, ridge=ridge, n_train=len(x), n_test=len(x_test), dim=x.shape[1],
         dtype=str(x_train.dtype), solver="least squares (primal, minimum norm)" if not ridge else "ridge (primal)",
-        train_error=_error(fitted, y_train), test_error=_error(scores, y_test), norm=float(np.linalg.norm(w)),
+        train_error=classification_error(fitted, y_train), test_error=classification_error(scores, y_test), norm=float(np.linalg.norm(w)),
         gram_seconds=0.0, solve_seconds=solve_seconds, predict_seconds=time.perf_counter() - start,
         peak_rss_bytes=peak_rss_bytes(),
     )

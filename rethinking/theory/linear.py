@@ -15,6 +15,8 @@ import math
 import numpy as np
 import scipy.linalg
 
+from rethinking.theory.arrays import classification_error, one_hot
+
 
 def min_norm_least_squares(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """pinv(X) Y: the minimum-norm solution of X W = Y (least squares if there is none)."""
@@ -112,12 +114,12 @@ def compare_sgd_to_min_norm(x_train: np.ndarray, y_train: np.ndarray, x_test: np
     row space of X relative to ||W|| (zero from a zero start, after any number of steps: the reason
     the limit is the minimum-norm solution).
     """
-    targets = np.eye(num_classes)[y_train]
+    targets = one_hot(y_train, num_classes)
     w_min = min_norm_least_squares(x_train, targets)
     w_sgd = sgd_least_squares(x_train, targets, epochs=epochs, batch_size=batch_size, seed=seed)
 
     def error(x: np.ndarray, labels: np.ndarray, w: np.ndarray) -> float:
-        return float(np.mean(np.argmax(np.asarray(x, np.float64) @ w, axis=1) != labels)) if len(labels) else math.nan
+        return classification_error(np.asarray(x, np.float64) @ w, labels)
 
     x = np.asarray(x_train, np.float64)
     return MinNormComparison(
