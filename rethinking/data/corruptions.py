@@ -222,6 +222,31 @@ def permute_pixels(image: tf.Tensor, permutation: tf.Tensor) -> tf.Tensor:
     return tf.reshape(tf.gather(flat, permutation), [h, w, c])
 
 
+def permute_batch(images: tf.Tensor, permutation: tf.Tensor) -> tf.Tensor:
+    """Moves the pixel positions of a batch [B, H, W, C] by one permutation [H*W] or one per image [B, H*W].
+
+    The batched form of ``permute_pixels``: one gather per batch, used where the permutation must
+    come after a per-batch step (the random crop), so it acts on the pixels the network receives.
+    """
+    shape = images.shape
+    if shape.rank != 4 or None in shape[1:]:
+        raise ValueError(f"permute_batch needs a batch of fixed-size images [B, H, W, C]. Received: shape={shape}")
+    h, w, c = int(shape[1]), int(shape[2]), int(shape[3])
+    flat = tf.reshape(images, [-1, h * w, c])
+    permutation = tf.cast(permutation, tf.int32)
+    if permutation.shape.rank == 1:
+        moved = tf.gather(flat, permutation, axis=1)
+    else:
+        moved = tf.gather(flat, permutation, axis=1, batch_dims=1)
+    return tf.reshape(moved, [-1, h, w, c])
+
+
+def example_permutation(num_pixels: int, index: tf.Tensor, *, seed: int, split: str = "train") -> tf.Tensor:
+    """The permutation ``random_pixels`` applies to example ``index`` (a pure function of seed, split, index)."""
+    key = seeds.fold(seeds.stream_seed(seed, seeds.RANDOM_PIXELS, split), index)
+    return random_permutation(num_pixels, key)
+
+
 def shuffle_pixels(image: tf.Tensor, *, seed: int) -> tf.Tensor:
     """Shuffled pixels: the dataset-wide permutation of ``seed`` applied to one image."""
     h, w, _ = _static_hw(image, "Shuffled pixels")
@@ -231,8 +256,7 @@ def shuffle_pixels(image: tf.Tensor, *, seed: int) -> tf.Tensor:
 def random_pixels(image: tf.Tensor, index: tf.Tensor, *, seed: int, split: str = "train") -> tf.Tensor:
     """Random pixels: an independent permutation of pixel positions for each image."""
     h, w, _ = _static_hw(image, "Random pixels")
-    key = seeds.fold(seeds.stream_seed(seed, seeds.RANDOM_PIXELS, split), index)
-    return permute_pixels(image, random_permutation(h * w, key))
+    return permute_pixels(image, example_permutation(h * w, index, seed=seed, split=split))
 
 
 def gaussian_moments(

@@ -4,6 +4,17 @@ The corruption is applied once, before the cache, so epochs after the first cost
 pipeline costs. Shuffling and augmentation come after the cache and are seeded by (seed, epoch):
 epoch e is the same whether a run reaches it directly or resumes into it.
 
+Pixel conditions act on the image the network receives (after the crop, e.g. CIFAR-10's 28x28
+centre of a 32x32 image): a shuffled or random-pixel image is exactly a permutation of the
+network's clean input. Without augmentation, images are centre-cropped before the cache and
+permuted there. With augmentation (random crop, flip, colour jitter) the training images stay at
+their stored size in the cache and the permutation is applied per batch after augmentation, in the
+graph of the input pipeline: the one dataset-wide permutation of shuffled pixels (the same one the
+test split's centre crops get), or each example's own permutation of random pixels, computed once
+before the cache and carried with the example. Gaussian images are drawn at the stored size with
+the moments of the training images' centre crops (what the network sees), so every crop of one is
+Gaussian noise with those moments.
+
 Batches are dicts::
 
     {"image": float32 [B, h, w, C], "label": int [B], "index": int64 [B],
@@ -18,11 +29,19 @@ import dataclasses
 import functools
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from rethinking.data import preprocessing, seeds
 from rethinking.data._dicts import dataclass_from_dict
-from rethinking.data.corruptions import Corruption, apply_corruption
+from rethinking.data.corruptions import (
+    Corruption,
+    apply_corruption,
+    corrupt_pixels,
+    example_permutation,
+    permute_batch,
+    pixel_permutation,
+)
 from rethinking.data.datasets import DataBundle, DatasetInfo, load_dataset
 from rethinking.data.preprocessing import Preprocessing
 
@@ -30,6 +49,8 @@ from rethinking.data.preprocessing import Preprocessing
 # for larger data (100,000 ImageNet-size images would already be ~15 GB; ImageNet users set it).
 MAX_DEFAULT_SHUFFLE_BUFFER = 100_000
 CACHE_MODES = ("memory", "none")
+# Key of the per-example permutation (random pixels under augmentation), dropped once applied.
+PERMUTATION_KEY = "pixel_permutation"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +121,9 @@ class DataPipeline:
         image_size: (height, width) of the network's input.
         corrupted_train: corrupted training examples (raw pixels), in index order, cached.
         corrupted_test: test examples after the pixel condition (labels true), cached.
+        permute_after_crop: ``"shuffled"`` or ``"random"`` when the training images are cached
+            uncropped (augmentation on) and the pixel permutation is applied per batch after the
+            crop; ``"none"`` when the cache already holds what the network sees.
     """
 
     config: DataConfig
@@ -108,6 +132,7 @@ class DataPipeline:
     image_size: tuple[int, int]
     corrupted_train: tf.data.Dataset
     corrupted_test: tf.data.Dataset
+    permute_after_crop: str = "none"
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -119,12 +144,13 @@ class DataPipeline:
         """Training batches per epoch (the last one may be partial)."""
         return -(-self.info.train_size // self.batch_size)
 
-    def _batched(self, ds: tf.data.Dataset, *, epoch: tf.Tensor | int) -> tf.data.Dataset:
+    def _batched(self, ds: tf.data.Dataset, *, epoch: tf.Tensor | int, training_split: bool = True) -> tf.data.Dataset:
         prep = self.config.preprocessing
+        finish = functools.partial(self._finish_batch, permute=training_split)
         if None not in self.info.image_shape[:2] and not prep.augment:
             # Deterministic path on fixed-size images: vectorized over the whole batch.
             return ds.batch(self.batch_size).map(
-                lambda ex: {**ex, "image": preprocessing.prepare_batch(ex["image"], prep, self.image_size)},
+                lambda ex: finish({**ex, "image": preprocessing.crop_batch(ex["image"], self.image_size)}),
                 num_parallel_calls=tf.data.AUTOTUNE,
             )
         ds = ds.map(
@@ -132,10 +158,21 @@ class DataPipeline:
                 ex["image"], ex["index"], prep=prep, size=self.image_size, seed=self.config.seed, epoch=epoch)},
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-        return ds.batch(self.batch_size).map(
-            lambda ex: {**ex, "image": preprocessing.standardize_batch(ex["image"], prep)},
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        return ds.batch(self.batch_size).map(finish, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def _finish_batch(self, batch: dict[str, tf.Tensor], *, permute: bool) -> dict[str, tf.Tensor]:
+        """A batch of cropped [0, 1] images: the deferred pixel permutation (training split only;
+        the test split is permuted before its cache), then standardization."""
+        batch = dict(batch)
+        permutation = batch.pop(PERMUTATION_KEY, None)
+        image = batch["image"]
+        if not permute:
+            pass
+        elif self.permute_after_crop == "shuffled":
+            image = permute_batch(image, pixel_permutation(self.image_size[0] * self.image_size[1], self.config.seed))
+        elif self.permute_after_crop == "random":
+            image = permute_batch(image, permutation)
+        return {**batch, "image": preprocessing.standardize_batch(image, self.config.preprocessing)}
 
     def _no_augmentation(self) -> DataPipeline:
         prep = dataclasses.replace(self.config.preprocessing, random_crop=False, flip=False, color_jitter=False)
@@ -173,7 +210,8 @@ class DataPipeline:
 
     def test(self) -> tf.data.Dataset:
         """The test set in index order, no augmentation."""
-        return self._no_augmentation()._batched(self.corrupted_test, epoch=0).prefetch(tf.data.AUTOTUNE)
+        return self._no_augmentation()._batched(self.corrupted_test, epoch=0, training_split=False).prefetch(
+            tf.data.AUTOTUNE)
 
 
 def _shuffle_seed(seed: int, epoch: int | tf.Tensor) -> tf.Tensor:
@@ -205,13 +243,87 @@ def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
     return ds.with_options(options)
 
 
-def corrupt_bundle(bundle: DataBundle, config: DataConfig) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """Applies ``config.corruption`` to both splits of ``bundle`` (labels: train only, by default)."""
+def seen_moments(bundle: DataBundle, size: tuple[int, int]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std (pixel units) of the training images as the network sees them.
+
+    That is, of their centre crops to ``size`` (CIFAR-10: the 28x28 centre), accumulated in
+    float64; the dataset's own moments when no crop applies.
+    """
     info = bundle.info
-    common = dict(num_classes=info.num_classes, seed=config.seed, mean=info.channel_mean, std=info.channel_std)
-    train = apply_corruption(bundle.train, config.corruption, split="train", **common)
-    test = apply_corruption(bundle.test, config.corruption, split="test", **common)
-    return train, test
+    h, w = info.image_shape[0], info.image_shape[1]
+    if (h, w) == tuple(size) and info.channel_mean is not None and info.channel_std is not None:
+        return tuple(info.channel_mean), tuple(info.channel_std)
+    if h is None or w is None:
+        raise ValueError("Gaussian images need a fixed image size; resize variable-size images first.")
+    channels = info.image_shape[-1]
+
+    def moments(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        x = tf.reshape(tf.cast(preprocessing.center_crop(images, *size), tf.float64), [-1, channels])
+        return tf.reduce_sum(x, 0), tf.reduce_sum(x * x, 0), tf.cast(tf.shape(x)[0], tf.float64)
+
+    zero = tf.zeros([channels], tf.float64)
+    batches = bundle.train.map(lambda ex: ex["image"]).batch(1024).map(moments)
+    total, total_sq, count = batches.reduce(
+        (zero, zero, tf.constant(0.0, tf.float64)), lambda acc, m: (acc[0] + m[0], acc[1] + m[1], acc[2] + m[2]))
+    mean = (total / count).numpy()
+    std = np.sqrt(np.maximum((total_sq / count).numpy() - mean**2, 0.0))
+    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+
+
+def corrupt_split(
+    ds: tf.data.Dataset,
+    config: DataConfig,
+    *,
+    num_classes: int,
+    size: tuple[int, int],
+    split: str,
+    moments: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+) -> tf.data.Dataset:
+    """One split's examples as the cache holds them: labels corrupted, pixels randomized.
+
+    Fixed-size images of a split that is not augmented are centre-cropped to ``size`` first, so
+    the pixel permutation acts on exactly what the network receives. An augmented training split
+    keeps its stored size; its permutation (random pixels: one per example, stored under
+    ``PERMUTATION_KEY``) is applied per batch after the crop (``DataPipeline``).
+
+    Args:
+        ds: example dicts (``image``, ``label``, ``index``) in index order.
+        config: the data configuration.
+        num_classes: K.
+        size: the network's (height, width).
+        split: ``"train"`` or ``"test"``.
+        moments: per-channel (mean, std) of the seen training images, for Gaussian images.
+    """
+    c = config.corruption
+    labels_only = dataclasses.replace(c, pixels="original")
+    out = apply_corruption(ds, labels_only, num_classes=num_classes, seed=config.seed, split=split)
+    if c.pixels == "gaussian":
+        if moments is None:
+            raise ValueError("Gaussian pixels need the training images' channel moments.")
+        out = corrupt_pixels(out, mode="gaussian", seed=config.seed, split=split, mean=moments[0], std=moments[1],
+                             gaussian_stats=c.gaussian_stats)
+    shape = out.element_spec["image"].shape
+    fixed = shape.rank == 3 and shape[0] is not None and shape[1] is not None
+    augmented = split == "train" and config.preprocessing.augment
+    if fixed and not augmented and (shape[0], shape[1]) != tuple(size):
+        out = out.map(lambda ex: {**ex, "image": preprocessing.center_crop(ex["image"], *size)},
+                      num_parallel_calls=tf.data.AUTOTUNE)
+    if c.pixels not in ("shuffled", "random"):
+        return out
+    if not augmented:
+        return corrupt_pixels(out, mode=c.pixels, seed=config.seed, split=split)
+    if not fixed:
+        raise ValueError("Pixel randomization needs images of a fixed HxWxC shape; resize variable-size images first.")
+    if c.pixels == "shuffled":
+        return out  # one constant permutation, applied per batch
+    num_pixels = size[0] * size[1]
+    dtype = tf.int16 if num_pixels <= 2**15 else tf.int32  # half the cache for images up to 181x181
+
+    def attach(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        permutation = example_permutation(num_pixels, ex["index"], seed=config.seed, split=split)
+        return {**ex, PERMUTATION_KEY: tf.cast(permutation, dtype)}
+
+    return out.map(attach, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def first_training_examples(bundle: DataBundle, count: int) -> DataBundle:
@@ -251,11 +363,18 @@ def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | Non
         bundle = load_dataset(
             config.dataset, data_dir=config.data_dir, with_stats=config.corruption.pixels == "gaussian"
         )
+    size = preprocessing.output_size(config.preprocessing, bundle.info.image_shape)
+    pixels = config.corruption.pixels
+    # Moments of the full training set, so a truncated run's Gaussian images equal the full run's.
+    moments = seen_moments(bundle, size) if pixels == "gaussian" else None
     if config.train_examples is not None:
         bundle = first_training_examples(bundle, config.train_examples)
-    size = preprocessing.output_size(config.preprocessing, bundle.info.image_shape)
-    train, test = corrupt_bundle(bundle, config)
+    common = dict(num_classes=bundle.info.num_classes, size=size, moments=moments)
+    train = corrupt_split(bundle.train, config, split="train", **common)
+    test = corrupt_split(bundle.test, config, split="test", **common)
+    deferred = pixels if pixels in ("shuffled", "random") and config.preprocessing.augment else "none"
     return DataPipeline(
         config=config, info=bundle.info, batch_size=batch_size, image_size=size,
         corrupted_train=_cache(train, config.cache), corrupted_test=_cache(test, config.cache),
+        permute_after_crop=deferred,
     )

@@ -178,8 +178,13 @@ def standardize_batch(images: tf.Tensor, prep: Preprocessing) -> tf.Tensor:
     return tf.image.per_image_standardization(images) if prep.standardize else images
 
 
+def crop_batch(images: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+    """A batch of raw fixed-size images to the network's size (centre crop) in [0, 1]."""
+    if tuple(images.shape[1:3]) != tuple(size):
+        images = center_crop(images, *size)
+    return to_float(images)
+
+
 def prepare_batch(images: tf.Tensor, prep: Preprocessing, size: tuple[int, int]) -> tf.Tensor:
     """The deterministic path on a whole batch of raw fixed-size images: centre crop, [0, 1], standardize."""
-    if tuple(images.shape[1:3]) != size:
-        images = center_crop(images, *size)
-    return standardize_batch(to_float(images), prep)
+    return standardize_batch(crop_batch(images, size), prep)
