@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from rethinking.data._dicts import dataclass_from_dict
@@ -210,11 +212,44 @@ class RunConfig:
         return self.data.seed if self.train.init_seed is None else self.train.init_seed
 
 
+# sha256 of dataset files, by (resolved path, size in bytes, mtime in ns): hashed once per process.
+_FINGERPRINTS: dict[tuple[str, int, int], str] = {}
+_HASH_CHUNK = 1 << 20  # bytes
+
+
+def dataset_fingerprint(dataset: str) -> str | None:
+    """The sha256 (hex) of a ``.npz`` dataset file's content; None for named datasets or a missing file.
+
+    Cached by the file's size and modification time, so a sweep hashes each file once.
+    """
+    if not dataset.endswith(".npz"):
+        return None
+    path = Path(dataset).expanduser()
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _FINGERPRINTS:
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                while chunk := f.read(_HASH_CHUNK):
+                    digest.update(chunk)
+            _FINGERPRINTS[key] = digest.hexdigest()
+        return _FINGERPRINTS[key]
+    except OSError:
+        return None
+
+
 def config_digest(config: RunConfig) -> str:
-    """A short hash of everything that changes a run's results (not its name or folder)."""
+    """A short hash of everything that changes a run's results (not its name or folder).
+
+    For a ``.npz`` dataset that includes the file's content: a changed file is a new run.
+    """
     values = config.to_dict()
     for key in ("experiment", "run_name", "log_dir"):
         values.pop(key)
+    fingerprint = dataset_fingerprint(config.data.dataset)
+    if fingerprint is not None:  # only then, so the names of runs on named datasets never change
+        values["dataset_sha256"] = fingerprint
     text = json.dumps(values, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 

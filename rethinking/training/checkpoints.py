@@ -7,13 +7,22 @@ best test accuracy, time to fit) and ``epoch-000012.first_correct.npy`` (per-exa
 memorization epochs). ``latest.json`` is renamed into place last, so a process killed at any
 moment (SIGKILL included) leaves ``latest.json`` naming a complete checkpoint: a resumed run loses
 at most the epoch in progress. The two newest checkpoints are kept.
+
+Restoring trusts nothing: it tries the checkpoint ``latest.json`` names, then every other one
+found on disk, newest first, and takes the first that reads completely (a truncated or garbled
+file, a missing state file, a ``latest.json`` naming a missing checkpoint or missing itself are
+skipped with a warning). Checkpoints exist but none is intact: ``CheckpointError``. Temporary
+folders of a write that was killed (``*_temp``) are removed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +31,15 @@ import tensorflow as tf
 
 from rethinking.training.rundir import atomic_write_text, read_json, write_json
 
+logger = logging.getLogger(__name__)
+
 LATEST = "latest.json"
 KEEP = 2
 _NAME = re.compile(r"^epoch-(\d{6})$")
+
+
+class CheckpointError(RuntimeError):
+    """Checkpoints exist but none of them can be read."""
 
 
 @dataclasses.dataclass
@@ -94,14 +109,22 @@ class Checkpointer:
         self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, seed_states=seed_states(model))
 
     def latest(self) -> str | None:
-        """The name of the newest complete checkpoint, or None."""
+        """The name ``latest.json`` gives, or None (missing or unreadable file: see ``candidates``)."""
         path = self.directory / LATEST
-        if not path.is_file():
+        try:
+            name = read_json(path).get("checkpoint")
+        except (OSError, ValueError):
             return None
-        name = read_json(path).get("checkpoint")
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise ValueError(f"{path} is corrupt; delete the run's checkpoints folder or pass --overwrite.")
-        return name
+        return name if isinstance(name, str) and _NAME.match(name) else None
+
+    def candidates(self) -> list[str]:
+        """Checkpoint names to try, best first: the one ``latest.json`` names, then all others newest first."""
+        if not self.directory.is_dir():
+            return []
+        found = sorted({p.name.split(".")[0] for p in self.directory.iterdir()
+                        if _NAME.match(p.name.split(".")[0]) and p.name.endswith(".index")}, reverse=True)
+        latest = self.latest()
+        return [latest, *[n for n in found if n != latest]] if latest else found
 
     def save(self, state: RunState) -> str:
         """Writes a checkpoint of the current variables and ``state``; returns its name."""
@@ -109,21 +132,60 @@ class Checkpointer:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.checkpoint.write(str(self.directory / name))
         write_json(self.directory / f"{name}.state.json", state.to_json())
-        np.save(self.directory / f"{name}.first_correct.npy", state.first_correct)
+        _save_npy(self.directory / f"{name}.first_correct.npy", state.first_correct)
         atomic_write_text(self.directory / LATEST, json.dumps({"checkpoint": name, "epoch": state.epoch}) + "\n")
         self._prune(keep_from=state.epoch)
         return name
 
     def restore(self) -> RunState | None:
-        """Loads the newest checkpoint into the model and optimizer; returns its state (None: none)."""
-        name = self.latest()
-        if name is None:
-            return None
+        """Loads the newest intact checkpoint into the model and optimizer; returns its state.
+
+        Returns:
+            The run state, or None when there is no checkpoint at all.
+
+        Raises:
+            CheckpointError: checkpoints exist, none intact.
+        """
+        self.clean_temporary()
+        skipped = []
+        latest_path = self.directory / LATEST
+        if latest_path.exists() and self.latest() is None:
+            skipped.append(f"{LATEST} (unreadable)")
+        for name in self.candidates():
+            try:
+                state = self._read(name)
+            except Exception as err:  # noqa: BLE001 (any damage: truncated, garbled, missing part)
+                skipped.append(f"{name} ({type(err).__name__}: {_first_line(err)})")
+                continue
+            if skipped:
+                logger.warning("Resuming %s from %s; skipped damaged: %s.", self.directory.parent, name, "; ".join(skipped))
+            return state
+        if skipped and any(not s.startswith(LATEST) for s in skipped):
+            raise CheckpointError(
+                f"No intact checkpoint in {self.directory} ({'; '.join(skipped)}); pass --overwrite to start the run "
+                "again, or restore the folder from a backup.")
+        if skipped:
+            logger.warning("%s: %s; no checkpoint found, starting at epoch 0.", self.directory, skipped[0])
+        return None
+
+    def _read(self, name: str) -> RunState:
         prefix = self.directory / name
-        self.checkpoint.read(str(prefix)).assert_existing_objects_matched()
+        if not (self.directory / f"{name}.index").is_file():
+            raise FileNotFoundError(f"{name}.index is missing")
         state = read_json(self.directory / f"{name}.state.json")
-        first_correct = np.load(self.directory / f"{name}.first_correct.npy")
+        first_correct = np.load(self.directory / f"{name}.first_correct.npy", allow_pickle=False)
+        self.checkpoint.read(str(prefix)).assert_existing_objects_matched()
         return RunState.from_json(state, first_correct)
+
+    def clean_temporary(self) -> None:
+        """Removes what killed writes left: ``*_temp`` checkpoint folders and ``.tmp`` files."""
+        if not self.directory.is_dir():
+            return
+        for path in self.directory.iterdir():
+            if path.is_dir() and path.name.endswith("_temp"):
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
 
     def _prune(self, keep_from: int) -> None:
         epochs = sorted({int(m.group(1)) for p in self.directory.iterdir()
@@ -132,3 +194,18 @@ class Checkpointer:
             if epoch < keep_from:
                 for path in self.directory.glob(f"epoch-{epoch:06d}.*"):
                     path.unlink(missing_ok=True)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    """``np.save`` through a temporary file and a rename (kill-safe)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else ""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from rethinking.data.preview import image_grid, sample_training_images
 from rethinking.models import COMPILE_DEFAULTS, MODELS
 from rethinking.training import rundir, summaries
 from rethinking.training.checkpoints import Checkpointer, RunState
+from rethinking.training.runlock import LOCK_FILE, RunLock
 from rethinking.training.command import command_line
 from rethinking.training.evaluation import evaluate_split, make_predict_fn
 from rethinking.training.strategy import get_strategy, is_chief, uses_keras_fit, worker_id
@@ -44,6 +46,7 @@ METRIC_COLUMNS = ("epoch", "step", "learning_rate", "batch_loss", "train_loss", 
                   "train_accuracy_corrupted", "train_accuracy_clean", "test_loss", "test_accuracy",
                   "best_test_accuracy", "epoch_seconds", "train_images_per_second")
 COMPLETE = ("finished", "fitted")
+FINAL_WEIGHTS = "final.weights.h5"
 # The evaluation inputs are the same every epoch (no augmentation): keep them preprocessed in memory
 # when they fit in this budget (bytes of float32 images; CIFAR-10's 50,000 28x28x3 images: 470 MB).
 EVAL_CACHE_BYTES = 1 << 30
@@ -158,20 +161,40 @@ def _make_distributed_step(model: keras.Model, strategy: tf.distribute.Strategy)
     return step
 
 
-def _prepare_directory(directory: Path, config: RunConfig, *, chief: bool, overwrite: bool) -> dict[str, Any] | None:
-    """Creates or checks the run directory; returns stored results if the run already completed."""
-    if overwrite and chief and directory.exists():
-        shutil.rmtree(directory)
-    if (directory / rundir.CONFIG_FILE).is_file():
-        rundir.check_same_config(directory, config)
-        results_path = directory / rundir.RESULTS_FILE
-        if results_path.is_file():
-            stored = rundir.read_json(results_path)
-            if stored.get("status") in COMPLETE:
-                return stored
-    elif chief:
-        rundir.write_json(directory / rundir.CONFIG_FILE, config.to_dict())
-    return None
+def _clear_directory(directory: Path) -> None:
+    """Deletes a run directory's contents (``--overwrite``), keeping this process's lock file."""
+    for path in directory.iterdir():
+        if path.name == LOCK_FILE:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _stored_complete(directory: Path, config: RunConfig) -> dict[str, Any] | None:
+    """Checks the run directory's config; returns its results if the run completed."""
+    if not (directory / rundir.CONFIG_FILE).is_file():
+        return None
+    rundir.check_same_config(directory, config)
+    results_path = directory / rundir.RESULTS_FILE
+    if not results_path.is_file():
+        return None
+    try:
+        stored = rundir.read_json(results_path)
+    except ValueError:
+        logger.warning("%s is unreadable; resuming the run from its checkpoints to rewrite it.", results_path)
+        return None
+    return stored if stored.get("status") in COMPLETE else None
+
+
+def missing_outputs(directory: Path, own_dir: Path | None = None) -> list[str]:
+    """The files a completed run promises that are missing or unreadable (empty: all there)."""
+    missing = [name for name in (rundir.CONFIG_FILE, rundir.METRICS_FILE, rundir.EXAMPLES_FILE)
+               if not (directory / name).is_file() or (directory / name).stat().st_size == 0]
+    if not rundir.readable_weights((own_dir or directory) / FINAL_WEIGHTS):
+        missing.append(FINAL_WEIGHTS)
+    return missing
 
 
 def eval_datasets(pipeline: DataPipeline, budget: int = EVAL_CACHE_BYTES) -> tuple[tf.data.Dataset, tf.data.Dataset]:
@@ -213,6 +236,10 @@ def train(
 ) -> dict[str, Any]:
     """Trains (or resumes, or returns the stored results of) the run of ``config``.
 
+    The run directory is owned by this process while it trains (``runlock.RunLock``): a second
+    process on the same run stops at once with ``RunLocked``. A run whose results say it completed
+    but whose promised files are missing or unreadable is repaired from its last checkpoint.
+
     Args:
         config: the run.
         overwrite: delete an existing run directory of this config and start again.
@@ -224,9 +251,12 @@ def train(
         The results dict also written to ``results.json``.
 
     Raises:
-        ValueError: an invalid config, an impossible combination, or a run directory holding a
-            different config.
+        ValueError: an invalid config, an impossible combination, bad data, or a run directory
+            holding a different config.
+        RunLocked: another live process owns the run directory.
+        CheckpointError: checkpoints exist but none can be read.
         TrainingDiverged: the loss became NaN or too large (``results.json`` says so).
+        OSError: the run directory cannot be written (see ``rundir.describe_os_error``).
     """
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -236,11 +266,39 @@ def train(
         raise ValueError("model.fit cannot drive a multi-worker run (keras-team/keras#20585); use driver='auto'.")
     chief = is_chief(strategy)
     directory = rundir.run_dir(config)
-    stored = _prepare_directory(directory, config, chief=chief, overwrite=overwrite)
-    if stored is not None:
-        logger.info("%s already completed (%s); returning its results.", directory, stored.get("status"))
-        return {**stored, "already_complete": True}
+    rundir.check_writable_root(Path(config.log_dir))
+    created = not directory.exists()
+    lock = RunLock(directory) if chief else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        return _train_owned(config, directory, strategy, keras_fit=keras_fit, chief=chief, overwrite=overwrite,
+                            progress=progress, lock=lock)
+    except BaseException:
+        # A run rejected before it wrote its config (bad data, no memory) leaves no folder behind.
+        if chief and created and not (directory / rundir.CONFIG_FILE).exists():
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Strategy, *, keras_fit: bool, chief: bool,
+                 overwrite: bool, progress: Callable[[dict[str, Any]], None] | None,
+                 lock: RunLock | None) -> dict[str, Any]:
+    """``train`` once this process owns the run directory."""
+    if overwrite and chief:
+        _clear_directory(directory)
+    stored = _stored_complete(directory, config)
     own_dir = directory if chief else directory / "workers" / f"worker-{worker_id(strategy)}"
+    if stored is not None:
+        missing = missing_outputs(directory, own_dir)
+        if not missing:
+            logger.info("%s already completed (%s); returning its results.", directory, stored.get("status"))
+            return {**stored, "already_complete": True}
+        logger.warning("%s completed, but %s %s missing or unreadable; repairing from the last checkpoint.",
+                       directory, ", ".join(missing), "is" if len(missing) == 1 else "are")
 
     keras.utils.set_random_seed(config.init_seed)
     pipeline = build_pipeline(config.data, config.train.batch_size)
@@ -248,6 +306,9 @@ def train(
     with strategy.scope():
         model = build_model(config, pipeline.input_shape, pipeline.info.num_classes)
         compile_model(model, config, pipeline.steps_per_epoch, settings)
+    if chief and not (directory / rundir.CONFIG_FILE).is_file():
+        # Written once the data and the model are known to build: a rejected run leaves no folder.
+        rundir.write_json(directory / rundir.CONFIG_FILE, rundir.config_record(config))
     checkpointer = Checkpointer(own_dir / rundir.CHECKPOINT_DIR, model, model.optimizer)
     state = checkpointer.restore() or RunState()
     resumed = state.epoch > 0 or bool(state.history)
@@ -266,7 +327,7 @@ def train(
         row = {"epoch": 0, "step": 0, "learning_rate": config.learning_rate, "batch_loss": float("nan"), **row,
                "epoch_seconds": 0.0, "train_images_per_second": float("nan")}
         state.wall_seconds = wall_before + time.perf_counter() - session_start
-        _record(state, row, writer, checkpointer, directory, chief, progress, config)
+        _record(state, row, writer, checkpointer, directory, chief, progress, config, lock)
     if chief and not (directory / rundir.INPUTS_FILE).exists():  # after epoch 0 filled the data cache; also
         # after a kill between the first checkpoint and this point, so hparams are never missing
         _write_run_start(writer, config, pipeline, directory, batch_norm)
@@ -296,7 +357,7 @@ def train(
                    **row, "epoch_seconds": time.perf_counter() - epoch_start,
                    "train_images_per_second": pipeline.info.train_size / train_seconds}
             state.wall_seconds = wall_before + time.perf_counter() - session_start
-            _record(state, row, writer, checkpointer, directory, chief, progress, config)
+            _record(state, row, writer, checkpointer, directory, chief, progress, config, lock)
         status = "fitted" if state.fit_epoch is not None and config.train.until_fit else "finished"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -308,19 +369,68 @@ def train(
     finally:
         state.wall_seconds = wall_before + time.perf_counter() - session_start
         results = _results(config, state, status, directory, pipeline, settings, strategy, batch_norm)
-        if chief:
-            rundir.write_json(directory / rundir.RESULTS_FILE, results)
-            if status in COMPLETE:
-                summaries.write_final(writer, results, state.epoch)
-        if status in COMPLETE:
-            model.save_weights(str(own_dir / "final.weights.h5"))
-        writer.close()
+        try:
+            if lock is None or lock.owns():  # never write into a directory another process took over
+                results = _finish(results, model=model, state=state, predict=predict, evaluation=evaluation,
+                                  writer=writer, directory=directory, own_dir=own_dir, chief=chief)
+        finally:
+            writer.close()
     return results
 
 
+def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, predict: Callable,
+            evaluation: tuple[tf.data.Dataset, tf.data.Dataset], writer, directory: Path, own_dir: Path,
+            chief: bool) -> dict[str, Any]:
+    """Writes what a run promises, then ``results.json``; a complete status is written last.
+
+    A kill at any instant leaves either no complete status (a rerun resumes from the last checkpoint
+    and finishes again) or every promised file on disk. A failure while writing (a full disk)
+    records the run as failed and re-raises.
+    """
+    if results["status"] in COMPLETE:
+        try:
+            save_weights_atomically(model, own_dir / FINAL_WEIGHTS)
+            if chief:
+                # Also repairs a completed run whose files were lost (the session trained no epoch).
+                rundir.write_csv(directory / rundir.METRICS_FILE, state.history, METRIC_COLUMNS)
+                if state.train_examples is None:
+                    state.train_examples = evaluate_split(predict, evaluation[0])
+                _write_examples(directory, state)
+                summaries.write_final(writer, results, state.epoch)
+        except BaseException as err:
+            if chief:
+                failed = {**results, "status": "failed", "error": f"{type(err).__name__}: {err}"}
+                try:
+                    rundir.write_json(directory / rundir.RESULTS_FILE, failed)
+                except OSError:
+                    pass  # no complete status on disk either way: a rerun finishes the run
+            raise
+    if chief:
+        rundir.write_json(directory / rundir.RESULTS_FILE, results)
+    return results
+
+
+def save_weights_atomically(model: keras.Model, path: Path) -> None:
+    """``model.save_weights`` to a temporary file in the same folder, then a rename (kill-safe)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name.removesuffix('.weights.h5')}.{os.getpid()}.tmp.weights.h5")
+    try:
+        model.save_weights(str(tmp))
+        os.chmod(tmp, rundir.FILE_MODE)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _record(state: RunState, row: dict[str, Any], writer, checkpointer: Checkpointer, directory: Path, chief: bool,
-            progress, config: RunConfig) -> None:
-    """Appends ``row``, writes metrics.csv, TensorBoard and examples.csv, and checkpoints."""
+            progress, config: RunConfig, lock: RunLock | None) -> None:
+    """Appends ``row``, writes metrics.csv, TensorBoard and examples.csv, and checkpoints.
+
+    Raises:
+        LockLost: another process took the run directory over; nothing is written.
+    """
+    if lock is not None:
+        lock.check()
     state.history.append(row)
     if chief:
         rundir.write_csv(directory / rundir.METRICS_FILE, state.history, METRIC_COLUMNS)
@@ -389,5 +499,6 @@ def _results(config: RunConfig, state: RunState, status: str, directory: Path, p
         "replicas": strategy.num_replicas_in_sync,
         "versions": rundir.versions(),
         "git_revision": rundir.git_revision(),
+        **rundir.data_identity(config),
         "command": command_line(config),
     }

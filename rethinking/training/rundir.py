@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rethinking.config import RunConfig
+from rethinking.config import RunConfig, dataset_fingerprint
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
@@ -49,11 +49,23 @@ def run_dir(config: RunConfig) -> Path:
     return Path(config.log_dir) / config.experiment / config.resolved_run_name
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Permissions of a file created normally (0666 less the umask): mkstemp's 0600 would hide results
+# from collaborators.
+FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Writes ``text`` to ``path`` through a temporary file and a rename (kill-safe)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
@@ -90,15 +102,36 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]
     atomic_write_text(path, buffer.getvalue())
 
 
-def load_config(directory: str | Path) -> RunConfig:
-    """The ``RunConfig`` stored in a run directory (for ``--resume``)."""
+# Keys of config.json beside the RunConfig's own: what the run's data was (not options).
+DATA_IDENTITY_KEYS = ("dataset_sha256",)
+
+
+def data_identity(config: RunConfig) -> dict[str, Any]:
+    """``{"dataset_sha256": ...}``: the content hash of a ``.npz`` dataset (None for named datasets)."""
+    return {"dataset_sha256": dataset_fingerprint(config.data.dataset)}
+
+
+def config_record(config: RunConfig) -> dict[str, Any]:
+    """What config.json holds: the ``RunConfig`` and the identity of its data."""
+    return {**config.to_dict(), **data_identity(config)}
+
+
+def _stored_record(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise ValueError(f"{directory} is not a run directory (no {CONFIG_FILE}); give the folder rethinking train wrote.")
+    return read_json(path)
+
+
+def load_config(directory: str | Path) -> RunConfig:
+    """The ``RunConfig`` stored in a run directory (for ``--resume``)."""
+    values = _stored_record(directory)
+    for key in DATA_IDENTITY_KEYS:
+        values.pop(key, None)
     try:
-        return RunConfig.from_dict(read_json(path))
-    except TypeError as err:
-        raise ValueError(f"{path} is not a valid run config: {err}") from err
+        return RunConfig.from_dict(values)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{Path(directory) / CONFIG_FILE} is not a valid run config: {err}") from err
 
 
 def config_of_run(directory: str | Path) -> RunConfig:
@@ -116,6 +149,38 @@ def check_same_config(directory: Path, config: RunConfig) -> None:
             f"{directory} holds a run with a different config; choose another --run-name, "
             "or pass --overwrite to start it again."
         )
+    recorded = _stored_record(directory).get("dataset_sha256")
+    current = data_identity(config)["dataset_sha256"]
+    if recorded is not None and current is not None and recorded != current:
+        raise ValueError(
+            f"{directory} was trained on another version of {config.data.dataset} (sha256 {recorded[:12]}..., now "
+            f"{current[:12]}...); choose another --run-name, or pass --overwrite to train on the new file."
+        )
+
+
+def readable_weights(path: Path) -> bool:
+    """Whether ``path`` is a complete, readable HDF5 weights file."""
+    if not path.is_file():
+        return False
+    try:
+        import h5py  # noqa: PLC0415 (a Keras dependency)
+
+        with h5py.File(path, "r") as f:
+            f.visit(lambda name: None)
+        return True
+    except Exception:  # noqa: BLE001 (truncated or garbled: any error means unreadable)
+        return False
+
+
+def check_writable_root(log_dir: Path) -> None:
+    """Raises ``OSError`` with a clear message unless run folders can be created under ``log_dir``."""
+    existing = log_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise NotADirectoryError(f"--log-dir {log_dir}: {existing} is a file, not a folder; give a folder for the runs.")
+    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"--log-dir {log_dir}: {existing} is not writable; give a folder you can write to.")
 
 
 def _comparable(config: RunConfig) -> dict[str, Any]:
