@@ -36,16 +36,62 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from rethinking.data.datasets import DatasetUnavailableError  # noqa: PLC0415 (lazy: TF import)
+        import tensorflow as tf  # noqa: PLC0415 (lazy: TF import)
+
+        from rethinking.data.datasets import DatasetUnavailableError  # noqa: PLC0415
+        from rethinking.training.checkpoints import CheckpointError  # noqa: PLC0415
+        from rethinking.training.runlock import LockLost, RunLocked  # noqa: PLC0415
 
         try:
             return fn(*args, **kwargs)
-        except DatasetUnavailableError as err:
+        except (DatasetUnavailableError, RunLocked, LockLost, CheckpointError) as err:
             raise _Failure(str(err), 1) from err
         except ValueError as err:
             raise _Failure(str(err), 2) from err
+        except (MemoryError, tf.errors.ResourceExhaustedError) as err:
+            raise _Failure(out_of_memory_message(err), 1) from err
+        except OSError as err:
+            raise _Failure(os_error_message(err), 1) from err
+        except tf.errors.OpError as err:
+            if "No space left" in str(err):
+                raise _Failure(f"The disk is full ({_first_line(err)}); free space or use another --log-dir, then "
+                               "rerun the same command to resume.", 1) from err
+            raise
 
     return wrapper
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:300] if lines else type(err).__name__
+
+
+def out_of_memory_message(err: BaseException) -> str:
+    """One line for a model or batch that does not fit in memory."""
+    import re  # noqa: PLC0415
+
+    shape = re.search(r"tensor with shape\s*\[([^\]]*)\]", str(err))
+    what = f" (a tensor of shape [{shape.group(1)}])" if shape else ""
+    return (f"Out of memory{what}: use a smaller model (--units, --width-multiplier) or a smaller --batch-size; "
+            "checkpoints already written are kept.")
+
+
+def os_error_message(err: OSError) -> str:
+    """One line for a file-system error: the path, the reason and what to do."""
+    import errno  # noqa: PLC0415
+
+    if err.filename is None:
+        return str(err)
+    advice = {
+        errno.ENOSPC: "free space or use another --log-dir, then rerun the same command to resume",
+        errno.EACCES: "give a --log-dir you can write to (or fix its permissions)",
+        errno.EPERM: "give a --log-dir you can write to (or fix its permissions)",
+        errno.EROFS: "the file system is read-only: give a --log-dir on a writable one",
+        errno.ENOTDIR: "a file stands where a folder should be: give another --log-dir",
+        errno.EEXIST: "a file stands where a folder should be: give another --log-dir",
+        errno.ENOENT: "check that the path exists",
+    }.get(err.errno or 0, "check the path and rerun")
+    return f"Cannot write {err.filename}: {err.strerror or err}; {advice}."
 
 
 def _source_and_label_options() -> list[Callable[..., Any]]:

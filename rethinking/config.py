@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,9 @@ class ModelConfig:
             raise ValueError(f"Unknown model {self.name!r}: use one of {', '.join(MODEL_NAMES)}.")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout is a rate in [0, 1). Received: dropout={self.dropout}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0. Received: weight_decay={self.weight_decay}")
-        if not self.width_multiplier > 0:
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ValueError(f"weight_decay must be a finite number >= 0. Received: weight_decay={self.weight_decay}")
+        if not (self.width_multiplier > 0 and math.isfinite(self.width_multiplier)):
             raise ValueError(f"width_multiplier must be > 0. Received: width_multiplier={self.width_multiplier}")
         if self.name != "mlp" and (self.depth is not None or self.units is not None):
             raise ValueError(f"depth and units apply only to model 'mlp'. Received: name={self.name!r}")
@@ -124,8 +125,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)
         _positive_int("batch_size", self.batch_size)
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0. Received: learning_rate={self.learning_rate}")
+        if self.learning_rate is not None and not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate must be a finite number > 0. Received: learning_rate={self.learning_rate}")
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1). Received: momentum={self.momentum}")
         if not 0.0 < self.lr_decay <= 1.0:

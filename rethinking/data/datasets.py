@@ -184,6 +184,9 @@ def _to_uint8_images(x: np.ndarray, what: str) -> np.ndarray:
         return x
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise ValueError(f"{what} must be numeric. Received: dtype={x.dtype}")
+    if np.issubdtype(x.dtype, np.floating) and x.size and not np.isfinite(x).all():
+        bad = int(x.size - np.isfinite(x).sum())
+        raise ValueError(f"{what} holds {bad:,} NaN or infinite pixel values; store finite pixels in [0, 255] (uint8).")
     lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
     if lo < 0 or hi > 255:
         raise ValueError(f"{what} must hold pixel values in [0, 255] (uint8). Received: range [{lo}, {hi}]")
@@ -236,18 +239,15 @@ def from_arrays(
     for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
         if len(x) != len(y):
             raise ValueError(f"x_{split} and y_{split} differ in length: {len(x)} images, {len(y)} labels.")
-    if len(x_train) == 0:
-        raise ValueError("x_train is empty.")
+    for x, split in ((x_train, "train"), (x_test, "test")):
+        if len(x) == 0:
+            raise ValueError(f"x_{split} is empty: a dataset needs training and test examples.")
     if x_train.shape[1:] != x_test.shape[1:]:
         raise ValueError(f"Train and test images differ in shape: {x_train.shape[1:]} vs {x_test.shape[1:]}.")
-    num_classes = int(max(y_train.max(), y_test.max() if y_test.size else 0)) + 1
-    if num_classes < 2:
-        raise ValueError("The labels name a single class; classification needs at least 2.")
+    num_classes = check_classes(y_train, y_test, None if class_names is None else len(class_names))
     if class_names is None:
         class_names = [str(k) for k in range(num_classes)]
     class_names = tuple(str(c) for c in class_names)
-    if len(class_names) < num_classes:
-        raise ValueError(f"{len(class_names)} class names for {num_classes} classes.")
     mean, std = channel_stats(x_train)
     info = DatasetInfo(
         name=name, source=source, image_shape=tuple(int(d) for d in x_train.shape[1:]),
@@ -255,6 +255,40 @@ def from_arrays(
         train_size=len(x_train), test_size=len(x_test), channel_mean=mean, channel_std=std,
     )
     return DataBundle(_array_dataset(x_train, y_train), _array_dataset(x_test, y_test), info)
+
+
+def check_classes(y_train: np.ndarray, y_test: np.ndarray, declared: int | None = None) -> int:
+    """The number of classes K, after checking that the labels are class indices 0..K-1.
+
+    K is the number of class names when given, else the largest training label + 1, and then every
+    class 0..K-1 must have a training example: a stray label (1000 among 0..9) would otherwise make
+    a run of 1,001 classes. A test label must be a class the training set has.
+
+    Raises:
+        ValueError: naming the offending label and what to do.
+    """
+    if declared is not None:
+        num_classes = declared
+        for y, split in ((y_train, "train"), (y_test, "test")):
+            if y.size and y.max() >= num_classes:
+                raise ValueError(f"y_{split} holds label {int(y.max())}, but class_names names only {num_classes} "
+                                 f"classes (0..{num_classes - 1}); fix the label or the class names.")
+    else:
+        num_classes = int(y_train.max()) + 1
+        present = np.zeros(num_classes, bool)
+        present[y_train] = True
+        if not present.all():
+            absent = np.flatnonzero(~present)
+            raise ValueError(
+                f"y_train uses labels up to {num_classes - 1} but has no example of {len(absent):,} class(es) below it "
+                f"(first: {int(absent[0])}); labels must be class indices 0..K-1. Fix the labels, or add a class_names "
+                "array to declare the classes.")
+        if y_test.size and y_test.max() >= num_classes:
+            raise ValueError(f"y_test holds label {int(y_test.max())}, a class with no training example (training "
+                             f"labels are 0..{num_classes - 1}); fix the test labels.")
+    if num_classes < 2:
+        raise ValueError("The labels name a single class; classification needs at least 2.")
+    return num_classes
 
 
 def _array_dataset(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:

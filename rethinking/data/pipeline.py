@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,6 +89,11 @@ class DataConfig:
             raise ValueError(f"train_examples must be a positive integer. Received: train_examples={self.train_examples}")
         if not self.cache:
             raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)} or a file path prefix.")
+        if self.cache not in CACHE_MODES:
+            folder = Path(self.cache).expanduser().parent
+            if not folder.is_dir():
+                raise ValueError(f"--cache {self.cache}: the folder {folder} does not exist; create it, or use "
+                                 "--cache memory.")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable, nested dict."""

@@ -4,7 +4,8 @@ A sweep is resumable at two levels: a run that finished (or diverged: a determin
 e.g. the paper's AlexNet with weight decay on random labels) is skipped, and a run that was killed
 resumes from its last checkpoint (the engine's doing). A run that raises is recorded as failed
 (with its error in the table and ``error.txt`` in its folder) and the sweep goes on; rerunning the
-sweep retries it. A dataset that cannot be had here stops the sweep: every run would fail alike.
+sweep retries it. A run owned by another live process (its ``run.lock``) is recorded as ``locked``
+and left alone. A dataset that cannot be had here stops the sweep: every run would fail alike.
 
 After every run the pipeline's table is rewritten (kill-safe), in ``<log_dir>/<pipeline>/``:
 ``results.csv`` (one row per run) and ``results.json`` (the same rows plus the pipeline's name,
@@ -153,6 +154,7 @@ def run_pipeline(
 
     from rethinking.data.datasets import DatasetUnavailableError  # noqa: PLC0415
     from rethinking.training import TrainingDiverged, rundir  # noqa: PLC0415
+    from rethinking.training.runlock import LockLost, RunLocked  # noqa: PLC0415
     from rethinking.training import train as default_train  # noqa: PLC0415
 
     train_fn = train_fn or default_train
@@ -173,6 +175,9 @@ def run_pipeline(
             results = train_fn(run.config, progress=lambda epoch_row: notify({**base, "event": "epoch", "row": epoch_row}))
         except TrainingDiverged as err:
             results, error = stored_results(run.config) or {"status": "diverged"}, str(err)
+        except (RunLocked, LockLost) as err:  # another process owns the run: write nothing into it
+            results, error = {"status": "locked"}, str(err)
+            logger.warning("Run %s skipped: %s", run.config.resolved_run_name, err)
         except DatasetUnavailableError:
             raise
         except KeyboardInterrupt:
