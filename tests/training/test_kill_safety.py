@@ -1,0 +1,161 @@
+"""Kill-safe to the last byte: the final save, damaged checkpoints, missing files, changed data."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rethinking.config import DataConfig, RunConfig
+from rethinking.training import engine, rundir, train
+from rethinking.training.checkpoints import CheckpointError
+from tests.training.helpers import digits_run, same_weights
+
+
+class _Killed(BaseException):
+    """Stands for a SIGKILL at a chosen instant (not an Exception, so nothing handles it)."""
+
+
+def _stop_after(epoch: int):
+    def progress(row):
+        if row["epoch"] == epoch:
+            raise _Killed
+
+    return progress
+
+
+def _epochs(run: Path) -> list[int]:
+    return [int(r["epoch"]) for r in csv.DictReader((run / "metrics.csv").open())]
+
+
+def test_a_kill_during_the_final_save_never_leaves_a_complete_run_without_its_files(tmp_path, monkeypatch):
+    config = digits_run(tmp_path, epochs=2, run_name="r")
+    run = tmp_path / "default" / "r"
+    real_save = engine.save_weights_atomically
+
+    def save_then_die(model, path):
+        real_save(model, path)
+        raise _Killed  # after the weights, before the summary and results.json
+
+    monkeypatch.setattr(engine, "save_weights_atomically", save_then_die)
+    with pytest.raises(_Killed):
+        train(config)
+    assert json.loads((run / "results.json").read_text())["status"] not in ("finished", "fitted")
+    monkeypatch.setattr(engine, "save_weights_atomically", real_save)
+    results = train(config)
+    assert results["status"] == "finished" and not results.get("already_complete")
+    assert _epochs(run) == [0, 1, 2]
+    assert not list(run.glob(".*tmp*"))  # no temporary file left beside the weights
+
+
+@pytest.mark.parametrize("damage", ["missing weights", "truncated weights", "missing examples", "missing metrics"])
+def test_a_complete_run_with_lost_files_is_repaired_from_its_last_checkpoint(tmp_path, damage):
+    config = digits_run(tmp_path, epochs=2, run_name="r")
+    first = train(config)
+    run = Path(first["run_dir"])
+    reference = tmp_path / "reference.weights.h5"
+    reference.write_bytes((run / "final.weights.h5").read_bytes())
+    examples = (run / "examples.csv").read_text()
+    metrics = (run / "metrics.csv").read_text()
+    if damage == "missing weights":
+        (run / "final.weights.h5").unlink()
+    elif damage == "truncated weights":
+        data = (run / "final.weights.h5").read_bytes()
+        (run / "final.weights.h5").write_bytes(data[: len(data) // 2])
+    else:
+        (run / f"{damage.split()[1]}.csv").unlink()
+    repaired = train(config)
+    assert not repaired.get("already_complete") and repaired["status"] == "finished"
+    assert repaired["epochs_trained"] == 2 and repaired["train_accuracy"] == first["train_accuracy"]
+    assert same_weights(reference, run / "final.weights.h5")
+    assert (run / "examples.csv").read_text() == examples
+    assert (run / "metrics.csv").read_text() == metrics
+    assert train(config)["already_complete"]
+
+
+def _interrupted_run(tmp_path: Path, stop: int = 3) -> tuple[RunConfig, Path]:
+    config = digits_run(tmp_path, epochs=5, run_name="r")
+    with pytest.raises(_Killed):
+        train(config, progress=_stop_after(stop))
+    return config, tmp_path / "default" / "r"
+
+
+@pytest.mark.parametrize("damage, resumes_at", [
+    ("truncate data", 2), ("garble index", 2), ("delete state", 2), ("latest names a missing checkpoint", 2),
+    ("delete latest", 3),
+])
+def test_a_damaged_checkpoint_falls_back_to_the_newest_intact_one(tmp_path, caplog, damage, resumes_at):
+    config, run = _interrupted_run(tmp_path)
+    ckpt = run / "checkpoints"
+    assert json.loads((ckpt / "latest.json").read_text())["epoch"] == 3
+    (ckpt / "epoch-000003_temp").mkdir()  # what a write killed mid-way leaves
+    if damage == "truncate data":
+        data = next(ckpt.glob("epoch-000003.data-*"))
+        data.write_bytes(data.read_bytes()[:100])
+    elif damage == "garble index":
+        index = ckpt / "epoch-000003.index"
+        index.write_bytes(b"\0garbage" * 50)
+    elif damage == "delete state":
+        (ckpt / "epoch-000003.state.json").unlink()
+    elif damage == "latest names a missing checkpoint":
+        for path in ckpt.glob("epoch-000003.*"):
+            path.unlink()
+    else:
+        (ckpt / "latest.json").unlink()
+    seen = []
+    with caplog.at_level(logging.WARNING, logger="rethinking"):
+        results = train(config, progress=lambda row: seen.append(row["epoch"]))
+    assert seen[0] == resumes_at + 1, "resumed from the wrong checkpoint"
+    assert results["status"] == "finished" and _epochs(run) == [0, 1, 2, 3, 4, 5]
+    if resumes_at == 2 and damage != "latest names a missing checkpoint":
+        assert "skipped damaged: epoch-000003" in caplog.text
+    assert not (ckpt / "epoch-000003_temp").exists()
+
+
+def test_no_intact_checkpoint_is_one_clear_error(tmp_path):
+    config, run = _interrupted_run(tmp_path)
+    for index in (run / "checkpoints").glob("*.index"):
+        index.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="No intact checkpoint .*--overwrite"):
+        train(config)
+    assert train(config, overwrite=True)["status"] == "finished"
+
+
+def _npz(path: Path, seed: int) -> Path:
+    rng = np.random.RandomState(seed)
+    np.savez(path, x_train=rng.randint(0, 256, (60, 8, 8, 1), dtype=np.uint8), y_train=np.arange(60) % 3,
+             x_test=rng.randint(0, 256, (12, 8, 8, 1), dtype=np.uint8), y_test=np.arange(12) % 3)
+    return path
+
+
+def test_a_changed_npz_file_is_a_new_run_and_never_resumes_an_old_one(tmp_path):
+    data = _npz(tmp_path / "data.npz", 0)
+    base = digits_run(tmp_path, epochs=1, labels="true")
+    config = dataclasses.replace(base, data=DataConfig(dataset=str(data)))
+    first = train(config)
+    recorded = json.loads((Path(first["run_dir"]) / "config.json").read_text())["dataset_sha256"]
+    assert recorded == first["dataset_sha256"] and len(recorded) == 64
+    assert rundir.load_config(first["run_dir"]) == config  # the hash is beside the config, not in it
+    _npz(data, 1)  # same path, other content
+    second = train(config)
+    assert not second.get("already_complete") and second["run_dir"] != first["run_dir"]
+    assert second["dataset_sha256"] != recorded
+    named = dataclasses.replace(config, run_name="fixed")
+    train(named)
+    _npz(data, 2)
+    with pytest.raises(ValueError, match="another version of .*data.npz"):
+        train(named)
+
+
+def test_result_files_are_readable_by_collaborators(tmp_path):
+    results = train(digits_run(tmp_path, epochs=1, run_name="r"))
+    run = Path(results["run_dir"])
+    for name in ("config.json", "results.json", "metrics.csv", "examples.csv", "final.weights.h5"):
+        mode = stat.S_IMODE((run / name).stat().st_mode)
+        assert mode == rundir.FILE_MODE and mode & stat.S_IRGRP, (name, oct(mode))
