@@ -147,3 +147,78 @@ def test_train_divergence_exits_1_and_keeps_the_run(capsys, tmp_path):
                          "--log-dir", str(tmp_path), "--run-name", "nan")
     assert code == 1 and "diverged in epoch 1" in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "default" / "nan" / "config.json").is_file()
+
+
+def _bad_npz(path, kind: str):
+    import numpy as np
+
+    from tests.helpers import make_images, make_labels
+
+    x, y = make_images(30, (8, 8, 1)), make_labels(30, 3)
+    xt, yt = make_images(6, (8, 8, 1)), make_labels(6, 3)
+    if kind == "nan":
+        x = x.astype(np.float32)
+        x[3, 2, 2, 0] = np.nan
+    elif kind == "inf":
+        x = x.astype(np.float32)
+        x[0, 0, 0, 0] = np.inf
+    elif kind == "stray label":
+        y = y.copy()
+        y[5] = 1000
+    elif kind == "test-only label":
+        yt = yt.copy()
+        yt[0] = 57
+    elif kind == "empty test":
+        xt, yt = xt[:0], yt[:0]
+    elif kind == "test shape":
+        xt = make_images(6, (9, 9, 1))
+    np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt)
+    return path
+
+
+@pytest.mark.parametrize("kind, fragment", [
+    ("nan", "NaN or infinite"), ("inf", "NaN or infinite"), ("stray label", "no example of 997 class"),
+    ("test-only label", "y_test holds label 57"), ("empty test", "x_test is empty"), ("test shape", "differ in shape"),
+])
+def test_bad_npz_data_is_refused_in_one_line_and_leaves_no_run_folder(capsys, tmp_path, kind, fragment):
+    path = _bad_npz(tmp_path / "bad.npz", kind)
+    code, out, err = run(capsys, "train", "--model", "mlp_1x512", "--dataset", str(path), "--epochs", "1",
+                         "--log-dir", str(tmp_path / "logs"))
+    assert code == 2 and fragment in err and str(path) in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "logs" / "default").exists() or not any((tmp_path / "logs" / "default").iterdir())
+
+
+def test_environment_errors_are_one_line(capsys, tmp_path, monkeypatch):
+    import errno
+
+    from rethinking.training import rundir
+
+    common = ["train", "--model", "mlp_1x512", "--epochs", "1", "--batch-size", "64"]
+    (tmp_path / "file").write_text("")
+    code, _, err = run(capsys, *common, "--log-dir", str(tmp_path / "file" / "logs"))
+    assert code == 1 and "is a file, not a folder" in err and err.count("\n") == 1
+    code, _, err = run(capsys, *common, "--log-dir", str(tmp_path), "--cache", str(tmp_path / "nowhere" / "c"))
+    assert code == 2 and "does not exist; create it" in err and err.count("\n") == 1
+    code, _, err = run(capsys, *common, "--log-dir", str(tmp_path), "--learning-rate", "inf")
+    assert code == 2 and "learning_rate must be a finite number" in err
+    code, _, err = run(capsys, *common, "--model", "mlp", "--units", "1000000000", "--log-dir", str(tmp_path / "big"))
+    assert code == 1 and "Out of memory" in err and err.count("\n") == 1
+    assert not (tmp_path / "big" / "default").exists() or not any((tmp_path / "big" / "default").iterdir())
+
+    real = rundir.atomic_write_text
+    for number, advice in ((errno.ENOSPC, "free space"), (errno.EACCES, "you can write to")):
+        def failing(path, text, number=number):
+            if path.name == "metrics.csv":
+                raise OSError(number, os.strerror(number), str(path))
+            return real(path, text)
+
+        monkeypatch.setattr(rundir, "atomic_write_text", failing)
+        code, out, err = run(capsys, *common, "--log-dir", str(tmp_path / f"e{number}"))
+        assert code == 1 and "Cannot write" in err and "metrics.csv" in err and advice in err, err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        monkeypatch.setattr(rundir, "atomic_write_text", real)
+        # The folder stays consistent: the same command then trains the run to the end.
+        code, out, err = run(capsys, *common, "--log-dir", str(tmp_path / f"e{number}"))
+        assert code == 0, err
+        assert "finished" in out

@@ -57,6 +57,24 @@ def test_wrong_noise_never_keeps_the_true_label():
     assert all_changed.all()
 
 
+def test_wrong_noise_is_uniform_over_the_other_classes():
+    """Each of the K-1 wrong classes is equally likely, for every true class (a fixed offset would fail)."""
+    n = 30_000
+    labels = make_labels(n)
+    new, _ = _labels_in_map(labels, num_classes=K, corruption_prob=1.0, seed=4, noise="wrong")
+    offsets = (new - labels) % K
+    counts = np.bincount(offsets, minlength=K)
+    assert counts[0] == 0
+    expected = n / (K - 1)
+    sigma = math.sqrt(n * (1 / (K - 1)) * (1 - 1 / (K - 1)))
+    assert np.all(np.abs(counts[1:] - expected) < 4 * sigma), counts
+    # Per true class too: the wrong class does not depend on the true one in a fixed way.
+    for k in range(K):
+        drawn = np.bincount(new[labels == k], minlength=K)
+        assert drawn[k] == 0 and (drawn[np.arange(K) != k] > 0).all()
+        assert drawn.max() < 2.0 * drawn[np.arange(K) != k].mean()
+
+
 def test_random_labels_are_uniform_over_classes():
     n = 20_000
     new, _ = _labels_in_map(make_labels(n), num_classes=K, corruption_prob=1.0, seed=5)

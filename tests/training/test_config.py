@@ -36,7 +36,7 @@ def test_from_dict_rejects_unknown_keys():
 @pytest.mark.parametrize("kwargs, message", [
     ({"name": "resnet"}, "Unknown model 'resnet'"),
     ({"dropout": 1.0}, "dropout is a rate in \\[0, 1\\)"),
-    ({"weight_decay": -1.0}, "weight_decay must be >= 0"),
+    ({"weight_decay": -1.0}, "weight_decay must be a finite number >= 0"),
     ({"name": "mlp_1x512", "depth": 2}, "depth and units apply only to model 'mlp'"),
     ({"width_multiplier": 0.0}, "width_multiplier must be > 0"),
 ])
@@ -66,8 +66,24 @@ def test_run_config_rejects_bad_folder_names(name):
         RunConfig(run_name=name)
 
 
-def test_strategies_listed():
-    assert STRATEGIES == ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
+def test_every_listed_strategy_is_one_the_cli_offers_and_the_config_accepts():
+    from rethinking.cli import STRATEGY_CHOICES
+
+    assert set(STRATEGY_CHOICES) == set(STRATEGIES)
+    for name in STRATEGIES:
+        assert TrainConfig(strategy=name).strategy == name
+    with pytest.raises(ValueError, match="Unknown strategy"):
+        TrainConfig(strategy="parameter-server")
+
+
+def test_local_strategies_build_under_their_names():
+    from rethinking.training.strategy import get_strategy
+
+    kinds = {"default": "_DefaultDistributionStrategy", "one-device": "OneDeviceStrategy", "mirrored": "MirroredStrategy"}
+    for name, kind in kinds.items():
+        assert type(get_strategy(name)).__name__ == kind, name
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        get_strategy("multi-worker")
 
 
 def test_paper_learning_rates_and_seeds():

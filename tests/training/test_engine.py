@@ -77,7 +77,9 @@ def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):
                 "final/test_accuracy", "inputs/corrupted_training_images"):
         assert tag in scalars, tag
     assert [e.step for e in events.Tensors("epoch/train_accuracy")] == [0, 1, 2]
-    assert "hparams" in events.PluginTagToContent("hparams") or events.PluginTagToContent("hparams")
+    hparams = events.PluginTagToContent("hparams")
+    start = hparams["_hparams_/session_start_info"]  # the run's hyperparameters, as TensorBoard's HParams tab reads them
+    assert b"lr_decay" in start and b"digits" in start and b"batch_size" in start
 
 
 def test_a_completed_run_is_not_trained_again(tmp_path):
@@ -156,8 +158,11 @@ def test_resume_after_sigkill_ends_with_the_same_weights(tmp_path):
     process.wait(timeout=60)
     stopped_at = json.loads(latest.read_text())["epoch"]
     assert 3 <= stopped_at < 6, "the run ended before it could be killed mid-way"
-    assert json.loads((killed_dir / "default" / "r" / "results.json").read_text())["status"] == "running" \
-        if (killed_dir / "default" / "r" / "results.json").exists() else True
+    # SIGKILL runs no handler: results.json, if any was written, does not say the run completed.
+    killed_results = killed_dir / "default" / "r" / "results.json"
+    if killed_results.exists():
+        assert json.loads(killed_results.read_text())["status"] not in ("finished", "fitted")
+    assert (killed_dir / "default" / "r" / "run.lock").exists()  # the dead holder's lock, taken over below
 
     resumed = subprocess.run(_train_command(killed_dir, *epochs), capture_output=True, text=True, env=env, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -166,3 +171,31 @@ def test_resume_after_sigkill_ends_with_the_same_weights(tmp_path):
                         killed_dir / "default" / "r" / "final.weights.h5")
     rows = list(csv.DictReader((killed_dir / "default" / "r" / "metrics.csv").open()))
     assert [int(r["epoch"]) for r in rows] == list(range(7))
+
+
+def test_per_epoch_evaluation_is_in_inference_mode_on_the_corrupted_labels(tmp_path):
+    """The recorded training accuracy is the model's inference-mode accuracy against the labels trained on."""
+    import keras
+
+    from rethinking.data import build_pipeline
+    from rethinking.training.engine import build_model
+
+    base = digits_run(tmp_path, labels="random", epochs=1, run_name="r")
+    config = dataclasses.replace(base, model=dataclasses.replace(base.model, dropout=0.5))
+    results = train(config)
+    pipeline = build_pipeline(config.data, 64)
+    model = build_model(config, pipeline.input_shape, pipeline.info.num_classes)
+    model.load_weights(Path(results["run_dir"]) / "final.weights.h5")
+    correct, true_correct, total = 0, 0, 0
+    for batch in pipeline.train_eval():
+        predicted = np.argmax(model(batch["image"], training=False), axis=-1)
+        correct += int((predicted == batch["label"].numpy()).sum())
+        true_correct += int((predicted == batch["true_label"].numpy()).sum())
+        total += len(predicted)
+    assert results["train_accuracy"] == pytest.approx(correct / total, abs=1e-9)
+    assert abs(correct - true_correct) > 10  # the corrupted labels, not the true ones, are what is scored
+    # Training mode (dropout 0.5 on) would score differently: inference mode is what is recorded.
+    train_mode = np.mean([np.mean(np.argmax(model(b["image"], training=True), -1) == b["label"].numpy())
+                          for b in pipeline.train_eval()])
+    assert train_mode != pytest.approx(results["train_accuracy"], abs=1e-6)
+    keras.backend.clear_session()
