@@ -48,7 +48,9 @@ def test_model_config_errors(kwargs, message):
 @pytest.mark.parametrize("kwargs, message", [
     ({"epochs": 0}, "epochs must be a positive integer"),
     ({"batch_size": 1.5}, "batch_size must be a positive integer"),
-    ({"learning_rate": 0.0}, "learning_rate must be > 0"),
+    ({"learning_rate": 0.0}, "learning_rate must be a finite number > 0"),
+    ({"learning_rate": float("inf")}, "learning_rate must be a finite number > 0"),
+    ({"learning_rate": float("nan")}, "learning_rate must be a finite number > 0"),
     ({"momentum": 1.0}, "momentum must be in \\[0, 1\\)"),
     ({"lr_decay": 1.5}, "lr_decay is a per-epoch factor"),
     ({"fit_threshold": 0.0}, "fit_threshold is an accuracy"),
