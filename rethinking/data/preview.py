@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rethinking.atomic import atomic_write_with
+
 from rethinking.data.pipeline import DataPipeline
 
 
@@ -89,8 +91,6 @@ def save_preview(sample: PreviewSample, path: str | Path, title: str = "") -> Pa
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    path = atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=100))
     plt.close(fig)
     return path

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rethinking.atomic import atomic_write_with
 from rethinking.experiments.sweep import REPORTS
 
 REPORT_FILE = "report.md"
@@ -147,7 +148,7 @@ def _plt():
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=120))
     _plt().close(fig)
     return path
 

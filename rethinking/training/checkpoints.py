@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import re
 import shutil
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from rethinking.atomic import atomic_write_with
 from rethinking.training.rundir import atomic_write_text, read_json, write_json
 
 logger = logging.getLogger(__name__)
@@ -197,13 +197,8 @@ class Checkpointer:
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    """``np.save`` through a temporary file and a rename (kill-safe)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """``np.save``, atomically."""
+    atomic_write_with(path, lambda tmp: np.save(tmp, array))
 
 
 def _first_line(err: BaseException) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from rethinking.atomic import atomic_write_with
 from rethinking.config import RunConfig
 from rethinking.data.pipeline import DataPipeline, build_pipeline, supervised
 from rethinking.data.preview import image_grid, sample_training_images
@@ -162,8 +162,13 @@ def _make_distributed_step(model: keras.Model, strategy: tf.distribute.Strategy)
 
 
 def _clear_directory(directory: Path) -> None:
-    """Deletes a run directory's contents (``--overwrite``), keeping this process's lock file."""
-    for path in directory.iterdir():
+    """Deletes a run directory's contents (``--overwrite``), keeping this process's lock file.
+
+    ``config.json`` goes last: a kill part-way leaves the old config, so the folder cannot be
+    resumed under another config by mistake (that is refused; ``--overwrite`` again finishes the job).
+    """
+    paths = sorted(directory.iterdir(), key=lambda path: path.name == rundir.CONFIG_FILE)
+    for path in paths:
         if path.name == LOCK_FILE:
             continue
         if path.is_dir() and not path.is_symlink():
@@ -412,14 +417,7 @@ def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, pre
 
 def save_weights_atomically(model: keras.Model, path: Path) -> None:
     """``model.save_weights`` to a temporary file in the same folder, then a rename (kill-safe)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name.removesuffix('.weights.h5')}.{os.getpid()}.tmp.weights.h5")
-    try:
-        model.save_weights(str(tmp))
-        os.chmod(tmp, rundir.FILE_MODE)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_with(path, lambda tmp: model.save_weights(str(tmp)))
 
 
 def _record(state: RunState, row: dict[str, Any], writer, checkpointer: Checkpointer, directory: Path, chief: bool,

@@ -29,11 +29,11 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rethinking.atomic import FILE_MODE, atomic_write_text  # noqa: F401 (re-exported)
 from rethinking.config import RunConfig, dataset_fingerprint
 
 CONFIG_FILE = "config.json"
@@ -47,33 +47,6 @@ CHECKPOINT_DIR = "checkpoints"
 def run_dir(config: RunConfig) -> Path:
     """``<log_dir>/<experiment>/<run name>``."""
     return Path(config.log_dir) / config.experiment / config.resolved_run_name
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# Permissions of a file created normally (0666 less the umask): mkstemp's 0600 would hide results
-# from collaborators.
-FILE_MODE = 0o666 & ~_umask()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` through a temporary file and a rename (kill-safe)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, values: dict[str, Any]) -> None:
