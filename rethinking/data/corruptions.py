@@ -16,112 +16,24 @@ Two layers of API:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from rethinking.config.data import (  # noqa: F401 (re-exported: the data layer's public names)
+    GAUSSIAN_STATS,
+    LABEL_MODES,
+    LABEL_NOISE,
+    PIXEL_MODES,
+    SPLITS,
+    Corruption,
+    _check_choice,
+    _check_split,
+    check_probability,
+)
 from rethinking.data import seeds
-from rethinking.data._dicts import dataclass_from_dict
 from rethinking.data.seeds import ALG as _ALG
-
-LABEL_MODES = ("true", "partial", "random")
-LABEL_NOISE = ("uniform", "wrong")
-PIXEL_MODES = ("original", "shuffled", "random", "gaussian")
-GAUSSIAN_STATS = ("per_channel", "global")
-SPLITS = ("train", "test")
-
-@dataclasses.dataclass(frozen=True)
-class Corruption:
-    """What to randomize: one of the paper's data conditions, or a combination.
-
-    Attributes:
-        labels: ``"true"`` (unchanged), ``"partial"`` (each training label replaced with
-            probability ``corruption_prob``) or ``"random"`` (every label replaced, p = 1).
-        corruption_prob: p for ``labels="partial"``; must be left unset otherwise.
-        label_noise: ``"uniform"``: a replaced label is drawn uniformly from all K classes, so it
-            may land on the true class (the paper's definition; about p(K-1)/K labels change).
-            ``"wrong"``: it is drawn from the K-1 other classes, so exactly the drawn ones change
-            (the double-descent literature's noise).
-        pixels: ``"original"``, ``"shuffled"`` (one permutation of pixel positions for the whole
-            dataset, train and test), ``"random"`` (an independent permutation per image) or
-            ``"gaussian"`` (each image replaced by Gaussian noise matching the training set's mean
-            and standard deviation).
-        gaussian_stats: ``"per_channel"`` (our choice, the default) or ``"global"`` moments.
-        corrupt_test_labels: also corrupt the test labels (the paper keeps them true).
-    """
-
-    labels: str = "true"
-    corruption_prob: float | None = None
-    label_noise: str = "uniform"
-    pixels: str = "original"
-    gaussian_stats: str = "per_channel"
-    corrupt_test_labels: bool = False
-
-    def __post_init__(self) -> None:
-        _check_choice("labels", self.labels, LABEL_MODES)
-        _check_choice("label_noise", self.label_noise, LABEL_NOISE)
-        _check_choice("pixels", self.pixels, PIXEL_MODES)
-        _check_choice("gaussian_stats", self.gaussian_stats, GAUSSIAN_STATS)
-        p = self.corruption_prob
-        if self.labels == "partial":
-            if p is None:
-                raise ValueError(
-                    "labels='partial' needs a corruption probability: set corruption_prob "
-                    "(--corruption-prob) to a value in [0, 1]."
-                )
-            check_probability(p)
-        elif p is not None and not (self.labels == "random" and p == 1.0):
-            raise ValueError(
-                f"corruption_prob applies only to labels='partial' (labels='random' means p=1). "
-                f"Received: labels={self.labels!r}, corruption_prob={p}"
-            )
-        if self.label_noise != "uniform" and self.labels == "true":
-            raise ValueError(
-                "label_noise only matters when labels are corrupted: use labels='partial' or "
-                f"'random', or drop label_noise. Received: label_noise={self.label_noise!r}"
-            )
-        if self.corrupt_test_labels and self.labels == "true":
-            raise ValueError(
-                "corrupt_test_labels needs corrupted labels (labels='partial' or 'random')."
-            )
-
-    @property
-    def label_prob(self) -> float:
-        """The probability that a label is redrawn: 0, p or 1."""
-        return {"true": 0.0, "random": 1.0}.get(self.labels, self.corruption_prob or 0.0)
-
-    @property
-    def is_clean(self) -> bool:
-        """True when neither labels nor pixels are randomized."""
-        return self.label_prob == 0.0 and self.pixels == "original"
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> Corruption:
-        """Inverse of ``to_dict``; unknown keys are an error."""
-        return dataclass_from_dict(cls, values)
-
-
-def check_probability(p: float) -> None:
-    """Raises ValueError unless 0 <= p <= 1."""
-    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"The corruption probability must be in [0, 1]. Received: p={p}")
-
-
-def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"Unknown {name} {value!r}: use one of {', '.join(choices)}.")
-
-
-def _check_split(split: str) -> None:
-    _check_choice("split", split, SPLITS)
-
 
 # Named conditions of the paper (Section 2, Figure 1a); partial corruption takes its p from the user.
 CONDITIONS: dict[str, Corruption] = {

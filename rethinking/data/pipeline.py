@@ -27,16 +27,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from rethinking.config.data import CACHE_MODES, MAX_DEFAULT_SHUFFLE_BUFFER, DataConfig  # noqa: F401 (re-exported)
 from rethinking.data import preprocessing, seeds
-from rethinking.data._dicts import dataclass_from_dict
 from rethinking.data.corruptions import (
-    Corruption,
     apply_corruption,
     corrupt_pixels,
     example_permutation,
@@ -44,70 +41,9 @@ from rethinking.data.corruptions import (
     pixel_permutation,
 )
 from rethinking.data.datasets import DataBundle, DatasetInfo, load_dataset
-from rethinking.data.preprocessing import Preprocessing
 
-# Largest shuffle buffer by default (examples): a full shuffle of CIFAR-10 / MNIST, bounded memory
-# for larger data (100,000 ImageNet-size images would already be ~15 GB; ImageNet users set it).
-MAX_DEFAULT_SHUFFLE_BUFFER = 100_000
-CACHE_MODES = ("memory", "none")
 # Key of the per-example permutation (random pixels under augmentation), dropped once applied.
 PERMUTATION_KEY = "pixel_permutation"
-
-
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """Everything that defines a run's data.
-
-    Attributes:
-        dataset: ``"digits"``, a TFDS name or a ``.npz`` path (see ``load_dataset``).
-        data_dir: the TFDS data directory.
-        corruption: the randomization test (labels and pixels).
-        preprocessing: crop, standardization and augmentation switches.
-        seed: the data seed: corruption, shuffling and augmentation all derive from it.
-        cache: ``"memory"``, ``"none"`` or a file path prefix for ``Dataset.cache``.
-        shuffle_buffer: examples in the shuffle buffer; None: the whole training set up to 100,000.
-        train_examples: train on the first N training examples only (by index, so each keeps the
-            label and pixels it has in the full dataset); None: all. For laptop-scale runs.
-    """
-
-    dataset: str = "digits"
-    data_dir: str | None = None
-    corruption: Corruption = Corruption()
-    preprocessing: Preprocessing = Preprocessing()
-    seed: int = 0
-    cache: str = "memory"
-    shuffle_buffer: int | None = None
-    train_examples: int | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer. Received: seed={self.seed}")
-        if self.shuffle_buffer is not None and self.shuffle_buffer < 1:
-            raise ValueError(f"shuffle_buffer must be positive. Received: shuffle_buffer={self.shuffle_buffer}")
-        if self.train_examples is not None and (
-                not isinstance(self.train_examples, int) or isinstance(self.train_examples, bool) or self.train_examples < 1):
-            raise ValueError(f"train_examples must be a positive integer. Received: train_examples={self.train_examples}")
-        if not self.cache:
-            raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)} or a file path prefix.")
-        if self.cache not in CACHE_MODES:
-            folder = Path(self.cache).expanduser().parent
-            if not folder.is_dir():
-                raise ValueError(f"--cache {self.cache}: the folder {folder} does not exist; create it, or use "
-                                 "--cache memory.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable, nested dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> DataConfig:
-        """Inverse of ``to_dict``; unknown keys are an error."""
-        values = dict(values)
-        nested = {"corruption": Corruption, "preprocessing": Preprocessing}
-        for key, kind in nested.items():
-            if isinstance(values.get(key), dict):
-                values[key] = dataclass_from_dict(kind, values[key])
-        return dataclass_from_dict(cls, values)
 
 
 def _cache(ds: tf.data.Dataset, mode: str) -> tf.data.Dataset:

@@ -13,62 +13,19 @@ Flips and colour jitter are further options, off by default.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 import tensorflow as tf
 
+from rethinking.config.data import DEFAULT_IMAGE_SIZE, Preprocessing  # noqa: F401 (re-exported)
 from rethinking.data import seeds
 
 # The paper's CIFAR-10 crop: 32x32 -> 28x28.
 PAPER_CROP = 28
-# Default side of variable-size images (Inception v3's 299x299 input).
-DEFAULT_IMAGE_SIZE = 299
 # Colour jitter ranges (our choice; brightness and contrast as in TensorFlow's CIFAR-10 tutorial
 # that the paper's code derives from). Brightness in [0, 1] pixel units.
 BRIGHTNESS_DELTA = 63.0 / 255.0
 CONTRAST_RANGE = (0.2, 1.8)
 SATURATION_RANGE = (0.5, 1.5)
 HUE_DELTA = 0.05
-
-
-@dataclasses.dataclass(frozen=True)
-class Preprocessing:
-    """Deterministic preprocessing and the augmentation switches.
-
-    Attributes:
-        crop_size: side of the (centre or random) crop. None: 28 for 32x32 images (the paper),
-            the full image otherwise. A value equal to the image side means no crop.
-        random_crop: augmentation: a random crop instead of the centre one (the paper's
-            "random crop"; pad-and-crop when the crop is the full image).
-        flip: augmentation: random horizontal flips.
-        color_jitter: augmentation: random brightness and contrast (plus saturation and hue for
-            RGB images).
-        standardize: per-image standardization (the paper's whitening).
-        image_size: output side for variable-size images (ImageNet); ignored for fixed-size ones.
-    """
-
-    crop_size: int | None = None
-    random_crop: bool = False
-    flip: bool = False
-    color_jitter: bool = False
-    standardize: bool = True
-    image_size: int = DEFAULT_IMAGE_SIZE
-
-    def __post_init__(self) -> None:
-        if self.crop_size is not None and (not isinstance(self.crop_size, int) or self.crop_size < 1):
-            raise ValueError(f"crop_size must be a positive integer. Received: crop_size={self.crop_size}")
-        if not isinstance(self.image_size, int) or self.image_size < 1:
-            raise ValueError(f"image_size must be a positive integer. Received: image_size={self.image_size}")
-
-    @property
-    def augment(self) -> bool:
-        """Whether any random augmentation is on."""
-        return self.random_crop or self.flip or self.color_jitter
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable dict."""
-        return dataclasses.asdict(self)
 
 
 def output_size(prep: Preprocessing, image_shape: tuple[int | None, int | None, int]) -> tuple[int, int]:

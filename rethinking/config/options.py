@@ -1,4 +1,4 @@
-"""Building frozen config dataclasses from plain dicts (JSON, TOML)."""
+"""Building frozen config dataclasses from plain dicts (JSON, TOML, ``--set``)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rethinking.data._dicts import dataclass_from_dict
-from rethinking.data.pipeline import DataConfig
+from rethinking.config.data import DataConfig
+from rethinking.config.options import dataclass_from_dict
 
 # Names only (no TensorFlow import needed to validate a config); tests check they match MODELS.
 MODEL_NAMES = ("inception_small", "alexnet_small", "mlp_1x512", "mlp_3x512", "mlp", "inception_v3")

@@ -1,0 +1,212 @@
+"""The data options of a run: ``Corruption``, ``Preprocessing`` and ``DataConfig``.
+
+Pure Python, no TensorFlow: the config layer is the floor of the package. The data layer
+(``rethinking.data``) consumes these configs and re-exports them under its own names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rethinking.config.options import dataclass_from_dict
+
+LABEL_MODES = ("true", "partial", "random")
+LABEL_NOISE = ("uniform", "wrong")
+PIXEL_MODES = ("original", "shuffled", "random", "gaussian")
+GAUSSIAN_STATS = ("per_channel", "global")
+SPLITS = ("train", "test")
+
+@dataclasses.dataclass(frozen=True)
+class Corruption:
+    """What to randomize: one of the paper's data conditions, or a combination.
+
+    Attributes:
+        labels: ``"true"`` (unchanged), ``"partial"`` (each training label replaced with
+            probability ``corruption_prob``) or ``"random"`` (every label replaced, p = 1).
+        corruption_prob: p for ``labels="partial"``; must be left unset otherwise.
+        label_noise: ``"uniform"``: a replaced label is drawn uniformly from all K classes, so it
+            may land on the true class (the paper's definition; about p(K-1)/K labels change).
+            ``"wrong"``: it is drawn from the K-1 other classes, so exactly the drawn ones change
+            (the double-descent literature's noise).
+        pixels: ``"original"``, ``"shuffled"`` (one permutation of pixel positions for the whole
+            dataset, train and test), ``"random"`` (an independent permutation per image) or
+            ``"gaussian"`` (each image replaced by Gaussian noise matching the training set's mean
+            and standard deviation).
+        gaussian_stats: ``"per_channel"`` (our choice, the default) or ``"global"`` moments.
+        corrupt_test_labels: also corrupt the test labels (the paper keeps them true).
+    """
+
+    labels: str = "true"
+    corruption_prob: float | None = None
+    label_noise: str = "uniform"
+    pixels: str = "original"
+    gaussian_stats: str = "per_channel"
+    corrupt_test_labels: bool = False
+
+    def __post_init__(self) -> None:
+        _check_choice("labels", self.labels, LABEL_MODES)
+        _check_choice("label_noise", self.label_noise, LABEL_NOISE)
+        _check_choice("pixels", self.pixels, PIXEL_MODES)
+        _check_choice("gaussian_stats", self.gaussian_stats, GAUSSIAN_STATS)
+        p = self.corruption_prob
+        if self.labels == "partial":
+            if p is None:
+                raise ValueError(
+                    "labels='partial' needs a corruption probability: set corruption_prob "
+                    "(--corruption-prob) to a value in [0, 1]."
+                )
+            check_probability(p)
+        elif p is not None and not (self.labels == "random" and p == 1.0):
+            raise ValueError(
+                f"corruption_prob applies only to labels='partial' (labels='random' means p=1). "
+                f"Received: labels={self.labels!r}, corruption_prob={p}"
+            )
+        if self.label_noise != "uniform" and self.labels == "true":
+            raise ValueError(
+                "label_noise only matters when labels are corrupted: use labels='partial' or "
+                f"'random', or drop label_noise. Received: label_noise={self.label_noise!r}"
+            )
+        if self.corrupt_test_labels and self.labels == "true":
+            raise ValueError(
+                "corrupt_test_labels needs corrupted labels (labels='partial' or 'random')."
+            )
+
+    @property
+    def label_prob(self) -> float:
+        """The probability that a label is redrawn: 0, p or 1."""
+        return {"true": 0.0, "random": 1.0}.get(self.labels, self.corruption_prob or 0.0)
+
+    @property
+    def is_clean(self) -> bool:
+        """True when neither labels nor pixels are randomized."""
+        return self.label_prob == 0.0 and self.pixels == "original"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Corruption:
+        """Inverse of ``to_dict``; unknown keys are an error."""
+        return dataclass_from_dict(cls, values)
+
+
+def check_probability(p: float) -> None:
+    """Raises ValueError unless 0 <= p <= 1."""
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"The corruption probability must be in [0, 1]. Received: p={p}")
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"Unknown {name} {value!r}: use one of {', '.join(choices)}.")
+
+
+def _check_split(split: str) -> None:
+    _check_choice("split", split, SPLITS)
+
+
+# Default side of variable-size images (Inception v3's 299x299 input).
+DEFAULT_IMAGE_SIZE = 299
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """Deterministic preprocessing and the augmentation switches.
+
+    Attributes:
+        crop_size: side of the (centre or random) crop. None: 28 for 32x32 images (the paper),
+            the full image otherwise. A value equal to the image side means no crop.
+        random_crop: augmentation: a random crop instead of the centre one (the paper's
+            "random crop"; pad-and-crop when the crop is the full image).
+        flip: augmentation: random horizontal flips.
+        color_jitter: augmentation: random brightness and contrast (plus saturation and hue for
+            RGB images).
+        standardize: per-image standardization (the paper's whitening).
+        image_size: output side for variable-size images (ImageNet); ignored for fixed-size ones.
+    """
+
+    crop_size: int | None = None
+    random_crop: bool = False
+    flip: bool = False
+    color_jitter: bool = False
+    standardize: bool = True
+    image_size: int = DEFAULT_IMAGE_SIZE
+
+    def __post_init__(self) -> None:
+        if self.crop_size is not None and (not isinstance(self.crop_size, int) or self.crop_size < 1):
+            raise ValueError(f"crop_size must be a positive integer. Received: crop_size={self.crop_size}")
+        if not isinstance(self.image_size, int) or self.image_size < 1:
+            raise ValueError(f"image_size must be a positive integer. Received: image_size={self.image_size}")
+
+    @property
+    def augment(self) -> bool:
+        """Whether any random augmentation is on."""
+        return self.random_crop or self.flip or self.color_jitter
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable dict."""
+        return dataclasses.asdict(self)
+
+
+# Largest shuffle buffer by default (examples): a full shuffle of CIFAR-10 / MNIST, bounded memory
+# for larger data (100,000 ImageNet-size images would already be ~15 GB; ImageNet users set it).
+MAX_DEFAULT_SHUFFLE_BUFFER = 100_000
+CACHE_MODES = ("memory", "none")
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Everything that defines a run's data.
+
+    Attributes:
+        dataset: ``"digits"``, a TFDS name or a ``.npz`` path (see ``load_dataset``).
+        data_dir: the TFDS data directory.
+        corruption: the randomization test (labels and pixels).
+        preprocessing: crop, standardization and augmentation switches.
+        seed: the data seed: corruption, shuffling and augmentation all derive from it.
+        cache: ``"memory"``, ``"none"`` or a file path prefix for ``Dataset.cache``.
+        shuffle_buffer: examples in the shuffle buffer; None: the whole training set up to 100,000.
+        train_examples: train on the first N training examples only (by index, so each keeps the
+            label and pixels it has in the full dataset); None: all. For laptop-scale runs.
+    """
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    corruption: Corruption = Corruption()
+    preprocessing: Preprocessing = Preprocessing()
+    seed: int = 0
+    cache: str = "memory"
+    shuffle_buffer: int | None = None
+    train_examples: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer. Received: seed={self.seed}")
+        if self.shuffle_buffer is not None and self.shuffle_buffer < 1:
+            raise ValueError(f"shuffle_buffer must be positive. Received: shuffle_buffer={self.shuffle_buffer}")
+        if self.train_examples is not None and (
+                not isinstance(self.train_examples, int) or isinstance(self.train_examples, bool) or self.train_examples < 1):
+            raise ValueError(f"train_examples must be a positive integer. Received: train_examples={self.train_examples}")
+        if not self.cache:
+            raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)} or a file path prefix.")
+        if self.cache not in CACHE_MODES:
+            folder = Path(self.cache).expanduser().parent
+            if not folder.is_dir():
+                raise ValueError(f"--cache {self.cache}: the folder {folder} does not exist; create it, or use "
+                                 "--cache memory.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable, nested dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> DataConfig:
+        """Inverse of ``to_dict``; unknown keys are an error."""
+        values = dict(values)
+        nested = {"corruption": Corruption, "preprocessing": Preprocessing}
+        for key, kind in nested.items():
+            if isinstance(values.get(key), dict):
+                values[key] = dataclass_from_dict(kind, values[key])
+        return dataclass_from_dict(cls, values)
