@@ -32,33 +32,60 @@ class _Failure(click.ClickException):
 
 
 def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turns the library's expected errors into one-line messages (2: bad input, 1: unavailable)."""
+    """Turns the library's expected errors into one-line messages (2: bad input, 1: the environment).
+
+    Only modules already loaded are consulted: a usage error caught before TensorFlow started
+    must not start it just to be classified.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import tensorflow as tf  # noqa: PLC0415 (lazy: TF import)
-
-        from rethinking.data.datasets import DatasetUnavailableError  # noqa: PLC0415
-        from rethinking.training.checkpoints import CheckpointError  # noqa: PLC0415
-        from rethinking.training.runlock import LockLost, RunLocked  # noqa: PLC0415
-
         try:
             return fn(*args, **kwargs)
-        except (DatasetUnavailableError, RunLocked, LockLost, CheckpointError) as err:
-            raise _Failure(str(err), 1) from err
-        except ValueError as err:
-            raise _Failure(str(err), 2) from err
-        except (MemoryError, tf.errors.ResourceExhaustedError) as err:
-            raise _Failure(out_of_memory_message(err), 1) from err
-        except OSError as err:
-            raise _Failure(os_error_message(err), 1) from err
-        except tf.errors.OpError as err:
-            if "No space left" in str(err):
-                raise _Failure(f"The disk is full ({_first_line(err)}); free space or use another --log-dir, then "
-                               "rerun the same command to resume.", 1) from err
+        except click.ClickException:
             raise
+        except Exception as err:  # noqa: BLE001 (classified below; anything else propagates unchanged)
+            failure = _classify(err)
+            if failure is None:
+                raise
+            raise failure from err
 
     return wrapper
+
+
+def _loaded(module: str, name: str) -> type | None:
+    """``module.name`` if ``module`` is already imported, else None."""
+    loaded = sys.modules.get(module)
+    return getattr(loaded, name, None) if loaded is not None else None
+
+
+def _classify(err: Exception) -> _Failure | None:
+    """The one-line failure for an expected error, or None for a bug (which keeps its traceback)."""
+    from rethinking.training.runlock import LockLost, RunLocked  # noqa: PLC0415 (pure Python)
+
+    environment = tuple(t for t in (RunLocked, LockLost, _loaded("rethinking.data.datasets", "DatasetUnavailableError"),
+                                    _loaded("rethinking.training.checkpoints", "CheckpointError")) if t is not None)
+    if isinstance(err, environment):
+        return _Failure(str(err), 1)
+    if isinstance(err, ValueError):
+        return _Failure(str(err), 2)
+    tf = sys.modules.get("tensorflow")
+    if isinstance(err, MemoryError) or (tf is not None and isinstance(err, tf.errors.ResourceExhaustedError)):
+        return _Failure(out_of_memory_message(err), 1)
+    if isinstance(err, OSError):
+        return _Failure(os_error_message(err), 1)
+    if tf is not None and isinstance(err, tf.errors.OpError) and "No space left" in str(err):
+        return _Failure(f"The disk is full ({_first_line(err)}); free space or use another --log-dir, then rerun the "
+                        "same command to resume.", 1)
+    return None
+
+
+def _start_tensorflow() -> None:
+    """Imports TensorFlow (quietly unless --verbose): call it once the flags are checked."""
+    context = click.get_current_context(silent=True)
+    verbose = bool(context and context.find_root().params.get("verbose"))
+    if not verbose:
+        _import_tensorflow_quietly()
 
 
 def _first_line(err: BaseException) -> str:
@@ -138,7 +165,7 @@ def data_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def data_config_from_flags(flags: dict[str, Any]) -> Any:
     """Builds a ``DataConfig`` from the flags of ``data_options`` (validation happens in the config)."""
-    from rethinking.data import Corruption, DataConfig, Preprocessing  # noqa: PLC0415
+    from rethinking.config import Corruption, DataConfig, Preprocessing  # noqa: PLC0415
 
     corruption = Corruption(
         labels=flags["labels"], corruption_prob=flags["corruption_prob"], label_noise=flags["label_noise"],
@@ -165,8 +192,8 @@ def cli(verbose: bool) -> None:
     logging.getLogger("rethinking").setLevel(level)
     # TFDS logs through absl; its warnings about folders it has not created yet are noise here.
     logging.getLogger("absl").setLevel(logging.INFO if verbose else logging.ERROR)
-    if not verbose:
-        _import_tensorflow_quietly()
+    # TensorFlow starts only once a command has checked its flags (_start_tensorflow): --help and
+    # usage errors answer at once.
 
 
 def _import_tensorflow_quietly() -> None:
@@ -196,6 +223,7 @@ def _import_tensorflow_quietly() -> None:
 @_friendly
 def datasets(data_dir: str | None) -> None:
     """List the known datasets and whether each loads offline on this machine."""
+    _start_tensorflow()
     from rethinking.data.datasets import DATASETS, is_available, tfds_data_root  # noqa: PLC0415
 
     click.echo(f"{'name':<14} {'source':<9} {'image':<11} {'classes':>7} {'train':>9} {'test':>7}  offline  description")
@@ -219,10 +247,11 @@ def preview(out: str, num_images: int, epoch: int, **flags: Any) -> None:
 
     Changed labels are red, written 'true -> new'.
     """
+    config = data_config_from_flags(flags)
+    _start_tensorflow()
     from rethinking.data import build_pipeline  # noqa: PLC0415
     from rethinking.data.preview import sample_training_images, save_preview  # noqa: PLC0415
 
-    config = data_config_from_flags(flags)
     pipeline = build_pipeline(config, batch_size=num_images)
     sample = sample_training_images(pipeline, num_images, epoch)
     c = config.corruption
@@ -368,9 +397,7 @@ def train(resume_dir: str | None, overwrite: bool, **flags: Any) -> None:
     Rerunning the same command resumes the run from its last checkpoint (or prints its results if
     it finished). Example: rethinking train --model inception_small --labels random --dataset cifar10
     """
-    from rethinking.training import TrainingDiverged  # noqa: PLC0415
-    from rethinking.training import train as run_training  # noqa: PLC0415
-    from rethinking.training.rundir import config_of_run  # noqa: PLC0415
+    from rethinking.training.rundir import config_of_run  # noqa: PLC0415 (no TensorFlow)
 
     if resume_dir is not None:
         if overwrite:
@@ -378,6 +405,10 @@ def train(resume_dir: str | None, overwrite: bool, **flags: Any) -> None:
         config = config_of_run(resume_dir)
     else:
         config = run_config_from_flags(flags)
+    _start_tensorflow()
+    from rethinking.training import TrainingDiverged  # noqa: PLC0415
+    from rethinking.training import train as run_training  # noqa: PLC0415
+
     try:
         results = run_training(config, overwrite=overwrite, progress=_print_epoch)
     except TrainingDiverged as err:
@@ -455,6 +486,7 @@ def run(pipeline_file: str, dry_run: bool, only: tuple[str, ...], assignments: t
         check_local_files(runs)
         return
     click.echo(f"{pipeline.name}: {len(runs)} runs; table: {directory / 'results.csv'}")
+    _start_tensorflow()
     try:
         rows, directory = run_pipeline(pipeline, overrides=overrides, only=filters, progress=_print_sweep_event)
     except KeyboardInterrupt:
@@ -538,6 +570,7 @@ def tune(learning_rates: str, weight_decays: str, batch_sizes: str, objective: s
     base = run_config_from_flags(flags)
     if flags["experiment"] == "default":  # a search gets a folder of its own, not the runs' one
         base = dataclasses.replace(base, experiment=f"tune-{base.model.name}")
+    _start_tensorflow()
     spec = TuneSpec(base=base, learning_rate=(lr[0], lr[1]), weight_decay=_floats(weight_decays, "--weight-decays"),
                     batch_size=tuple(int(b) for b in batch), objective=objective, algorithm=algorithm,
                     max_trials=max_trials, factor=factor, validation_examples=validation_examples, seed=flags["seed"])
@@ -580,7 +613,7 @@ def theory_data_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _label_prob(labels: str, corruption_prob: float | None) -> float:
-    from rethinking.data import Corruption  # noqa: PLC0415
+    from rethinking.config import Corruption  # noqa: PLC0415
 
     return Corruption(labels=labels, corruption_prob=corruption_prob).label_prob
 
@@ -622,12 +655,12 @@ def expressivity(dataset: str, data_dir: str | None, labels: str, corruption_pro
     """
     import time  # noqa: PLC0415
 
-    _import_tensorflow_quietly()
-    from rethinking.theory import arrays, expressivity as theorem  # noqa: PLC0415
-
     if save and not save.endswith(".keras"):
         raise click.UsageError(f"--save writes a Keras model file: give it a .keras name. Received: {save}")
     p = _label_prob(labels, corruption_prob)
+    _start_tensorflow()
+    from rethinking.theory import arrays, expressivity as theorem  # noqa: PLC0415
+
     data = arrays.load_flat(dataset, n_train=n_points, n_test=1, corruption_prob=p, seed=seed, data_dir=data_dir)
     n, d = data.x_train.shape
     if depth > n:
@@ -685,11 +718,11 @@ def kernel(dataset: str, data_dir: str | None, labels: str, corruption_prob: flo
     """
     import numpy as np  # noqa: PLC0415
 
-    _import_tensorflow_quietly()
+    p = _label_prob(labels, corruption_prob)
+    _start_tensorflow()
     from rethinking.theory import arrays, kernels  # noqa: PLC0415
 
     kernels.check_kernel(kernel_name, gamma, ridge)
-    p = _label_prob(labels, corruption_prob)
     data = arrays.load_flat(dataset, n_train=n_points, n_test=test_n, corruption_prob=p, seed=seed,
                             data_dir=data_dir, dtype=np.dtype(dtype).type)
     x_train, x_test = data.x_train, data.x_test
@@ -752,10 +785,10 @@ def linear(dataset: str, data_dir: str | None, labels: str, corruption_prob: flo
 
     Example: rethinking linear --dataset mnist --n 100 --epochs 4000
     """
-    _import_tensorflow_quietly()
+    p = _label_prob(labels, corruption_prob)
+    _start_tensorflow()
     from rethinking.theory import arrays, linear as least_squares  # noqa: PLC0415
 
-    p = _label_prob(labels, corruption_prob)
     data = arrays.load_flat(dataset, n_train=n_points, n_test=test_n, corruption_prob=p, seed=seed, data_dir=data_dir)
     n, d = data.x_train.shape
     relation = "n < d: many solutions" if n < d else "n >= d: at most one least-squares solution, nothing to choose between"

@@ -222,3 +222,17 @@ def test_environment_errors_are_one_line(capsys, tmp_path, monkeypatch):
         code, out, err = run(capsys, *common, "--log-dir", str(tmp_path / f"e{number}"))
         assert code == 0, err
         assert "finished" in out
+
+
+@pytest.mark.parametrize("args", [
+    ["--help"], ["train", "--help"], ["run", "--help"], ["kernel", "--help"],
+    ["train", "--labels", "bogus"], ["train", "--labels", "partial", "--corruption-prob", "1.5"],
+    ["train", "--learning-rate", "inf"], ["run", "missing.toml"], ["expressivity", "--labels", "partial"],
+])
+def test_help_and_usage_errors_answer_without_starting_tensorflow(args):
+    probe = ("import sys; from rethinking.cli import main; code = main(%r); "
+             "print('exit', code, 'tensorflow' in sys.modules, file=sys.stderr)" % (args,))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    last = out.stderr.strip().splitlines()[-1]
+    expected = 0 if "--help" in args else 2
+    assert last == f"exit {expected} False", out.stderr[-1000:]

@@ -1,6 +1,22 @@
-"""Training: the distribution seam, the engine (``train``), the run directory, TensorBoard output."""
+"""Training: the distribution seam, the engine (``train``), the run directory, TensorBoard output.
 
-from rethinking.training.engine import TrainingDiverged, build_model, compile_model, train
-from rethinking.training.strategy import get_strategy
+The names below load on first use, so the TensorFlow-free modules of this package (``rundir``,
+``runlock``) can be imported without starting TensorFlow (the CLI's usage errors need that).
+"""
+
+from typing import Any
+
+_LAZY = {"TrainingDiverged": "rethinking.training.engine", "build_model": "rethinking.training.engine",
+         "compile_model": "rethinking.training.engine", "train": "rethinking.training.engine",
+         "get_strategy": "rethinking.training.strategy"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib  # noqa: PLC0415
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rethinking.training' has no attribute {name!r}")
+
 
 __all__ = ["TrainingDiverged", "build_model", "compile_model", "get_strategy", "train"]
