@@ -19,8 +19,6 @@ import click
 # Quiet TensorFlow's C++ start-up chatter before it is imported (a user sees our lines, not its).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-LABEL_CHOICES = ("true", "partial", "random")
-PIXEL_CHOICES = ("original", "shuffled", "random", "gaussian")
 
 
 class _Failure(click.ClickException):
@@ -121,63 +119,73 @@ def os_error_message(err: OSError) -> str:
     return f"Cannot write {err.filename}: {err.strerror or err}; {advice}."
 
 
-def _source_and_label_options() -> list[Callable[..., Any]]:
-    """The dataset and training-label flags, shared by the training and the theory commands."""
-    return [
-        click.option("--dataset", default="digits", show_default=True,
-                     help="digits (embedded), a TFDS name (cifar10, mnist, ...) or a path to a .npz file."),
-        click.option("--data-dir", default=None, help="TFDS data directory [default: $TFDS_DATA_DIR or ~/tensorflow_datasets]."),
-        click.option("--labels", type=click.Choice(LABEL_CHOICES), default="true", show_default=True,
-                     help="Training labels: true, partially corrupted (with --corruption-prob) or random."),
-        click.option("--corruption-prob", type=float, default=None,
-                     help="p for --labels partial: probability that a training label is redrawn."),
-    ]
+def click_option(spec: Any, help_text: str | None = None) -> Callable[..., Any]:
+    """The click option of one config field, from its ``Option`` metadata alone."""
+    opt = spec.option
+    text = help_text or opt.help
+    if opt.default_help:
+        text += f" [default: {opt.default_help}]"
+    show_default = opt.default_help is None and spec.default is not None
+    if spec.kind is bool and opt.off_flag:
+        return click.option(f"{opt.flag}/{opt.off_flag}", opt.name, default=spec.default, show_default=show_default,
+                            help=text)
+    if opt.choice_list() is not None:
+        kind: Any = click.Choice(opt.choice_list())
+    elif spec.kind is int:
+        kind = click.IntRange(min=opt.minimum) if opt.minimum is not None else int
+    else:
+        kind = spec.kind
+    return click.option(opt.flag, opt.name, type=kind, default=spec.default, show_default=show_default, help=text)
 
 
-def data_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The flags of a ``DataConfig``, shared by every command that reads data."""
-    options = [
-        *_source_and_label_options(),
-        click.option("--label-noise", type=click.Choice(("uniform", "wrong")), default="uniform", show_default=True,
-                     help="A redrawn label is uniform over all classes (the paper) or always a wrong class."),
-        click.option("--pixels", type=click.Choice(PIXEL_CHOICES), default="original", show_default=True,
-                     help="Pixel condition, applied to train and test images."),
-        click.option("--gaussian-stats", type=click.Choice(("per_channel", "global")), default="per_channel",
-                     show_default=True, help="Moments matched by --pixels gaussian."),
-        click.option("--corrupt-test-labels/--true-test-labels", default=False, show_default=True,
-                     help="Also corrupt the test labels (the paper keeps them true)."),
-        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-                     help="Data seed: corruption, shuffling and augmentation derive from it."),
-        click.option("--crop-size", type=click.IntRange(min=1), default=None,
-                     help="Crop side [default: 28 for 32x32 images (the paper), else the full image]."),
-        click.option("--random-crop/--center-crop", default=False, show_default=True,
-                     help="Augmentation: random crop (the paper's 'random crop') instead of the centre crop."),
-        click.option("--flip/--no-flip", default=False, show_default=True, help="Augmentation: random horizontal flips."),
-        click.option("--color-jitter/--no-color-jitter", default=False, show_default=True,
-                     help="Augmentation: random brightness, contrast, saturation and hue."),
-        click.option("--standardize/--no-standardize", default=True, show_default=True,
-                     help="Per-image standardization (the paper's whitening)."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+def config_options(section: str = "", only: tuple[str, ...] | None = None,
+                   help_texts: dict[str, str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator adding the click options of every ``RunConfig`` field under ``section`` (e.g. ``data``).
+
+    Args:
+        section: a dotted prefix of the fields to offer ("" for all of them).
+        only: offer just these flags (``--dataset``, ...), in this order.
+        help_texts: per flag, a help text replacing the field's own.
+    """
+    from rethinking.config import RunConfig  # noqa: PLC0415 (no TensorFlow)
+    from rethinking.config.options import option_fields  # noqa: PLC0415
+
+    specs = [spec for spec in option_fields(RunConfig) if spec.key.startswith(section)]
+    if only is not None:
+        by_flag = {spec.option.flag: spec for spec in specs}
+        specs = [by_flag[flag] for flag in only]
+    texts = help_texts or {}
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for spec in reversed(specs):
+            fn = click_option(spec, texts.get(spec.option.flag))(fn)
+        return fn
+
+    return decorate
+
+
+data_options = config_options("data")
+run_options = config_options()
+# The theory commands read a dataset and its (corrupted) labels, nothing else of a run.
+theory_data_options = config_options(
+    "data", only=("--dataset", "--data-dir", "--labels", "--corruption-prob", "--seed"),
+    help_texts={"--seed": "Data seed: the same corrupted labels as 'rethinking train' with this seed."})
 
 
 def data_config_from_flags(flags: dict[str, Any]) -> Any:
     """Builds a ``DataConfig`` from the flags of ``data_options`` (validation happens in the config)."""
-    from rethinking.config import Corruption, DataConfig, Preprocessing  # noqa: PLC0415
+    from rethinking.config import RunConfig  # noqa: PLC0415
+    from rethinking.config.options import from_flags  # noqa: PLC0415
 
-    corruption = Corruption(
-        labels=flags["labels"], corruption_prob=flags["corruption_prob"], label_noise=flags["label_noise"],
-        pixels=flags["pixels"], gaussian_stats=flags["gaussian_stats"],
-        corrupt_test_labels=flags["corrupt_test_labels"],
-    )
-    prep = Preprocessing(
-        crop_size=flags["crop_size"], random_crop=flags["random_crop"], flip=flags["flip"],
-        color_jitter=flags["color_jitter"], standardize=flags["standardize"],
-    )
-    return DataConfig(dataset=flags["dataset"], data_dir=flags["data_dir"], corruption=corruption,
-                      preprocessing=prep, seed=flags["seed"])
+    return from_flags(RunConfig, flags).data
+
+
+def run_config_from_flags(flags: dict[str, Any]) -> Any:
+    """Builds a ``RunConfig`` from the flags of ``run_options``."""
+    from rethinking.config import RunConfig  # noqa: PLC0415
+    from rethinking.config.options import from_flags  # noqa: PLC0415
+
+    return from_flags(RunConfig, flags)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -262,94 +270,6 @@ def preview(out: str, num_images: int, epoch: int, **flags: Any) -> None:
     click.echo(f"Wrote {path} ({len(sample.labels)} images, {changed} labels changed; {title}).")
 
 
-MODEL_CHOICES = ("inception_small", "alexnet_small", "mlp_1x512", "mlp_3x512", "mlp", "inception_v3")
-STRATEGY_CHOICES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
-
-
-def train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The flags of ``ModelConfig`` and ``TrainConfig`` and the run's place (``rethinking train``)."""
-    options = [
-        # Data beyond data_options: pipeline settings.
-        click.option("--image-size", type=click.IntRange(min=1), default=None,
-                     help="Side of variable-size images after resizing (ImageNet) [default: 299]."),
-        click.option("--shuffle-buffer", type=click.IntRange(min=1), default=None,
-                     help="Shuffle buffer in examples [default: the whole training set, up to 100,000]."),
-        click.option("--train-examples", type=click.IntRange(min=1), default=None,
-                     help="Train on the first N training examples only (laptop-scale runs) [default: all]."),
-        click.option("--cache", default="memory", show_default=True,
-                     help="Cache of the corrupted data: memory, none, or a file path prefix."),
-        # Model.
-        click.option("--model", type=click.Choice(MODEL_CHOICES), default="inception_small", show_default=True,
-                     help="Network (docs/models.md)."),
-        click.option("--batch-norm/--no-batch-norm", default=None,
-                     help="Batch norm after every conv/dense layer [default: on for the Inceptions, off otherwise]."),
-        click.option("--dropout", type=float, default=0.0, show_default=True, help="Dropout rate in [0, 1)."),
-        click.option("--weight-decay", type=float, default=0.0, show_default=True,
-                     help="L2 coefficient lambda of (lambda/2)||w||^2 on every kernel (the paper: 0.0005 in Table 1)."),
-        click.option("--width-multiplier", type=float, default=1.0, show_default=True, help="Scales every layer width."),
-        click.option("--depth", type=click.IntRange(min=0), default=None, help="Hidden layers (--model mlp only) [default: 1]."),
-        click.option("--units", type=click.IntRange(min=1), default=None, help="Units per hidden layer (--model mlp only) [default: 512]."),
-        # Training.
-        click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True,
-                     help="Epochs to train (with --until-fit: the cap)."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True,
-                     help="Global batch size (split over replicas)."),
-        click.option("--learning-rate", type=float, default=None,
-                     help="Initial learning rate [default: the paper's, 0.1 for the Inceptions, 0.01 otherwise]."),
-        click.option("--momentum", type=float, default=0.9, show_default=True, help="SGD momentum."),
-        click.option("--lr-decay", type=float, default=0.95, show_default=True,
-                     help="Learning-rate factor applied after every epoch (the paper's 0.95)."),
-        click.option("--until-fit/--fixed-epochs", default=False, show_default=True,
-                     help="Stop once training accuracy reaches --fit-threshold (time to fit)."),
-        click.option("--fit-threshold", type=float, default=1.0, show_default=True,
-                     help="Training accuracy that counts as fitted (1.0 = 100%)."),
-        click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default="auto", show_default=True,
-                     help="tf.distribute strategy (auto: all local GPUs, else one device; multi-worker reads TF_CONFIG)."),
-        click.option("--deterministic/--nondeterministic", default=False, show_default=True,
-                     help="TensorFlow op determinism: bit-identical results across runs (slower)."),
-        click.option("--mixed-precision", type=click.Choice(("none", "mixed_float16", "mixed_bfloat16")), default="none",
-                     show_default=True, help="Keras dtype policy (float32 logits in any case)."),
-        click.option("--jit-compile/--no-jit-compile", default=None, help="XLA [default: per model, docs/models.md]."),
-        click.option("--steps-per-execution", type=click.IntRange(min=1), default=None,
-                     help="Training steps per graph call [default: per model]."),
-        click.option("--init-seed", type=click.IntRange(min=0), default=None,
-                     help="Seed of weight initialization and dropout [default: --seed]."),
-        click.option("--divergence-loss", type=float, default=1e4, show_default=True,
-                     help="A training loss above this (or NaN) stops the run as diverged."),
-        click.option("--eval-batch-size", type=click.IntRange(min=1), default=None,
-                     help="Batch size of the per-epoch evaluations [default: max(--batch-size, 256)]."),
-        # Where.
-        click.option("--experiment", default="default", show_default=True, help="Folder under --log-dir grouping runs."),
-        click.option("--run-name", default=None, help="The run's folder [default: derived from the config]."),
-        click.option("--log-dir", default="tensorboard_logs", show_default=True, help="Root of the run folders."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def run_config_from_flags(flags: dict[str, Any]) -> Any:
-    """Builds a ``RunConfig`` from the flags of ``data_options`` and ``train_options``."""
-    import dataclasses  # noqa: PLC0415
-
-    from rethinking.config import ModelConfig, RunConfig, TrainConfig  # noqa: PLC0415
-
-    data = data_config_from_flags(flags)
-    prep = data.preprocessing if flags["image_size"] is None else dataclasses.replace(
-        data.preprocessing, image_size=flags["image_size"])
-    data = dataclasses.replace(data, preprocessing=prep, cache=flags["cache"], shuffle_buffer=flags["shuffle_buffer"],
-                               train_examples=flags["train_examples"])
-    model = ModelConfig(name=flags["model"], batch_norm=flags["batch_norm"], dropout=flags["dropout"],
-                        weight_decay=flags["weight_decay"], width_multiplier=flags["width_multiplier"],
-                        depth=flags["depth"], units=flags["units"])
-    train = TrainConfig(**{key: flags[key] for key in (
-        "epochs", "batch_size", "learning_rate", "momentum", "lr_decay", "until_fit", "fit_threshold", "strategy",
-        "deterministic", "mixed_precision", "jit_compile", "steps_per_execution", "init_seed", "divergence_loss",
-        "eval_batch_size")})
-    return RunConfig(data=data, model=model, train=train, experiment=flags["experiment"], run_name=flags["run_name"],
-                     log_dir=flags["log_dir"])
-
-
 def _print_epoch(row: dict[str, Any]) -> None:
     def pct(value: float) -> str:
         return "  -  " if value != value else f"{100 * value:5.1f}%"  # NaN: no such examples
@@ -385,8 +305,7 @@ def _print_summary(results: dict[str, Any]) -> None:
 
 
 @cli.command()
-@data_options
-@train_options
+@run_options
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this folder (its config.json; other flags are ignored).")
 @click.option("--overwrite", is_flag=True, help="Delete this config's run folder and start again.")
@@ -526,8 +445,7 @@ def _floats(text: str, flag: str) -> tuple[float, ...]:
 
 
 @cli.command()
-@data_options
-@train_options
+@run_options
 @click.option("--learning-rates", default="0.001,0.3", show_default=True, metavar="LOW,HIGH",
               help="Range of the initial learning rate (searched log-uniformly).")
 @click.option("--weight-decays", default="0,0.0001,0.0005", show_default=True, metavar="LIST",
@@ -598,18 +516,6 @@ def tune(learning_rates: str, weight_decays: str, batch_sizes: str, objective: s
 
 
 # ------------------------------------------------------------------------------------------- theory
-
-
-def theory_data_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Data flags of the theory commands: pixels in [0, 1], flattened, no preprocessing."""
-    options = [
-        *_source_and_label_options(),
-        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-                     help="Data seed: the same corrupted labels as 'rethinking train' with this seed."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
 
 
 def _label_prob(labels: str, corruption_prob: float | None) -> float:

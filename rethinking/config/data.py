@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rethinking.config.options import dataclass_from_dict
+from rethinking.config.options import dataclass_from_dict, option
 
 LABEL_MODES = ("true", "partial", "random")
 LABEL_NOISE = ("uniform", "wrong")
@@ -39,12 +39,12 @@ class Corruption:
         corrupt_test_labels: also corrupt the test labels (the paper keeps them true).
     """
 
-    labels: str = "true"
-    corruption_prob: float | None = None
-    label_noise: str = "uniform"
-    pixels: str = "original"
-    gaussian_stats: str = "per_channel"
-    corrupt_test_labels: bool = False
+    labels: str = option("true", "--labels", "Training labels: true, partially corrupted (with --corruption-prob) or random.", choices=LABEL_MODES)
+    corruption_prob: float | None = option(None, "--corruption-prob", "p for --labels partial: probability that a training label is redrawn.")
+    label_noise: str = option("uniform", "--label-noise", "A redrawn label is uniform over all classes (the paper) or always a wrong class.", choices=LABEL_NOISE)
+    pixels: str = option("original", "--pixels", "Pixel condition, applied to train and test images (after the crop).", choices=PIXEL_MODES)
+    gaussian_stats: str = option("per_channel", "--gaussian-stats", "Moments matched by --pixels gaussian.", choices=GAUSSIAN_STATS)
+    corrupt_test_labels: bool = option(False, "--corrupt-test-labels", "Also corrupt the test labels (the paper keeps them true).", off_flag="--true-test-labels")
 
     def __post_init__(self) -> None:
         _check_choice("labels", self.labels, LABEL_MODES)
@@ -128,12 +128,12 @@ class Preprocessing:
         image_size: output side for variable-size images (ImageNet); ignored for fixed-size ones.
     """
 
-    crop_size: int | None = None
-    random_crop: bool = False
-    flip: bool = False
-    color_jitter: bool = False
-    standardize: bool = True
-    image_size: int = DEFAULT_IMAGE_SIZE
+    crop_size: int | None = option(None, "--crop-size", "Crop side.", minimum=1, default_help="28 for 32x32 images (the paper), else the full image")
+    random_crop: bool = option(False, "--random-crop", "Augmentation: random crop (the paper's 'random crop') instead of the centre crop.", off_flag="--center-crop")
+    flip: bool = option(False, "--flip", "Augmentation: random horizontal flips.", off_flag="--no-flip")
+    color_jitter: bool = option(False, "--color-jitter", "Augmentation: random brightness, contrast, saturation and hue.", off_flag="--no-color-jitter")
+    standardize: bool = option(True, "--standardize", "Per-image standardization (the paper's whitening).", off_flag="--no-standardize")
+    image_size: int = option(DEFAULT_IMAGE_SIZE, "--image-size", "Side of variable-size images after resizing (ImageNet).", minimum=1)
 
     def __post_init__(self) -> None:
         if self.crop_size is not None and (not isinstance(self.crop_size, int) or self.crop_size < 1):
@@ -172,14 +172,14 @@ class DataConfig:
             label and pixels it has in the full dataset); None: all. For laptop-scale runs.
     """
 
-    dataset: str = "digits"
-    data_dir: str | None = None
+    dataset: str = option("digits", "--dataset", "digits (embedded), a TFDS name (cifar10, mnist, ...) or a path to a .npz file.")
+    data_dir: str | None = option(None, "--data-dir", "TFDS data directory.", default_help="$TFDS_DATA_DIR or ~/tensorflow_datasets", hparam=False)
     corruption: Corruption = Corruption()
     preprocessing: Preprocessing = Preprocessing()
-    seed: int = 0
-    cache: str = "memory"
-    shuffle_buffer: int | None = None
-    train_examples: int | None = None
+    seed: int = option(0, "--seed", "Data seed: corruption, shuffling and augmentation derive from it.", minimum=0)
+    cache: str = option("memory", "--cache", "Cache of the corrupted data: memory, none, or a file path prefix.", hparam=False)
+    shuffle_buffer: int | None = option(None, "--shuffle-buffer", "Shuffle buffer in examples.", minimum=1, default_help="the whole training set, up to 100,000")
+    train_examples: int | None = option(None, "--train-examples", "Train on the first N training examples only (laptop-scale runs).", minimum=1, default_help="all")
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, int) or self.seed < 0:
@@ -204,9 +204,4 @@ class DataConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DataConfig:
         """Inverse of ``to_dict``; unknown keys are an error."""
-        values = dict(values)
-        nested = {"corruption": Corruption, "preprocessing": Preprocessing}
-        for key, kind in nested.items():
-            if isinstance(values.get(key), dict):
-                values[key] = dataclass_from_dict(kind, values[key])
         return dataclass_from_dict(cls, values)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.config.data import DataConfig
-from rethinking.config.options import dataclass_from_dict
+from rethinking.config.options import dataclass_from_dict, option
 
 # Names only (no TensorFlow import needed to validate a config); tests check they match MODELS.
 MODEL_NAMES = ("inception_small", "alexnet_small", "mlp_1x512", "mlp_3x512", "mlp", "inception_v3")
@@ -47,13 +47,13 @@ class ModelConfig:
         units: hidden units per layer, for ``name="mlp"`` only.
     """
 
-    name: str = "inception_small"
-    batch_norm: bool | None = None
-    dropout: float = 0.0
-    weight_decay: float = 0.0
-    width_multiplier: float = 1.0
-    depth: int | None = None
-    units: int | None = None
+    name: str = option("inception_small", "--model", "Network (docs/models.md).", choices=MODEL_NAMES)
+    batch_norm: bool | None = option(None, "--batch-norm", "Batch norm after every conv/dense layer.", off_flag="--no-batch-norm", default_help="on for the Inceptions, off otherwise")
+    dropout: float = option(0.0, "--dropout", "Dropout rate in [0, 1).")
+    weight_decay: float = option(0.0, "--weight-decay", "L2 coefficient lambda of (lambda/2)||w||^2 on every kernel (the paper: 0.0005 in Table 1).")
+    width_multiplier: float = option(1.0, "--width-multiplier", "Scales every layer width.")
+    depth: int | None = option(None, "--depth", "Hidden layers (--model mlp only).", minimum=0, default_help="1")
+    units: int | None = option(None, "--units", "Units per hidden layer (--model mlp only).", minimum=1, default_help="512")
 
     def __post_init__(self) -> None:
         if self.name not in MODEL_NAMES:
@@ -105,21 +105,21 @@ class TrainConfig:
             change results); None: max(batch_size, 256).
     """
 
-    epochs: int = 100
-    batch_size: int = 128
-    learning_rate: float | None = None
-    momentum: float = 0.9
-    lr_decay: float = 0.95
-    until_fit: bool = False
-    fit_threshold: float = 1.0
-    strategy: str = "auto"
-    deterministic: bool = False
-    mixed_precision: str = "none"
-    jit_compile: bool | None = None
-    steps_per_execution: int | None = None
-    init_seed: int | None = None
-    divergence_loss: float = 1e4
-    eval_batch_size: int | None = None
+    epochs: int = option(100, "--epochs", "Epochs to train (with --until-fit: the cap).", minimum=1)
+    batch_size: int = option(128, "--batch-size", "Global batch size (split over replicas).", minimum=1)
+    learning_rate: float | None = option(None, "--learning-rate", "Initial learning rate.", default_help="the paper's, 0.1 for the Inceptions, 0.01 otherwise")
+    momentum: float = option(0.9, "--momentum", "SGD momentum.")
+    lr_decay: float = option(0.95, "--lr-decay", "Learning-rate factor applied after every epoch (the paper's 0.95).")
+    until_fit: bool = option(False, "--until-fit", "Stop once training accuracy reaches --fit-threshold (time to fit).", off_flag="--fixed-epochs")
+    fit_threshold: float = option(1.0, "--fit-threshold", "Training accuracy that counts as fitted (1.0 = 100%).")
+    strategy: str = option("auto", "--strategy", "tf.distribute strategy (auto: all local GPUs, else one device; multi-worker reads TF_CONFIG).", choices=STRATEGIES)
+    deterministic: bool = option(False, "--deterministic", "TensorFlow op determinism: bit-identical results across runs (slower).", off_flag="--nondeterministic")
+    mixed_precision: str = option("none", "--mixed-precision", "Keras dtype policy (float32 logits in any case).", choices=MIXED_PRECISION)
+    jit_compile: bool | None = option(None, "--jit-compile", "XLA.", off_flag="--no-jit-compile", default_help="per model, docs/models.md")
+    steps_per_execution: int | None = option(None, "--steps-per-execution", "Training steps per graph call.", minimum=1, default_help="per model")
+    init_seed: int | None = option(None, "--init-seed", "Seed of weight initialization and dropout.", minimum=0, default_help="--seed")
+    divergence_loss: float = option(1e4, "--divergence-loss", "A training loss above this (or NaN) stops the run as diverged.")
+    eval_batch_size: int | None = option(None, "--eval-batch-size", "Batch size of the per-epoch evaluations.", minimum=1, default_help="max(--batch-size, 256)")
 
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)
@@ -163,9 +163,9 @@ class RunConfig:
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
-    experiment: str = "default"
-    run_name: str | None = None
-    log_dir: str = "tensorboard_logs"
+    experiment: str = option("default", "--experiment", "Folder under --log-dir grouping runs.", hparam=False)
+    run_name: str | None = option(None, "--run-name", "The run's folder.", default_help="derived from the config", hparam=False)
+    log_dir: str = option("tensorboard_logs", "--log-dir", "Root of the run folders.", hparam=False)
 
     def __post_init__(self) -> None:
         for field in ("experiment", "run_name"):
@@ -180,13 +180,6 @@ class RunConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
         """Inverse of ``to_dict``; missing keys take defaults, unknown keys are an error."""
-        values = dict(values)
-        if isinstance(values.get("data"), dict):
-            values["data"] = DataConfig.from_dict(values["data"])
-        if isinstance(values.get("model"), dict):
-            values["model"] = dataclass_from_dict(ModelConfig, values["model"])
-        if isinstance(values.get("train"), dict):
-            values["train"] = dataclass_from_dict(TrainConfig, values["train"])
         return dataclass_from_dict(cls, values)
 
     @property

@@ -36,7 +36,7 @@ from rethinking.models import COMPILE_DEFAULTS, MODELS
 from rethinking.training import rundir, summaries
 from rethinking.training.checkpoints import Checkpointer, RunState
 from rethinking.training.runlock import LOCK_FILE, RunLock
-from rethinking.training.command import command_line
+from rethinking.config.command import command_line
 from rethinking.training.evaluation import evaluate_split, make_predict_fn
 from rethinking.training.strategy import get_strategy, is_chief, uses_keras_fit, worker_id
 

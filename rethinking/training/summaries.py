@@ -60,17 +60,19 @@ def write_images(writer: tf.summary.SummaryWriter, grid: np.ndarray, description
 
 
 def hparams_of(config: RunConfig, learning_rate: float, batch_norm: bool) -> dict[str, bool | int | float | str]:
-    """The run's hyperparameters as the HParams plugin takes them (no None values)."""
-    c = config.data.corruption
-    p = config.data.preprocessing
-    return {
-        "dataset": config.data.dataset, "model": config.model.name, "labels": c.labels,
-        "corruption_prob": float(c.label_prob), "pixels": c.pixels, "batch_norm": bool(batch_norm),
-        "dropout": float(config.model.dropout), "weight_decay": float(config.model.weight_decay),
-        "width_multiplier": float(config.model.width_multiplier), "random_crop": p.random_crop,
-        "flip": p.flip, "learning_rate": float(learning_rate), "lr_decay": float(config.train.lr_decay),
-        "batch_size": config.train.batch_size, "seed": config.data.seed,
-    }
+    """The run's options as the HParams plugin takes them, named like their flags.
+
+    Derived from the config's option fields (``Option.hparam``), with the values the run resolved:
+    the learning rate, batch norm and the label-corruption probability actually used; options left
+    at None (a model default) are omitted, as the plugin takes no None.
+    """
+    from rethinking.config.options import option_fields, option_values  # noqa: PLC0415
+
+    logged = {spec.option.name for spec in option_fields(type(config)) if spec.option.hparam}
+    values = {name: value for name, value in option_values(config).items() if name in logged}
+    values.update(learning_rate=float(learning_rate), batch_norm=bool(batch_norm),
+                  corruption_prob=float(config.data.corruption.label_prob))
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def write_hparams(writer: tf.summary.SummaryWriter, hparams: Mapping[str, Any], trial_id: str) -> None:

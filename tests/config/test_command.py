@@ -9,7 +9,8 @@ import pytest
 from rethinking import cli
 from rethinking.config import ModelConfig, RunConfig, TrainConfig
 from rethinking.data import Corruption, DataConfig, Preprocessing
-from rethinking.training.command import FLAGS, command_args, command_line, covered_fields
+from rethinking.config.command import command_args, command_line
+from rethinking.config.options import option_fields
 
 
 def parse(args: list[str]) -> RunConfig:
@@ -19,8 +20,20 @@ def parse(args: list[str]) -> RunConfig:
     return cli.run_config_from_flags(flags)
 
 
+def _leaf_fields(cls, prefix=()):
+    import dataclasses
+
+    for field in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(field.default):
+            yield from _leaf_fields(type(field.default), (*prefix, field.name))
+        else:
+            yield (*prefix, field.name)
+
+
 def test_every_config_field_has_a_flag():
-    assert covered_fields() == set(FLAGS)
+    assert {spec.path for spec in option_fields(RunConfig)} == set(_leaf_fields(RunConfig))
+    flags = {p.opts[0] for p in cli.train.params if p.opts}
+    assert {spec.option.flag for spec in option_fields(RunConfig)} <= flags
 
 
 def test_default_config_is_a_bare_command():
