@@ -20,10 +20,7 @@ from rethinking.config.data import (
 )
 from rethinking.config.options import dataclass_from_dict
 from rethinking.config.run import (
-    DEFAULT_LEARNING_RATE,
     MIXED_PRECISION,
-    MODEL_NAMES,
-    PAPER_LEARNING_RATES,
     STRATEGIES,
     ModelConfig,
     RunConfig,
@@ -34,8 +31,8 @@ from rethinking.config.run import (
 )
 
 __all__ = [
-    "CACHE_MODES", "DEFAULT_LEARNING_RATE", "GAUSSIAN_STATS", "LABEL_MODES", "LABEL_NOISE", "MIXED_PRECISION",
-    "MODEL_NAMES", "PAPER_LEARNING_RATES", "PIXEL_MODES", "SPLITS", "STRATEGIES", "Corruption", "DataConfig",
+    "CACHE_MODES", "GAUSSIAN_STATS", "LABEL_MODES", "LABEL_NOISE", "MIXED_PRECISION",
+    "PIXEL_MODES", "SPLITS", "STRATEGIES", "Corruption", "DataConfig",
     "ModelConfig", "Preprocessing", "RunConfig", "TrainConfig", "check_probability", "config_digest",
     "dataclass_from_dict", "dataset_fingerprint", "default_run_name",
 ]

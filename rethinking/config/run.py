@@ -17,15 +17,20 @@ from typing import Any
 from rethinking.config.data import DataConfig
 from rethinking.config.options import dataclass_from_dict, option
 
-# Names only (no TensorFlow import needed to validate a config); tests check they match MODELS.
-MODEL_NAMES = ("inception_small", "alexnet_small", "mlp_1x512", "mlp_3x512", "mlp", "inception_v3")
 STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 
-# The paper's schedule (spec section 3): SGD with momentum 0.9, learning rate 0.1 for Inception and
-# 0.01 for the others, multiplied by 0.95 after every epoch.
-PAPER_LEARNING_RATES = {"inception_small": 0.1, "inception_v3": 0.1}
-DEFAULT_LEARNING_RATE = 0.01
+def _model_names() -> tuple[str, ...]:
+    """The model registry's names (``rethinking.models.MODEL_CATALOG``; plain Python, no TensorFlow)."""
+    from rethinking.models import model_names  # noqa: PLC0415 (the registry is the only list of models)
+
+    return model_names()
+
+
+def _model_entry(name: str):
+    from rethinking.models import MODEL_CATALOG  # noqa: PLC0415
+
+    return MODEL_CATALOG[name]
 
 
 def _positive_int(name: str, value: Any) -> None:
@@ -47,7 +52,7 @@ class ModelConfig:
         units: hidden units per layer, for ``name="mlp"`` only.
     """
 
-    name: str = option("inception_small", "--model", "Network (docs/models.md).", choices=MODEL_NAMES)
+    name: str = option("inception_small", "--model", "Network (docs/models.md).", choices=_model_names)
     batch_norm: bool | None = option(None, "--batch-norm", "Batch norm after every conv/dense layer.", off_flag="--no-batch-norm", default_help="on for the Inceptions, off otherwise")
     dropout: float = option(0.0, "--dropout", "Dropout rate in [0, 1).")
     weight_decay: float = option(0.0, "--weight-decay", "L2 coefficient lambda of (lambda/2)||w||^2 on every kernel (the paper: 0.0005 in Table 1).")
@@ -56,8 +61,8 @@ class ModelConfig:
     units: int | None = option(None, "--units", "Units per hidden layer (--model mlp only).", minimum=1, default_help="512")
 
     def __post_init__(self) -> None:
-        if self.name not in MODEL_NAMES:
-            raise ValueError(f"Unknown model {self.name!r}: use one of {', '.join(MODEL_NAMES)}.")
+        if self.name not in _model_names():
+            raise ValueError(f"Unknown model {self.name!r}: use one of {', '.join(_model_names())}.")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout is a rate in [0, 1). Received: dropout={self.dropout}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
@@ -70,6 +75,11 @@ class ModelConfig:
             raise ValueError(f"depth must be an integer >= 0. Received: depth={self.depth}")
         if self.units is not None and (not isinstance(self.units, int) or self.units < 1):
             raise ValueError(f"units must be a positive integer. Received: units={self.units}")
+
+    @property
+    def resolved_batch_norm(self) -> bool:
+        """Batch norm as the run builds it: the flag, else the architecture's default (the registry's)."""
+        return self.batch_norm if self.batch_norm is not None else _model_entry(self.name).batch_norm
 
     def builder_kwargs(self) -> dict[str, Any]:
         """Keywords for ``MODELS[name]`` (unset switches left to the builder's defaults)."""
@@ -97,7 +107,7 @@ class TrainConfig:
         strategy: ``auto``, ``default``, ``one-device``, ``mirrored``, ``multi-worker`` or ``tpu``.
         deterministic: TensorFlow op determinism (bit-identical results across runs; slower).
         mixed_precision: ``none``, ``mixed_float16`` or ``mixed_bfloat16``.
-        jit_compile: XLA; None: the model's default (``rethinking.models.COMPILE_DEFAULTS``).
+        jit_compile: XLA; None: the model's default (``rethinking.models.MODEL_CATALOG``).
         steps_per_execution: training steps per graph call; None: the model's default.
         init_seed: seed of weight initialization and dropout; None: the data seed.
         divergence_loss: a training loss above this (or NaN) stops the run as diverged.
@@ -192,7 +202,7 @@ class RunConfig:
         """The initial learning rate: the configured one or the paper's for the model."""
         if self.train.learning_rate is not None:
             return self.train.learning_rate
-        return PAPER_LEARNING_RATES.get(self.model.name, DEFAULT_LEARNING_RATE)
+        return _model_entry(self.model.name).paper_learning_rate
 
     @property
     def eval_batch_size(self) -> int:

@@ -97,13 +97,22 @@ def condition(row: Mapping[str, Any]) -> str:
     return "random labels" if p == 1 else f"labels corrupted p={p:g}"
 
 
+def default_batch_norm(model: str) -> bool:
+    """The registry's batch-norm default of ``model`` (False for a name it does not know)."""
+    from rethinking.models import MODEL_CATALOG  # noqa: PLC0415 (plain Python)
+
+    entry = MODEL_CATALOG.get(model)
+    return bool(entry and entry.batch_norm)
+
+
 def model_label(row: Mapping[str, Any]) -> str:
     """``inception_small`` / ``inception_small (no BN)`` / ``inception_small (width 0.5)`` / ``alexnet_small`` ..."""
     name = str(row.get("model"))
     notes = []
-    if name.startswith("inception") and row.get("batch_norm") is False:
+    default_bn = default_batch_norm(name)
+    if default_bn and row.get("batch_norm") is False:
         notes.append("no BN")
-    if not name.startswith("inception") and row.get("batch_norm") is True:
+    if not default_bn and row.get("batch_norm") is True:
         notes.append("BN")
     width = row.get("width_multiplier")
     if isinstance(width, (int, float)) and width not in (0, 1):  # 0: an old table without the column
@@ -286,7 +295,7 @@ def figure2b(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None,
 
 def _paper_cell(paper: Sequence[Mapping[str, Any]], row: Mapping[str, Any]) -> str:
     for p in paper:
-        default_bn = str(p.get("model", "")).startswith("inception")  # the builders' default
+        default_bn = default_batch_norm(str(p.get("model", "")))
         if (p.get("model") == row.get("model") and bool(p.get("batch_norm", default_bn)) == bool(row.get("batch_norm"))
                 and bool(p.get("random_crop")) == bool(row.get("random_crop"))
                 and bool(p.get("weight_decay")) == bool((row.get("weight_decay") or 0) > 0)

@@ -61,9 +61,7 @@ def stored_results(config: RunConfig) -> dict[str, Any] | None:
 def describe(run: PlannedRun) -> dict[str, Any]:
     """The descriptor columns of a run (what varies across the paper's tables and figures)."""
     c = run.config
-    batch_norm = c.model.batch_norm
-    if batch_norm is None:  # the architecture's default
-        batch_norm = c.model.name.startswith("inception")
+    batch_norm = c.model.resolved_batch_norm
     return {
         "run": c.resolved_run_name, "label": run.label, "dataset": c.data.dataset, "train_examples": c.data.train_examples,
         "model": c.model.name, "batch_norm": batch_norm, "weight_decay": c.model.weight_decay,

@@ -32,7 +32,7 @@ from rethinking.atomic import atomic_write_with
 from rethinking.config import RunConfig
 from rethinking.data.pipeline import DataPipeline, build_pipeline, supervised
 from rethinking.data.preview import image_grid, sample_training_images
-from rethinking.models import COMPILE_DEFAULTS, MODELS
+from rethinking.models import MODEL_CATALOG
 from rethinking.training import rundir, summaries
 from rethinking.training.checkpoints import Checkpointer, RunState
 from rethinking.training.runlock import LOCK_FILE, RunLock
@@ -62,7 +62,7 @@ def build_model(config: RunConfig, input_shape: tuple[int, ...], num_classes: in
     if config.train.mixed_precision != "none":
         keras.config.set_dtype_policy(config.train.mixed_precision)
     try:
-        return MODELS[config.model.name](input_shape, num_classes, **config.model.builder_kwargs())
+        return MODEL_CATALOG[config.model.name].load()(input_shape, num_classes, **config.model.builder_kwargs())
     finally:
         keras.config.set_dtype_policy(previous)
 
@@ -76,9 +76,9 @@ def compile_settings(config: RunConfig, keras_fit: bool, replicas: int = 1) -> d
     tensor ... while/cond") and so does XLA ("Trying to access resource ... located in device
     CPU:1 from device CPU:0").
     """
-    defaults = COMPILE_DEFAULTS[config.model.name]
-    jit = defaults["jit_compile"] if config.train.jit_compile is None else config.train.jit_compile
-    spe = defaults["steps_per_execution"] if config.train.steps_per_execution is None else config.train.steps_per_execution
+    entry = MODEL_CATALOG[config.model.name]
+    jit = entry.jit_compile if config.train.jit_compile is None else config.train.jit_compile
+    spe = entry.steps_per_execution if config.train.steps_per_execution is None else config.train.steps_per_execution
     if not keras_fit:
         return {"jit_compile": False, "steps_per_execution": 1}
     if replicas > 1:

@@ -8,14 +8,20 @@ import json
 import pytest
 
 from rethinking.config import (
-    MODEL_NAMES, STRATEGIES, ModelConfig, RunConfig, TrainConfig, config_digest, default_run_name,
+    STRATEGIES, ModelConfig, RunConfig, TrainConfig, config_digest, default_run_name,
 )
 from rethinking.data import Corruption, DataConfig
-from rethinking.models import MODELS
+from rethinking.models import MODEL_CATALOG, MODELS
 
 
-def test_model_names_match_the_registry():
-    assert set(MODEL_NAMES) == set(MODELS)
+def test_model_config_takes_exactly_the_registry_names_and_reads_its_facts():
+    for name, entry in MODEL_CATALOG.items():
+        config = ModelConfig(name=name)
+        assert callable(MODELS[name]) and config.resolved_batch_norm == entry.batch_norm
+        assert RunConfig(model=config).learning_rate == entry.paper_learning_rate
+    assert ModelConfig(name="mlp", batch_norm=True).resolved_batch_norm is True
+    with pytest.raises(ValueError, match="Unknown model 'resnet9': use one of inception_small, alexnet_small"):
+        ModelConfig(name="resnet9")
 
 
 def test_round_trip_through_json():
