@@ -386,7 +386,7 @@ def run(pipeline_file: str, dry_run: bool, only: tuple[str, ...], assignments: t
     Example: rethinking run pipelines/laptop/figure1a.toml
     """
     from rethinking.experiments.runner import (  # noqa: PLC0415
-        DONE_STATUSES, check_local_files, plan, run_pipeline, stored_results, table_dir, table_row,
+        check_local_files, plan, run_pipeline, sweep_status, table_dir,
     )
     from rethinking.experiments.sweep import load_pipeline  # noqa: PLC0415
 
@@ -396,8 +396,7 @@ def run(pipeline_file: str, dry_run: bool, only: tuple[str, ...], assignments: t
     runs = plan(pipeline, overrides, filters)
     directory = table_dir(pipeline, runs)
     if dry_run:
-        rows = [table_row(r, stored_results(r.config)) for r in runs]
-        done = sum(r["status"] in DONE_STATUSES for r in rows)
+        rows, done = sweep_status(runs)
         click.echo(f"{pipeline.name}: {len(runs)} runs ({done} done, {len(runs) - done} to run); "
                    f"table: {directory / 'results.csv'}")
         for i, (r, row) in enumerate(zip(runs, rows)):

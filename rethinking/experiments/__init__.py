@@ -7,9 +7,9 @@ hyperparameter search (``tune``).
     write_report(folder / "results.json")
 """
 
-from rethinking.experiments.report import load_table, write_report
+from rethinking.experiments.report import REPORTS, load_table, write_report
 from rethinking.experiments.runner import DONE_STATUSES, plan, run_pipeline
-from rethinking.experiments.sweep import REPORTS, Pipeline, PlannedRun, expand, load_pipeline, parse_assignment, parse_pipeline
+from rethinking.experiments.sweep import Pipeline, PlannedRun, expand, load_pipeline, parse_assignment, parse_pipeline
 from rethinking.experiments.tuning import TuneSpec, pipeline_toml, tune
 
 __all__ = [

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rethinking.atomic import atomic_write_with
-from rethinking.experiments.sweep import REPORTS
+from rethinking.training.rundir import COMPLETE_STATUSES as FINISHED
 
 REPORT_FILE = "report.md"
-FINISHED = ("finished", "fitted")
 CONDITION_ORDER = ("true labels", "random labels", "shuffled pixels", "random pixels", "gaussian")
 
 
@@ -345,12 +344,7 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> list
     written: list[Path] = []
     for report in reports:
         lines += [f"## {report}", ""]
-        paper = _paper_rows(table, report)
-        if report in ("table1", "table2"):
-            lines += [accuracy_table(rows, paper), ""]
-            continue
-        maker = {"figure1a": figure1a, "figure1b": figure1b, "figure2a": figure2a, "figure2b": figure2b}.get(report)
-        path, text = figure1c(rows, out, paper) if report == "figure1c" else maker(rows, out)
+        path, text = REPORTS[report](rows, out, _paper_rows(table, report))
         if path is not None:
             written.append(path)
             lines += [f"![{report}]({path.name})", ""]
@@ -364,8 +358,20 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> list
         lines += [f"- {r['run']} ({r.get('label', '')}): {r.get('status')}" + (f": {r['error']}" if r.get("error") else "")
                   for r in failed] + [""]
     report_path = out / REPORT_FILE
-    from rethinking.training import rundir  # noqa: PLC0415
-
-    rundir.atomic_write_text(report_path, "\n".join(lines))
+    atomic_write_with(report_path, lambda tmp: tmp.write_text("\n".join(lines), encoding="utf-8"))
     written.append(report_path)
     return written
+
+
+# What `rethinking report` can draw: name -> (rows, output folder, the paper's rows) -> (figure or None,
+# markdown). A pipeline file lists the names its runs support.
+Report = Callable[[Sequence[Mapping[str, Any]], Path, Sequence[Mapping[str, Any]]], tuple[Path | None, str]]
+REPORTS: dict[str, Report] = {
+    "table1": lambda rows, out, paper: (None, accuracy_table(rows, paper)),
+    "figure1a": lambda rows, out, paper: figure1a(rows, out),
+    "figure1b": lambda rows, out, paper: figure1b(rows, out),
+    "figure1c": figure1c,
+    "figure2a": lambda rows, out, paper: figure2a(rows, out),
+    "figure2b": lambda rows, out, paper: figure2b(rows, out),
+    "table2": lambda rows, out, paper: (None, accuracy_table(rows, paper)),
+}

@@ -23,14 +23,13 @@ from typing import Any
 
 from rethinking.config import RunConfig
 from rethinking.experiments.sweep import Pipeline, PlannedRun, expand, select
+from rethinking.training.rundir import DONE_STATUSES  # the one definition (no TensorFlow)
 
 logger = logging.getLogger(__name__)
 
 TABLE_CSV = "results.csv"
 TABLE_JSON = "results.json"
 ERROR_FILE = "error.txt"
-# Outcomes a rerun would only repeat: skipped by a resumed sweep.
-DONE_STATUSES = ("finished", "fitted", "diverged")
 # Columns of the table: who the run is, then what it gave (fractions for accuracies).
 DESCRIPTOR_COLUMNS = ("run", "label", "dataset", "train_examples", "model", "batch_norm", "weight_decay",
                       "dropout", "width_multiplier", "random_crop", "labels", "corruption_prob", "pixels", "seed")
@@ -41,7 +40,7 @@ TABLE_COLUMNS = DESCRIPTOR_COLUMNS + RESULT_COLUMNS
 
 def table_dir(pipeline: Pipeline, runs: Sequence[PlannedRun]) -> Path:
     """``<log_dir>/<pipeline name>`` (the log_dir of the pipeline's runs)."""
-    log_dir = runs[0].config.log_dir if runs else "tensorboard_logs"
+    log_dir = runs[0].config.log_dir if runs else RunConfig().log_dir
     return Path(log_dir) / pipeline.name
 
 
@@ -110,6 +109,12 @@ def check_local_files(runs: Sequence[PlannedRun]) -> None:
         if not Path(path).is_file():
             raise ValueError(f"Dataset file {path} does not exist: fix the path, or override it with "
                              "--set data.dataset=PATH.")
+
+
+def sweep_status(runs: Sequence[PlannedRun]) -> tuple[list[dict[str, Any]], int]:
+    """Each run's table row as it stands (from its results.json), and how many are done."""
+    rows = [table_row(run, stored_results(run.config)) for run in runs]
+    return rows, sum(row["status"] in DONE_STATUSES for row in rows)
 
 
 def plan(pipeline: Pipeline, overrides: Mapping[str, Any] | None = None,

@@ -39,8 +39,6 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, from PyPI (setup.cfg lists it)
     import tomli as tomllib
 
-# What `rethinking report` can draw; a pipeline lists the ones its runs support.
-REPORTS = ("table1", "figure1a", "figure1b", "figure1c", "figure2a", "figure2b", "table2")
 PIPELINE_KEYS = ("pipeline", "base", "grid", "paper")
 
 
@@ -111,6 +109,8 @@ def parse_pipeline(values: Mapping[str, Any], path: str = "") -> Pipeline:
     extra = sorted(set(head) - {"name", "description", "reports"})
     if extra:
         raise _fail(path, f"unknown [pipeline] keys {extra}: use name, description, reports.")
+    from rethinking.experiments.report import REPORTS  # noqa: PLC0415 (the registry of reports)
+
     reports = head.get("reports", [])
     if not isinstance(reports, list) or any(r not in REPORTS for r in reports):
         raise _fail(path, f"[pipeline] reports must be a list of {', '.join(REPORTS)}. Received: {reports!r}")

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 METRIC_COLUMNS = ("epoch", "step", "learning_rate", "batch_loss", "train_loss", "train_accuracy",
                   "train_accuracy_corrupted", "train_accuracy_clean", "test_loss", "test_accuracy",
                   "best_test_accuracy", "epoch_seconds", "train_images_per_second")
-COMPLETE = ("finished", "fitted")
+COMPLETE = rundir.COMPLETE_STATUSES
 FINAL_WEIGHTS = "final.weights.h5"
 # The evaluation inputs are the same every epoch (no augmentation): keep them preprocessed in memory
 # when they fit in this budget (bytes of float32 images; CIFAR-10's 50,000 28x28x3 images: 470 MB).

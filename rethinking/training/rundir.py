@@ -42,6 +42,10 @@ METRICS_FILE = "metrics.csv"
 EXAMPLES_FILE = "examples.csv"
 INPUTS_FILE = "inputs.png"
 CHECKPOINT_DIR = "checkpoints"
+# results.json statuses: the run has everything it promises on disk ...
+COMPLETE_STATUSES = ("finished", "fitted")
+# ... and outcomes a rerun would only repeat (a sweep skips them; diverging is deterministic).
+DONE_STATUSES = (*COMPLETE_STATUSES, "diverged")
 
 
 def run_dir(config: RunConfig) -> Path:

@@ -12,7 +12,7 @@
 
 Keras 3's ``model.fit`` does not run under ``MultiWorkerMirroredStrategy``
 (keras-team/keras#20585); ``uses_keras_fit`` tells the engine which driver to use (see
-``training.loop``). The global batch size is the one the user asks for, whatever the replica count.
+``training.engine``: ``model.fit`` or its ``strategy.run`` step loop). The global batch size is the one the user asks for, whatever the replica count.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from rethinking.experiments.report import REPORTS
 from rethinking.experiments.sweep import (
-    REPORTS, expand, load_pipeline, parse_assignment, parse_pipeline, select, set_path,
+    expand, load_pipeline, parse_assignment, parse_pipeline, select, set_path,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
