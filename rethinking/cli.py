@@ -568,8 +568,7 @@ def expressivity(dataset: str, data_dir: str | None, labels: str, corruption_pro
 
     data = arrays.load_flat(dataset, n_train=n_points, n_test=1, corruption_prob=p, seed=seed, data_dir=data_dir)
     n, d = data.x_train.shape
-    if depth > n:
-        raise click.UsageError(f"--depth {depth} exceeds --n {n}: each hidden layer needs at least one point.")
+    theorem.check_depth(depth, n)
     click.echo(f"expressivity: {n:,} training images of {data.name} (d = {d:,}), {_labels_text(labels, p, seed)}, depth {depth}")
     start = time.perf_counter()
     construction = theorem.construct(data.x_train, data.y_train, seed=seed)
@@ -639,16 +638,8 @@ def kernel(dataset: str, data_dir: str | None, labels: str, corruption_prob: flo
                                                dtype=np.dtype(dtype).type)
     n, d = x_train.shape
     if features == "random-conv" and gamma is None and kernel_name == "gaussian":
-        # Standardized features: ||x - x'||^2 is about 2d, so 1/d puts typical pairs at exp(-2), where
-        # the paper's 0.02 puts MNIST pixel pairs (our choice).
-        gamma = 1.0 / d
-    need = kernels.gram_bytes(n, dtype) if kernel_name == "gaussian" else 0
-    available = kernels.available_memory_bytes()
-    if available is not None and need > 0.9 * available:
-        smaller = int((0.9 * available / np.dtype(dtype).itemsize) ** 0.5)
-        hint = " or --dtype float32" if dtype == "float64" else ""
-        raise click.UsageError(f"the {n:,} x {n:,} Gram matrix needs {_gb(need)} in {dtype} but {_gb(available)} are "
-                               f"free: use --n {smaller:,} or less{hint}.")
+        gamma = kernels.features_gamma(d)
+    need = kernels.check_memory(n, np.dtype(dtype).type, kernel_name)
     used_gamma = kernels.default_gamma(d) if (gamma is None and kernel_name == "gaussian") else gamma
     what = f"gaussian exp(-{used_gamma:.4g} ||x - x'||^2)" if kernel_name == "gaussian" else "linear <x, x'>"
     on = "random conv features of " if features == "random-conv" else ""

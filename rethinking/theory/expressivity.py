@@ -349,6 +349,14 @@ def block_sizes(n: int, depth: int) -> list[int]:
     return [base + (1 if k < extra else 0) for k in range(depth)]
 
 
+def check_depth(depth: int, n: int) -> None:
+    """Raises ValueError unless 1 <= depth <= n: each hidden layer needs at least one point."""
+    if not 1 <= depth <= n:
+        raise ValueError(f"depth must be between 1 and the number of points (--depth {depth} exceeds --n {n}): each "
+                         "hidden layer needs at least one point." if depth > n else
+                         f"depth must be between 1 and the number of points ({n}). Received: depth={depth}")
+
+
 def to_keras(construction: Construction, input_shape: Sequence[int], depth: int = 1) -> keras.Model:
     """The float64 Keras model computing the construction's function.
 
@@ -364,8 +372,7 @@ def to_keras(construction: Construction, input_shape: Sequence[int], depth: int 
         ValueError: depth outside [1, n], or an input shape of another size than d.
     """
     n, d = construction.thresholds.size, construction.direction.size
-    if not 1 <= depth <= n:
-        raise ValueError(f"depth must be between 1 and the number of points ({n}). Received: depth={depth}")
+    check_depth(depth, n)
     if math.prod(input_shape) != d:
         raise ValueError(f"input_shape {tuple(input_shape)} has {math.prod(input_shape)} values, but the construction has d={d}.")
     inputs = keras.Input(shape=tuple(input_shape), dtype="float64", name="points")

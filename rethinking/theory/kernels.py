@@ -51,6 +51,34 @@ def check_kernel(kernel: str, gamma: float | None, ridge: float) -> None:
         raise ValueError(f"ridge must be >= 0 (0: exact interpolation). Received: ridge={ridge}")
 
 
+def features_gamma(dim: int) -> float:
+    """The default gamma on standardized random conv features: 1 / d (our choice).
+
+    ||x - x'||^2 of standardized features is about 2d, so 1/d puts typical pairs at exp(-2), where
+    the paper's 0.02 puts MNIST pixel pairs.
+    """
+    return 1.0 / dim
+
+
+def check_memory(n: int, dtype: type, kernel: str = "gaussian", available: int | None = None) -> int:
+    """The bytes of the n x n Gram matrix, after checking that they fit in 90% of the free memory.
+
+    Returns:
+        The Gram matrix's bytes (0 for the linear kernel, solved in the primal).
+
+    Raises:
+        ValueError: it does not fit; the message gives the largest n that does.
+    """
+    need = gram_bytes(n, dtype) if kernel == "gaussian" else 0
+    available = available_memory_bytes() if available is None else available
+    if need and available is not None and need > 0.9 * available:
+        smaller = int((0.9 * available / np.dtype(dtype).itemsize) ** 0.5)
+        hint = " or --dtype float32" if np.dtype(dtype) == np.float64 else ""
+        raise ValueError(f"the {n:,} x {n:,} Gram matrix needs {need / 1e9:.2f} GB in {np.dtype(dtype).name} but "
+                         f"{available / 1e9:.2f} GB are free: use --n {smaller:,} or less{hint}.")
+    return need
+
+
 def gram_bytes(n: int, dtype: type = np.float64) -> int:
     """Bytes of an n x n Gram matrix."""
     return n * n * np.dtype(dtype).itemsize
