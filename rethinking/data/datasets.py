@@ -28,6 +28,8 @@ from urllib.parse import urlparse
 import numpy as np
 import tensorflow as tf
 
+from rethinking.atomic import atomic_write_text
+
 logger = logging.getLogger(__name__)
 
 EMBEDDED = "digits"
@@ -152,26 +154,36 @@ def describe_known() -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def channel_stats(images: np.ndarray, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of uint8 NHWC images, in pixel units, accumulated in float64.
+def channel_moments(images: tf.data.Dataset, crop: tuple[int, int] | None = None,
+                    batch: int = 1024) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of a dataset of images [H, W, C], in pixel units, in float64.
+
+    The one place moments are computed: for in-memory data, TFDS data (cached next to it) and the
+    centre crops the network sees (Gaussian images, ``pipeline.seen_moments``).
 
     Args:
-        images: array [N, H, W, C].
-        chunk: images per step, to bound memory (chunk * H * W * C * 8 bytes).
+        images: a dataset of single images (uint8 or float, pixel units).
+        crop: (height, width) of a centre crop to take first; None: the whole images.
+        batch: images per reduction step (memory: batch x H x W x C x 8 bytes).
 
     Returns:
         ``(mean, std)``, each a tuple of C floats.
     """
-    c = images.shape[-1]
-    total = np.zeros(c)
-    total_sq = np.zeros(c)
-    for start in range(0, len(images), chunk):
-        block = images[start : start + chunk].reshape(-1, c).astype(np.float64)
-        total += block.sum(axis=0)
-        total_sq += np.square(block).sum(axis=0)
-    count = images.size // c
-    mean = total / count
-    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+    channels = int(images.element_spec.shape[-1])
+
+    def moments(block: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        if crop is not None:
+            top = (tf.shape(block)[1] - crop[0]) // 2
+            left = (tf.shape(block)[2] - crop[1]) // 2
+            block = block[:, top:top + crop[0], left:left + crop[1], :]
+        x = tf.reshape(tf.cast(block, tf.float64), [-1, channels])
+        return tf.reduce_sum(x, 0), tf.reduce_sum(x * x, 0), tf.cast(tf.shape(x)[0], tf.float64)
+
+    zero = tf.zeros([channels], tf.float64)
+    total, total_sq, count = images.batch(batch).map(moments).reduce(
+        (zero, zero, tf.constant(0.0, tf.float64)), lambda acc, m: (acc[0] + m[0], acc[1] + m[1], acc[2] + m[2]))
+    mean = (total / count).numpy()
+    std = np.sqrt(np.maximum((total_sq / count).numpy() - mean**2, 0.0))
     return tuple(float(v) for v in mean), tuple(float(v) for v in std)
 
 
@@ -248,7 +260,7 @@ def from_arrays(
     if class_names is None:
         class_names = [str(k) for k in range(num_classes)]
     class_names = tuple(str(c) for c in class_names)
-    mean, std = channel_stats(x_train)
+    mean, std = channel_moments(tf.data.Dataset.from_tensor_slices(x_train))
     info = DatasetInfo(
         name=name, source=source, image_shape=tuple(int(d) for d in x_train.shape[1:]),
         num_classes=len(class_names), class_names=class_names,
@@ -527,22 +539,10 @@ def _tfds_stats(builder: Any, train: tf.data.Dataset, channels: int) -> tuple[tu
         saved = json.loads(cache.read_text())
         return tuple(saved["mean"]), tuple(saved["std"])
     logger.info("Computing per-channel pixel statistics of %s (one pass, cached)", builder.name)
-
-    def moments(ex: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        x = tf.reshape(tf.cast(ex["image"], tf.float64), [-1, channels])
-        return tf.reduce_sum(x, 0), tf.reduce_sum(x * x, 0), tf.cast(tf.shape(x)[0], tf.float64)
-
-    zero = tf.zeros([channels], tf.float64)
-    total, total_sq, count = train.map(moments, num_parallel_calls=tf.data.AUTOTUNE).reduce(
-        (zero, zero, tf.constant(0.0, tf.float64)),
-        lambda acc, m: (acc[0] + m[0], acc[1] + m[1], acc[2] + m[2]),
-    )
-    mean = (total / count).numpy()
-    std = np.sqrt(np.maximum((total_sq / count).numpy() - mean**2, 0.0))
-    result = tuple(float(v) for v in mean), tuple(float(v) for v in std)
+    result = channel_moments(train.map(lambda ex: ex["image"], num_parallel_calls=tf.data.AUTOTUNE))
     if builder.is_prepared():  # Never write into a data dir that does not really exist (mocks).
         try:
-            cache.write_text(json.dumps({"mean": result[0], "std": result[1]}))
+            atomic_write_text(cache, json.dumps({"mean": result[0], "std": result[1]}))
         except OSError as err:
             logger.warning("Could not cache pixel statistics in %s: %s", cache, err)
     return result

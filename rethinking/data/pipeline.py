@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-import numpy as np
 import tensorflow as tf
 
 from rethinking.config.data import CACHE_MODES, MAX_DEFAULT_SHUFFLE_BUFFER, DataConfig  # noqa: F401 (re-exported)
@@ -40,7 +39,7 @@ from rethinking.data.corruptions import (
     permute_batch,
     pixel_permutation,
 )
-from rethinking.data.datasets import DataBundle, DatasetInfo, load_dataset
+from rethinking.data.datasets import DataBundle, DatasetInfo, channel_moments, load_dataset
 
 # Key of the per-example permutation (random pixels under augmentation), dropped once applied.
 PERMUTATION_KEY = "pixel_permutation"
@@ -197,19 +196,7 @@ def seen_moments(bundle: DataBundle, size: tuple[int, int]) -> tuple[tuple[float
         return tuple(info.channel_mean), tuple(info.channel_std)
     if h is None or w is None:
         raise ValueError("Gaussian images need a fixed image size; resize variable-size images first.")
-    channels = info.image_shape[-1]
-
-    def moments(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        x = tf.reshape(tf.cast(preprocessing.center_crop(images, *size), tf.float64), [-1, channels])
-        return tf.reduce_sum(x, 0), tf.reduce_sum(x * x, 0), tf.cast(tf.shape(x)[0], tf.float64)
-
-    zero = tf.zeros([channels], tf.float64)
-    batches = bundle.train.map(lambda ex: ex["image"]).batch(1024).map(moments)
-    total, total_sq, count = batches.reduce(
-        (zero, zero, tf.constant(0.0, tf.float64)), lambda acc, m: (acc[0] + m[0], acc[1] + m[1], acc[2] + m[2]))
-    mean = (total / count).numpy()
-    std = np.sqrt(np.maximum((total_sq / count).numpy() - mean**2, 0.0))
-    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+    return channel_moments(bundle.train.map(lambda ex: ex["image"]), crop=tuple(size))
 
 
 def corrupt_split(
