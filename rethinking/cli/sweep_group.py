@@ -1,0 +1,197 @@
+"""``rethinking run``, ``report`` and ``tune``: sweeps of runs, their report, hyperparameter search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rethinking.cli.base import (
+    Failure,
+    cli,
+    friendly_errors,
+    percent,
+    run_config_from_flags,
+    run_options,
+    start_tensorflow,
+)
+
+
+def _assignments(texts: tuple[str, ...], flag: str) -> list[tuple[str, Any]]:
+    from rethinking.experiments.sweep import parse_assignment  # noqa: PLC0415
+
+    pairs = []
+    for text in texts:
+        try:
+            pairs.append(parse_assignment(text))
+        except ValueError as err:
+            raise click.UsageError(f"{flag}: {err}") from err
+    return pairs
+
+
+def _print_sweep_event(event: dict[str, Any]) -> None:
+    """One line per run start / skip / end, and a short line per epoch (progress of a long sweep)."""
+    tag = f"[{event['index'] + 1}/{event['total']}]"
+    run, row = event["run"], event["row"]
+    name = run.config.resolved_run_name
+    if event["event"] == "skip":
+        click.echo(f"{tag} {row['status']}, skipped: {name}")
+    elif event["event"] == "start":
+        click.echo(f"{tag} training {name} ({run.label})")
+    elif event["event"] == "epoch":
+        click.echo(f"{tag}   epoch {row['epoch']}/{row['epochs']}  loss {row['train_loss']:.4f}  "
+                   f"train acc {percent(row['train_accuracy'])}  test acc {percent(row['test_accuracy'])}  "
+                   f"{row['epoch_seconds']:.1f} s")
+    else:
+        error = f"  error: {row['error']}" if row.get("status") == "failed" else ""
+        click.echo(f"{tag} {row['status']}: train acc {percent(row.get('train_accuracy'))}, "
+                   f"test acc {percent(row.get('test_accuracy'))}{error}")
+
+
+@cli.command()
+@click.argument("pipeline_file", metavar="PIPELINE", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="List the runs and their state; train nothing.")
+@click.option("--only", multiple=True, metavar="KEY=VALUE",
+              help="Only runs whose config has this value (dotted key, e.g. model.name=alexnet_small or "
+                   "data.corruption.labels=random); repeat: a key given twice matches either value.")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Override a config field in every run (e.g. train.epochs=5, data.dataset=my.npz); "
+                   "overridden runs are new runs, in folders of their own.")
+@friendly_errors
+def run(pipeline_file: str, dry_run: bool, only: tuple[str, ...], assignments: tuple[str, ...]) -> None:
+    """Run every run of a pipeline file (pipelines/*.toml) and write its results table.
+
+    Finished runs are skipped and killed runs resume from their checkpoints: rerun the same command
+    to continue a sweep. A run that fails is recorded (results.csv, error.txt) and the sweep goes on.
+    Example: rethinking run pipelines/laptop/figure1a.toml
+    """
+    from rethinking.experiments.runner import (  # noqa: PLC0415
+        check_local_files, plan, run_pipeline, sweep_status, table_dir,
+    )
+    from rethinking.experiments.sweep import load_pipeline  # noqa: PLC0415
+
+    pipeline = load_pipeline(pipeline_file)
+    overrides = dict(_assignments(assignments, "--set"))
+    filters = _assignments(only, "--only")
+    runs = plan(pipeline, overrides, filters)
+    directory = table_dir(pipeline, runs)
+    if dry_run:
+        rows, done = sweep_status(runs)
+        click.echo(f"{pipeline.name}: {len(runs)} runs ({done} done, {len(runs) - done} to run); "
+                   f"table: {directory / 'results.csv'}")
+        for i, (r, row) in enumerate(zip(runs, rows)):
+            click.echo(f"  {i + 1:>3}. {row['status']:<9} {r.config.resolved_run_name}  ({r.label})")
+        check_local_files(runs)
+        return
+    click.echo(f"{pipeline.name}: {len(runs)} runs; table: {directory / 'results.csv'}")
+    start_tensorflow()
+    try:
+        rows, directory = run_pipeline(pipeline, overrides=overrides, only=filters, progress=_print_sweep_event)
+    except KeyboardInterrupt:
+        click.echo("Interrupted: finished runs are recorded; rerun the same command to resume.", err=True)
+        raise Failure("interrupted", 130) from None
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    click.echo(f"\n{pipeline.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    click.echo(f"  {directory / 'results.csv'}\n  report: rethinking report {directory / 'results.json'}")
+    failed = counts.get("failed", 0)
+    if failed:
+        raise Failure(f"{failed} run(s) failed (see the error column of results.csv); rerun to retry them.", 1)
+
+
+@cli.command()
+@click.argument("results", type=click.Path())
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the figures and report.md [default: a 'report' folder beside results.json].")
+@friendly_errors
+def report(results: str, out: str | None) -> None:
+    """Draw a pipeline's figures and write its tables beside the paper's (report.md).
+
+    RESULTS is the results.json (or its folder) that 'rethinking run' wrote.
+    """
+    from rethinking.experiments.report import write_report  # noqa: PLC0415
+
+    for path in write_report(results, out):
+        click.echo(f"Wrote {path}")
+
+
+def _floats(text: str, flag: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise click.UsageError(f"{flag} takes comma-separated numbers. Received: {text!r}") from None
+
+
+@cli.command()
+@run_options
+@click.option("--learning-rates", default="0.001,0.3", show_default=True, metavar="LOW,HIGH",
+              help="Range of the initial learning rate (searched log-uniformly).")
+@click.option("--weight-decays", default="0,0.0001,0.0005", show_default=True, metavar="LIST",
+              help="Weight-decay values to try.")
+@click.option("--batch-sizes", default="64,128,256", show_default=True, metavar="LIST", help="Batch sizes to try.")
+@click.option("--objective", type=click.Choice(("val_accuracy", "val_loss", "accuracy", "loss")),
+              default="val_accuracy", show_default=True,
+              help="val_*: on training examples held out from training (never the test set); "
+                   "accuracy/loss: fitting the training labels.")
+@click.option("--algorithm", type=click.Choice(("hyperband", "random")), default="hyperband", show_default=True,
+              help="keras-tuner search (Hyperband's most epochs per trial: --epochs).")
+@click.option("--max-trials", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Trials of --algorithm random.")
+@click.option("--factor", type=click.IntRange(min=2), default=3, show_default=True, help="Hyperband's reduction factor.")
+@click.option("--validation-examples", type=click.IntRange(min=1), default=None,
+              help="Training examples held out for val_* objectives [default: 10%].")
+@click.option("--write-pipeline", type=click.Path(dir_okay=False), default=None,
+              help="Write the best trial as a pipeline file (TOML) to run with 'rethinking run'.")
+@friendly_errors
+def tune(learning_rates: str, weight_decays: str, batch_sizes: str, objective: str, algorithm: str, max_trials: int,
+         factor: int, validation_examples: int | None, write_pipeline: str | None, **flags: Any) -> None:
+    """Search learning rate, weight decay and batch size with keras-tuner for one model and data condition.
+
+    Trials are logged to TensorBoard (with the HParams dashboard) under --log-dir/--experiment;
+    rerunning the same command resumes the search.
+    Example: rethinking tune --model alexnet_small --labels random --epochs 20 --experiment tune_alexnet
+    """
+    import dataclasses  # noqa: PLC0415
+
+    from rethinking.experiments.tuning import TuneSpec, pipeline_toml  # noqa: PLC0415
+    from rethinking.experiments.tuning import tune as run_search  # noqa: PLC0415
+    from rethinking.training.rundir import atomic_write_text  # noqa: PLC0415
+
+    lr = _floats(learning_rates, "--learning-rates")
+    if len(lr) != 2:
+        raise click.UsageError(f"--learning-rates takes LOW,HIGH. Received: {learning_rates!r}")
+    batch = _floats(batch_sizes, "--batch-sizes")
+    if any(b != int(b) for b in batch):
+        raise click.UsageError(f"--batch-sizes takes integers. Received: {batch_sizes!r}")
+    base = run_config_from_flags(flags)
+    if flags["experiment"] == "default":  # a search gets a folder of its own, not the runs' one
+        base = dataclasses.replace(base, experiment=f"tune-{base.model.name}")
+    start_tensorflow()
+    spec = TuneSpec(base=base, learning_rate=(lr[0], lr[1]), weight_decay=_floats(weight_decays, "--weight-decays"),
+                    batch_size=tuple(int(b) for b in batch), objective=objective, algorithm=algorithm,
+                    max_trials=max_trials, factor=factor, validation_examples=validation_examples, seed=flags["seed"])
+    click.echo(f"Searching {base.model.name} ({algorithm}, objective {objective}); state and TensorBoard logs in "
+               f"{spec.directory}")
+    summary = run_search(spec, verbose=True)
+    click.echo(f"\n{'trial':<6} {'learning rate':>13} {'weight decay':>12} {'batch':>6} {'epochs':>6} {objective:>13}")
+    for t in summary["trials"]:
+        v = t["values"]
+        score = "-" if t["score"] is None else f"{t['score']:.4f}"
+        click.echo(f"{t['trial']:<6} {v['learning_rate']:>13.5g} {v['weight_decay']:>12g} {v['batch_size']:>6} "
+                   f"{t['epochs'] or '-':>6} {score:>13}")
+    best = summary["best"]
+    v = best["values"]
+    click.echo(f"\nbest: learning rate {v['learning_rate']:.5g}, weight decay {v['weight_decay']:g}, batch size "
+               f"{v['batch_size']} ({objective} {best['score']:.4f})")
+    click.echo(f"  tensorboard --logdir {Path(summary['directory']) / 'tensorboard'}")
+    if write_pipeline:
+        name = Path(write_pipeline).stem
+        text = pipeline_toml(best["config"], name, f"The best trial of 'rethinking tune' ({objective} "
+                                                   f"{best['score']:.4f}) for {base.model.name}.")
+        Path(write_pipeline).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(write_pipeline), text)
+        click.echo(f"  wrote {write_pipeline}: rethinking run {write_pipeline}")
+
+

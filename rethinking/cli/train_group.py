@@ -1,0 +1,82 @@
+"""``rethinking train``: one run, printed epoch by epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rethinking.cli.base import (
+    Failure,
+    cli,
+    friendly_errors,
+    percent,
+    run_config_from_flags,
+    run_options,
+    start_tensorflow,
+)
+
+
+def _print_epoch(row: dict[str, Any]) -> None:
+    def pct(value: float) -> str:
+        return "  -  " if value != value else f"{100 * value:5.1f}%"  # NaN: no such examples
+
+    click.echo(f"epoch {row['epoch']:>4}/{row['epochs']}  loss {row['train_loss']:.4f}  "
+               f"train acc {pct(row['train_accuracy'])} (corrupted {pct(row['train_accuracy_corrupted'])}, "
+               f"clean {pct(row['train_accuracy_clean'])})  test acc {pct(row['test_accuracy'])} "
+               f"(best {pct(row['best_test_accuracy'])})  lr {row['learning_rate']:.4g}  {row['epoch_seconds']:.1f} s")
+
+
+def _print_summary(results: dict[str, Any]) -> None:
+    fit = (f"epoch {results['fit_epoch']} (step {results['fit_step']:,})" if results.get("fit_epoch") is not None
+           else f"not reached ({results.get('examples_never_fitted', 0):,} examples never fitted)")
+    speed = results.get("train_images_per_second")
+    lines = [
+        "",
+        f"{results['status']}: {results['run_dir']}",
+        f"  epochs {results['epochs_trained']}, {results['wall_seconds']:.1f} s wall"
+        + (f", {speed:,.0f} training images/s" if speed else ""),
+        f"  training accuracy {percent(results['train_accuracy'])} (corrupted labels {percent(results['train_accuracy_corrupted'])}, "
+        f"clean {percent(results['train_accuracy_clean'])}), training loss {results['train_loss']:.4f}",
+        f"  test accuracy {percent(results['test_accuracy'])}, best {percent(results['best_test_accuracy'])} "
+        f"(epoch {results['best_test_epoch']}); chance {percent(1 / results['num_classes'])}",
+        f"  fitted (training accuracy >= {percent(results['fit_threshold'])}): {fit}",
+        f"  tensorboard --logdir {Path(results['run_dir']).parent}",
+    ]
+    click.echo("\n".join(lines))
+
+
+@cli.command()
+@run_options
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
+              help="Continue the run in this folder (its config.json; other flags are ignored).")
+@click.option("--overwrite", is_flag=True, help="Delete this config's run folder and start again.")
+@friendly_errors
+def train(resume_dir: str | None, overwrite: bool, **flags: Any) -> None:
+    """Train a model on (randomized) data: the paper's main experiment.
+
+    Rerunning the same command resumes the run from its last checkpoint (or prints its results if
+    it finished). Example: rethinking train --model inception_small --labels random --dataset cifar10
+    """
+    from rethinking.training.rundir import config_of_run  # noqa: PLC0415 (no TensorFlow)
+
+    if resume_dir is not None:
+        if overwrite:
+            raise click.UsageError("--resume continues a run and --overwrite deletes it: pass one of them.")
+        config = config_of_run(resume_dir)
+    else:
+        config = run_config_from_flags(flags)
+    start_tensorflow()
+    from rethinking.training import TrainingDiverged  # noqa: PLC0415
+    from rethinking.training import train as run_training  # noqa: PLC0415
+
+    try:
+        results = run_training(config, overwrite=overwrite, progress=_print_epoch)
+    except TrainingDiverged as err:
+        raise Failure(str(err), 1) from err
+    if results.get("already_complete"):
+        click.echo("Already complete; nothing to do (pass --overwrite to train again).")
+    _print_summary(results)
+
+
