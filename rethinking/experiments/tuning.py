@@ -132,7 +132,7 @@ class _RunHyperModel:
         import keras_tuner  # noqa: PLC0415
 
         from rethinking.data import build_pipeline, supervised  # noqa: PLC0415
-        from rethinking.training.engine import build_model, compile_model, compile_settings  # noqa: PLC0415
+        from rethinking.training.assembly import assemble_model  # noqa: PLC0415
 
         # One pipeline per batch size: trials sharing it reuse its cache of corrupted examples.
         pipelines: dict[int, Any] = {}
@@ -155,9 +155,7 @@ class _RunHyperModel:
 
             def build(self, hp):
                 config = self._config(hp)
-                pipeline = self._pipeline(config)
-                model = build_model(config, pipeline.input_shape, pipeline.info.num_classes)
-                compile_model(model, config, pipeline.steps_per_epoch, compile_settings(config, keras_fit=True))
+                model, _ = assemble_model(config, self._pipeline(config))
                 return model
 
             def fit(self, hp, model, *args, epochs: int = 1, initial_epoch: int = 0, callbacks=None, **kwargs):

@@ -6,8 +6,9 @@ The names below load on first use, so the TensorFlow-free modules of this packag
 
 from typing import Any
 
-_LAZY = {"TrainingDiverged": "rethinking.training.engine", "build_model": "rethinking.training.engine",
-         "compile_model": "rethinking.training.engine", "train": "rethinking.training.engine",
+_LAZY = {"TrainingDiverged": "rethinking.training.engine", "build_model": "rethinking.training.assembly",
+         "compile_model": "rethinking.training.assembly", "assemble_model": "rethinking.training.assembly",
+         "train": "rethinking.training.engine",
          "get_strategy": "rethinking.training.strategy"}
 
 
@@ -19,4 +20,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'rethinking.training' has no attribute {name!r}")
 
 
-__all__ = ["TrainingDiverged", "build_model", "compile_model", "get_strategy", "train"]
+__all__ = ["TrainingDiverged", "assemble_model", "build_model", "compile_model", "get_strategy", "train"]

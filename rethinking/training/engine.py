@@ -32,8 +32,8 @@ from rethinking.atomic import atomic_write_with
 from rethinking.config import RunConfig
 from rethinking.data.pipeline import DataPipeline, build_pipeline, supervised
 from rethinking.data.preview import image_grid, sample_training_images
-from rethinking.models import MODEL_CATALOG
 from rethinking.training import rundir, summaries
+from rethinking.training.assembly import assemble_model
 from rethinking.training.checkpoints import Checkpointer, RunState
 from rethinking.training.runlock import LOCK_FILE, RunLock
 from rethinking.config.command import command_line
@@ -54,50 +54,6 @@ EVAL_CACHE_BYTES = 1 << 30
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or exceeded ``TrainConfig.divergence_loss``; the run directory is kept."""
-
-
-def build_model(config: RunConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
-    """The configured network, under the configured dtype policy (global policy restored after)."""
-    previous = keras.config.dtype_policy()
-    if config.train.mixed_precision != "none":
-        keras.config.set_dtype_policy(config.train.mixed_precision)
-    try:
-        return MODEL_CATALOG[config.model.name].load()(input_shape, num_classes, **config.model.builder_kwargs())
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-def compile_settings(config: RunConfig, keras_fit: bool, replicas: int = 1) -> dict[str, Any]:
-    """``jit_compile`` and ``steps_per_execution``: the configured ones, else the model's defaults.
-
-    Under the multi-worker driver both are off: XLA clusters cannot hold the cross-worker
-    all-reduce on CPU, and the driver runs one step per call. With several replicas, too: under
-    MirroredStrategy Keras 3.15's multi-step loop fails ("You must feed a value for placeholder
-    tensor ... while/cond") and so does XLA ("Trying to access resource ... located in device
-    CPU:1 from device CPU:0").
-    """
-    entry = MODEL_CATALOG[config.model.name]
-    jit = entry.jit_compile if config.train.jit_compile is None else config.train.jit_compile
-    spe = entry.steps_per_execution if config.train.steps_per_execution is None else config.train.steps_per_execution
-    if not keras_fit:
-        return {"jit_compile": False, "steps_per_execution": 1}
-    if replicas > 1:
-        jit, spe = False, 1
-    return {"jit_compile": bool(jit), "steps_per_execution": int(spe)}
-
-
-def learning_rate_schedule(config: RunConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
-    """The paper's schedule: the initial rate times ``lr_decay`` ** (epochs completed)."""
-    return keras.optimizers.schedules.ExponentialDecay(
-        config.learning_rate, decay_steps=steps_per_epoch, decay_rate=config.train.lr_decay, staircase=True)
-
-
-def compile_model(model: keras.Model, config: RunConfig, steps_per_epoch: int, settings: dict[str, Any]) -> None:
-    """SGD with momentum, cross-entropy on logits, running batch accuracy."""
-    optimizer = keras.optimizers.SGD(learning_rate_schedule(config, steps_per_epoch), momentum=config.train.momentum)
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], **settings)
-    model.optimizer.build(model.trainable_variables)  # variables exist before a checkpoint is restored into them
 
 
 class _BatchLossLogger(keras.callbacks.Callback):
@@ -307,10 +263,8 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
 
     keras.utils.set_random_seed(config.init_seed)
     pipeline = build_pipeline(config.data, config.train.batch_size)
-    settings = compile_settings(config, keras_fit, strategy.num_replicas_in_sync)
     with strategy.scope():
-        model = build_model(config, pipeline.input_shape, pipeline.info.num_classes)
-        compile_model(model, config, pipeline.steps_per_epoch, settings)
+        model, settings = assemble_model(config, pipeline, keras_fit=keras_fit, replicas=strategy.num_replicas_in_sync)
     if chief and not (directory / rundir.CONFIG_FILE).is_file():
         # Written once the data and the model are known to build: a rejected run leaves no folder.
         rundir.write_json(directory / rundir.CONFIG_FILE, rundir.config_record(config))

@@ -178,7 +178,7 @@ def test_per_epoch_evaluation_is_in_inference_mode_on_the_corrupted_labels(tmp_p
     import keras
 
     from rethinking.data import build_pipeline
-    from rethinking.training.engine import build_model
+    from rethinking.training.assembly import build_model
 
     base = digits_run(tmp_path, labels="random", epochs=1, run_name="r")
     config = dataclasses.replace(base, model=dataclasses.replace(base.model, dropout=0.5))

@@ -1,0 +1,79 @@
+"""Model assembly: the configured network, compiled the way the engine trains it.
+
+``assemble_model(config, pipeline)`` is what the engine calls inside ``strategy.scope()`` and what
+the hyperparameter search (``experiments.tuning``) calls for each trial: the builder from the model
+registry under the configured dtype policy, SGD with momentum and the paper's per-epoch decay,
+cross-entropy on logits, and the model's compile defaults (XLA, steps per call).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from rethinking.config import RunConfig
+from rethinking.models import MODEL_CATALOG
+
+
+def build_model(config: RunConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """The configured network, under the configured dtype policy (global policy restored after)."""
+    previous = keras.config.dtype_policy()
+    if config.train.mixed_precision != "none":
+        keras.config.set_dtype_policy(config.train.mixed_precision)
+    try:
+        return MODEL_CATALOG[config.model.name].load()(input_shape, num_classes, **config.model.builder_kwargs())
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def compile_settings(config: RunConfig, keras_fit: bool, replicas: int = 1) -> dict[str, Any]:
+    """``jit_compile`` and ``steps_per_execution``: the configured ones, else the model's defaults.
+
+    Under the multi-worker driver both are off: XLA clusters cannot hold the cross-worker
+    all-reduce on CPU, and the driver runs one step per call. With several replicas, too: under
+    MirroredStrategy Keras 3.15's multi-step loop fails ("You must feed a value for placeholder
+    tensor ... while/cond") and so does XLA ("Trying to access resource ... located in device
+    CPU:1 from device CPU:0").
+    """
+    entry = MODEL_CATALOG[config.model.name]
+    jit = entry.jit_compile if config.train.jit_compile is None else config.train.jit_compile
+    spe = entry.steps_per_execution if config.train.steps_per_execution is None else config.train.steps_per_execution
+    if not keras_fit:
+        return {"jit_compile": False, "steps_per_execution": 1}
+    if replicas > 1:
+        jit, spe = False, 1
+    return {"jit_compile": bool(jit), "steps_per_execution": int(spe)}
+
+
+def learning_rate_schedule(config: RunConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """The paper's schedule: the initial rate times ``lr_decay`` ** (epochs completed)."""
+    return keras.optimizers.schedules.ExponentialDecay(
+        config.learning_rate, decay_steps=steps_per_epoch, decay_rate=config.train.lr_decay, staircase=True)
+
+
+def compile_model(model: keras.Model, config: RunConfig, steps_per_epoch: int, settings: dict[str, Any]) -> None:
+    """SGD with momentum, cross-entropy on logits, running batch accuracy."""
+    optimizer = keras.optimizers.SGD(learning_rate_schedule(config, steps_per_epoch), momentum=config.train.momentum)
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], **settings)
+    model.optimizer.build(model.trainable_variables)  # variables exist before a checkpoint is restored into them
+
+
+def assemble_model(config: RunConfig, pipeline: Any, *, keras_fit: bool = True,
+                   replicas: int = 1) -> tuple[keras.Model, dict[str, Any]]:
+    """Builds and compiles the network of ``config`` for ``pipeline``'s inputs.
+
+    Args:
+        config: the run.
+        pipeline: its ``DataPipeline`` (input shape, classes, steps per epoch).
+        keras_fit: trained with ``model.fit`` (else the multi-worker step loop).
+        replicas: replicas in sync (compile settings depend on it).
+
+    Returns:
+        The compiled model and its compile settings (``jit_compile``, ``steps_per_execution``).
+    """
+    settings = compile_settings(config, keras_fit, replicas)
+    model = build_model(config, pipeline.input_shape, pipeline.info.num_classes)
+    compile_model(model, config, pipeline.steps_per_epoch, settings)
+    return model, settings
