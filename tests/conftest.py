@@ -33,3 +33,16 @@ def tfds_dir(tmp_path, monkeypatch):
     path.mkdir()
     monkeypatch.setenv("TFDS_DATA_DIR", str(path))
     return path
+
+
+@pytest.fixture
+def cli(capsys):
+    """Runs ``rethinking ARGS`` in this process: ``cli("train", "--epochs", "1") -> (exit code, stdout, stderr)``."""
+    from rethinking.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

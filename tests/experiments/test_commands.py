@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from rethinking.cli import main
 
 PIPELINE = """
 [pipeline]
@@ -28,12 +27,6 @@ notes = ["A claim."]
 """
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.fixture
 def pipeline_file(tmp_path) -> Path:
     path = tmp_path / "sweep.toml"
@@ -41,31 +34,31 @@ def pipeline_file(tmp_path) -> Path:
     return path
 
 
-def test_dry_run_lists_the_runs_and_trains_nothing(capsys, pipeline_file, tmp_path):
-    code, out, err = run(capsys, "run", str(pipeline_file), "--dry-run")
+def test_dry_run_lists_the_runs_and_trains_nothing(cli, pipeline_file, tmp_path):
+    code, out, err = cli("run", str(pipeline_file), "--dry-run")
     assert code == 0, err
     assert "cli-sweep: 2 runs (0 done, 2 to run)" in out
     assert out.count("pending") == 2 and "data.corruption={labels=random}" in out
     assert not (tmp_path / "logs").exists()
-    code, out, _ = run(capsys, "run", str(pipeline_file), "--dry-run", "--only", "data.corruption.labels=random")
+    code, out, _ = cli("run", str(pipeline_file), "--dry-run", "--only", "data.corruption.labels=random")
     assert code == 0 and "1 runs" in out
 
 
-def test_run_then_rerun_then_report(capsys, pipeline_file, tmp_path):
-    code, out, err = run(capsys, "run", str(pipeline_file))
+def test_run_then_rerun_then_report(cli, pipeline_file, tmp_path):
+    code, out, err = cli("run", str(pipeline_file))
     assert code == 0, err
     assert "[1/2] training" in out and "[2/2] finished" in out and "epoch 1/1" in out
     results = tmp_path / "logs" / "cli-sweep" / "results.json"
     assert results.is_file() and f"rethinking report {results}" in out
-    code, out, _ = run(capsys, "run", str(pipeline_file))
+    code, out, _ = cli("run", str(pipeline_file))
     assert code == 0 and out.count("finished, skipped") == 2
-    code, out, err = run(capsys, "report", str(results.parent), "--out", str(tmp_path / "rep"))
+    code, out, err = cli("report", str(results.parent), "--out", str(tmp_path / "rep"))
     assert code == 0, err
     assert "figure1c.png" in out and (tmp_path / "rep" / "report.md").is_file()
 
 
-def test_set_overrides_make_new_runs(capsys, pipeline_file):
-    code, out, err = run(capsys, "run", str(pipeline_file), "--dry-run", "--set", "train.epochs=2", "--set", "data.seed=3")
+def test_set_overrides_make_new_runs(cli, pipeline_file):
+    code, out, err = cli("run", str(pipeline_file), "--dry-run", "--set", "train.epochs=2", "--set", "data.seed=3")
     assert code == 0, err
     assert "seed3" in out
 
@@ -81,16 +74,16 @@ def test_set_overrides_make_new_runs(capsys, pipeline_file):
     (["tune", "--batch-sizes", "a,b"], "comma-separated numbers"),
     (["tune", "--weight-decays", "-1"], "weight_decay"),
 ])
-def test_usage_errors_are_one_line_exit_2(capsys, pipeline_file, args, fragment):
+def test_usage_errors_are_one_line_exit_2(cli, pipeline_file, args, fragment):
     args = [a.replace("{pipeline}", str(pipeline_file)) for a in args]
-    code, out, err = run(capsys, *args)
+    code, out, err = cli(*args)
     assert code == 2
     assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_tune_runs_two_trials_and_writes_the_best_as_a_pipeline(capsys, tmp_path):
+def test_tune_runs_two_trials_and_writes_the_best_as_a_pipeline(cli, tmp_path):
     out_file = tmp_path / "best.toml"
-    code, out, err = run(capsys, "tune", "--model", "mlp_1x512", "--train-examples", "200", "--epochs", "1",
+    code, out, err = cli("tune", "--model", "mlp_1x512", "--train-examples", "200", "--epochs", "1",
                          "--algorithm", "random", "--max-trials", "2", "--batch-sizes", "32,64",
                          "--log-dir", str(tmp_path / "logs"), "--write-pipeline", str(out_file))
     assert code == 0, err
@@ -98,6 +91,6 @@ def test_tune_runs_two_trials_and_writes_the_best_as_a_pipeline(capsys, tmp_path
     table = out.split("trial  learning rate")[1].split("best:")[0]
     rows = [line.split() for line in table.splitlines()[1:] if line.strip()]
     assert [r[0] for r in rows] == ["0", "1"] and all(0 <= float(r[-1]) <= 1 for r in rows)
-    code, out, err = run(capsys, "run", str(out_file), "--dry-run")
+    code, out, err = cli("run", str(out_file), "--dry-run")
     assert code == 0, err
     assert "1 runs" in out

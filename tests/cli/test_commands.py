@@ -8,17 +8,10 @@ import sys
 
 import pytest
 
-from rethinking.cli import main
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_datasets_lists_known_datasets_and_offline_status(capsys, tfds_dir):
-    code, out, _ = run(capsys, "datasets", "--data-dir", str(tfds_dir))
+def test_datasets_lists_known_datasets_and_offline_status(cli, tfds_dir):
+    code, out, _ = cli("datasets", "--data-dir", str(tfds_dir))
     assert code == 0
     rows = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(("name", "TFDS"))}
     assert {"digits", "cifar10", "mnist", "imagenet2012"} <= set(rows)
@@ -26,9 +19,9 @@ def test_datasets_lists_known_datasets_and_offline_status(capsys, tfds_dir):
     assert str(tfds_dir) in out
 
 
-def test_preview_writes_a_png_of_corrupted_examples(capsys, tmp_path):
+def test_preview_writes_a_png_of_corrupted_examples(cli, tmp_path):
     out_file = tmp_path / "grid.png"
-    code, out, err = run(capsys, "preview", "--labels", "partial", "--corruption-prob", "0.5",
+    code, out, err = cli("preview", "--labels", "partial", "--corruption-prob", "0.5",
                          "--pixels", "shuffled", "--num-images", "16", "--out", str(out_file))
     assert code == 0, err
     assert out_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out_file.stat().st_size > 5000
@@ -37,7 +30,7 @@ def test_preview_writes_a_png_of_corrupted_examples(capsys, tmp_path):
     assert 2 <= changed <= 14
 
 
-def test_preview_of_an_npz_file(capsys, tmp_path):
+def test_preview_of_an_npz_file(cli, tmp_path):
     import numpy as np
 
     from tests.helpers import make_images, make_labels
@@ -45,7 +38,7 @@ def test_preview_of_an_npz_file(capsys, tmp_path):
     path = tmp_path / "mine.npz"
     np.savez(path, x_train=make_images(20, (32, 32, 3)), y_train=make_labels(20), x_test=make_images(5, (32, 32, 3)),
              y_test=make_labels(5))
-    code, out, err = run(capsys, "preview", "--dataset", str(path), "--labels", "random", "--random-crop",
+    code, out, err = cli("preview", "--dataset", str(path), "--labels", "random", "--random-crop",
                          "--flip", "--num-images", "9", "--out", str(tmp_path / "p.png"))
     assert code == 0, err
     assert (tmp_path / "p.png").exists()
@@ -67,8 +60,8 @@ def test_preview_of_an_npz_file(capsys, tmp_path):
         (["preview", "--dataset", "cifar10"], 1, "cannot be downloaded"),
     ],
 )
-def test_errors_are_one_line_with_the_right_status(capsys, tfds_dir, args, code, fragment):
-    got, out, err = run(capsys, *args)
+def test_errors_are_one_line_with_the_right_status(cli, tfds_dir, args, code, fragment):
+    got, out, err = cli(*args)
     assert got == code
     assert fragment in err
     assert err.startswith("Error: ") and err.count("\n") == 1 and "Traceback" not in err
@@ -87,16 +80,16 @@ def test_console_script_exit_status_and_quiet_stderr(tmp_path):
     assert helped.returncode == 0 and "--corruption-prob" in helped.stdout and "--random-crop" in helped.stdout
 
 
-def test_verbose_flag_shows_the_library_log(capsys, caplog, tfds_dir):
+def test_verbose_flag_shows_the_library_log(cli, caplog, tfds_dir):
     import logging
 
     with caplog.at_level(logging.INFO):
-        code, out, err = run(capsys, "-v", "preview", "--pixels", "gaussian", "--num-images", "4",
+        code, out, err = cli("-v", "preview", "--pixels", "gaussian", "--num-images", "4",
                              "--out", str(tfds_dir / "v.png"))
     assert code == 0, err
     assert logging.getLogger("rethinking").level == logging.INFO  # --verbose sets the library's log level
     assert "Wrote" in out
-    run(capsys, "datasets", "--data-dir", str(tfds_dir))
+    cli("datasets", "--data-dir", str(tfds_dir))
     assert logging.getLogger("rethinking").level == logging.WARNING
 
 
@@ -116,17 +109,17 @@ def test_verbose_flag_shows_the_library_log(capsys, caplog, tfds_dir):
         (["train", "--run-name", "a/b"], "run_name must be a non-empty folder name"),
     ],
 )
-def test_train_usage_errors_are_one_line_exit_2(capsys, monkeypatch, args, fragment):
+def test_train_usage_errors_are_one_line_exit_2(cli, monkeypatch, args, fragment):
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    code, out, err = run(capsys, *args)
+    code, out, err = cli(*args)
     assert code == 2, err
     assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_train_prints_progress_and_a_summary_and_resumes_by_rerunning(capsys, tmp_path):
+def test_train_prints_progress_and_a_summary_and_resumes_by_rerunning(cli, tmp_path):
     args = ["train", "--model", "mlp_1x512", "--labels", "random", "--epochs", "2", "--batch-size", "64",
             "--log-dir", str(tmp_path), "--experiment", "cli"]
-    code, out, err = run(capsys, *args)
+    code, out, err = cli(*args)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("epoch    0/2") and lines[2].startswith("epoch    2/2")
@@ -135,15 +128,15 @@ def test_train_prints_progress_and_a_summary_and_resumes_by_rerunning(capsys, tm
     run_dir = next((tmp_path / "cli").iterdir())
     assert run_dir.name.startswith("mlp_1x512-labels_random-pixels_original-seed0-")
     # The same command again: nothing to train, the stored summary.
-    code, out, _ = run(capsys, *args)
+    code, out, _ = cli(*args)
     assert code == 0 and "Already complete" in out and "epoch " not in out.split("Already")[0]
     # --resume with the folder alone finds the same run.
-    code, out, _ = run(capsys, "train", "--resume", str(run_dir))
+    code, out, _ = cli("train", "--resume", str(run_dir))
     assert code == 0 and "Already complete" in out
 
 
-def test_train_divergence_exits_1_and_keeps_the_run(capsys, tmp_path):
-    code, out, err = run(capsys, "train", "--model", "mlp_1x512", "--epochs", "2", "--learning-rate", "1e6",
+def test_train_divergence_exits_1_and_keeps_the_run(cli, tmp_path):
+    code, out, err = cli("train", "--model", "mlp_1x512", "--epochs", "2", "--learning-rate", "1e6",
                          "--log-dir", str(tmp_path), "--run-name", "nan")
     assert code == 1 and "diverged in epoch 1" in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "default" / "nan" / "config.json").is_file()
@@ -180,29 +173,29 @@ def _bad_npz(path, kind: str):
     ("nan", "NaN or infinite"), ("inf", "NaN or infinite"), ("stray label", "no example of 997 class"),
     ("test-only label", "y_test holds label 57"), ("empty test", "x_test is empty"), ("test shape", "differ in shape"),
 ])
-def test_bad_npz_data_is_refused_in_one_line_and_leaves_no_run_folder(capsys, tmp_path, kind, fragment):
+def test_bad_npz_data_is_refused_in_one_line_and_leaves_no_run_folder(cli, tmp_path, kind, fragment):
     path = _bad_npz(tmp_path / "bad.npz", kind)
-    code, out, err = run(capsys, "train", "--model", "mlp_1x512", "--dataset", str(path), "--epochs", "1",
+    code, out, err = cli("train", "--model", "mlp_1x512", "--dataset", str(path), "--epochs", "1",
                          "--log-dir", str(tmp_path / "logs"))
     assert code == 2 and fragment in err and str(path) in err, err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "logs" / "default").exists() or not any((tmp_path / "logs" / "default").iterdir())
 
 
-def test_environment_errors_are_one_line(capsys, tmp_path, monkeypatch):
+def test_environment_errors_are_one_line(cli, tmp_path, monkeypatch):
     import errno
 
     from rethinking.training import rundir
 
     common = ["train", "--model", "mlp_1x512", "--epochs", "1", "--batch-size", "64"]
     (tmp_path / "file").write_text("")
-    code, _, err = run(capsys, *common, "--log-dir", str(tmp_path / "file" / "logs"))
+    code, _, err = cli(*common, "--log-dir", str(tmp_path / "file" / "logs"))
     assert code == 1 and "is a file, not a folder" in err and err.count("\n") == 1
-    code, _, err = run(capsys, *common, "--log-dir", str(tmp_path), "--cache", str(tmp_path / "nowhere" / "c"))
+    code, _, err = cli(*common, "--log-dir", str(tmp_path), "--cache", str(tmp_path / "nowhere" / "c"))
     assert code == 2 and "does not exist; create it" in err and err.count("\n") == 1
-    code, _, err = run(capsys, *common, "--log-dir", str(tmp_path), "--learning-rate", "inf")
+    code, _, err = cli(*common, "--log-dir", str(tmp_path), "--learning-rate", "inf")
     assert code == 2 and "learning_rate must be a finite number" in err
-    code, _, err = run(capsys, *common, "--model", "mlp", "--units", "1000000000", "--log-dir", str(tmp_path / "big"))
+    code, _, err = cli(*common, "--model", "mlp", "--units", "1000000000", "--log-dir", str(tmp_path / "big"))
     assert code == 1 and "Out of memory" in err and err.count("\n") == 1
     assert not (tmp_path / "big" / "default").exists() or not any((tmp_path / "big" / "default").iterdir())
 
@@ -214,12 +207,12 @@ def test_environment_errors_are_one_line(capsys, tmp_path, monkeypatch):
             return real(path, text)
 
         monkeypatch.setattr(rundir, "atomic_write_text", failing)
-        code, out, err = run(capsys, *common, "--log-dir", str(tmp_path / f"e{number}"))
+        code, out, err = cli(*common, "--log-dir", str(tmp_path / f"e{number}"))
         assert code == 1 and "Cannot write" in err and "metrics.csv" in err and advice in err, err
         assert err.count("\n") == 1 and "Traceback" not in err
         monkeypatch.setattr(rundir, "atomic_write_text", real)
         # The folder stays consistent: the same command then trains the run to the end.
-        code, out, err = run(capsys, *common, "--log-dir", str(tmp_path / f"e{number}"))
+        code, out, err = cli(*common, "--log-dir", str(tmp_path / f"e{number}"))
         assert code == 0, err
         assert "finished" in out
 
