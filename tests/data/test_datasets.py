@@ -13,6 +13,7 @@ import tensorflow_datasets as tfds
 
 from rethinking.data import DataConfig, Corruption, build_pipeline
 from rethinking.data import datasets as D
+from rethinking.data import tfds as T
 from tests.helpers import make_images, make_labels
 
 
@@ -121,7 +122,7 @@ def test_tfds_index_from_ids():
 @pytest.fixture
 def reachable(monkeypatch):
     """Pretend the network is up: mock_data makes download_and_prepare a no-op, so nothing is fetched."""
-    monkeypatch.setattr(D, "network_reachable", lambda urls, timeout=0: True)
+    monkeypatch.setattr(T, "network_reachable", lambda urls, timeout=0: True)
 
 
 @pytest.mark.parametrize("name, shape", [("cifar10", (32, 32, 3)), ("mnist", (28, 28, 1))])
