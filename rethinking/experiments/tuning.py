@@ -22,14 +22,14 @@ lives in ``<log_dir>/<experiment>/<project>`` (``tune``): rerunning the same sea
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rethinking.config import RunConfig
+from rethinking.experiments.sweep import pipeline_toml  # noqa: F401 (the writer lives next to the reader)
 
 OBJECTIVES = {"val_accuracy": "max", "val_loss": "min", "accuracy": "max", "loss": "min"}
 ALGORITHMS = ("hyperband", "random")
@@ -249,41 +249,3 @@ def _trial_summary(trial) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------- pipeline file
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, Sequence):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"Cannot write {value!r} as TOML")
-
-
-def _toml_tables(prefix: str, tree: Mapping[str, Any]) -> list[str]:
-    """``[prefix]`` with the scalar keys of ``tree``, then its sub-tables (None values left out)."""
-    scalars = [(k, v) for k, v in tree.items() if v is not None and not isinstance(v, Mapping)]
-    lines = [f"[{prefix}]"] + [f"{k} = {_toml_value(v)}" for k, v in scalars]
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            lines += [""] + _toml_tables(f"{prefix}.{key}", value)
-    return lines
-
-
-def pipeline_toml(config: RunConfig, name: str, description: str, seeds: Sequence[int] = (0,)) -> str:
-    """A pipeline file whose base is ``config`` (the best trial) and whose grid repeats it over seeds.
-
-    The pipeline's runs go to the experiment ``name`` (not the tuner's folder).
-    """
-    tree = copy.deepcopy(config.to_dict())
-    tree["experiment"] = name
-    tree.pop("run_name", None)
-    lines = ["# Written by 'rethinking tune': the best trial of a search, as a pipeline.", "",
-             "[pipeline]", f"name = {_toml_value(name)}", f"description = {_toml_value(description)}",
-             'reports = ["table1", "figure2a"]', ""]
-    lines += _toml_tables("base", tree)
-    lines += ["", "[[grid]]", f'"data.seed" = {_toml_value(list(seeds))}', ""]
-    return "\n".join(lines)
