@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.atomic import atomic_write_with
-from rethinking.training.rundir import COMPLETE_STATUSES as FINISHED
+from rethinking.training.rundir import COMPLETE_STATUSES
 
 REPORT_FILE = "report.md"
 CONDITION_ORDER = ("true labels", "random labels", "shuffled pixels", "random pixels", "gaussian")
@@ -127,7 +127,7 @@ def regularizers(row: Mapping[str, Any]) -> str:
 
 def finished(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The rows of runs that finished (or fitted)."""
-    return [r for r in rows if r.get("status") in FINISHED]
+    return [r for r in rows if r.get("status") in COMPLETE_STATUSES]
 
 
 def _pct(value: Any) -> str:
@@ -307,7 +307,7 @@ def accuracy_table(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[st
     """Table 1 / Table 2: train / test accuracy % per model and regularizers, ours beside the paper's."""
     body = []
     for r in rows:
-        ours = f"{_pct(r.get('train_accuracy'))} / {_pct(r.get('test_accuracy'))}" if r.get("status") in FINISHED \
+        ours = f"{_pct(r.get('train_accuracy'))} / {_pct(r.get('test_accuracy'))}" if r.get("status") in COMPLETE_STATUSES \
             else f"({r.get('status')})"
         body.append([model_label(r), regularizers(r), condition(r), ours, _pct(r.get("best_test_accuracy")),
                      _paper_cell(paper, r)])
@@ -352,7 +352,7 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> list
     notes = (table.get("paper") or {}).get("notes", [])
     if notes:
         lines += ["## The paper's claims this pipeline tests", ""] + [f"- {n}" for n in notes] + [""]
-    failed = [r for r in rows if r.get("status") not in FINISHED]
+    failed = [r for r in rows if r.get("status") not in COMPLETE_STATUSES]
     if failed:
         lines += ["## Runs not finished", ""]
         lines += [f"- {r['run']} ({r.get('label', '')}): {r.get('status')}" + (f": {r['error']}" if r.get("error") else "")

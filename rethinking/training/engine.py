@@ -45,7 +45,6 @@ logger = logging.getLogger(__name__)
 METRIC_COLUMNS = ("epoch", "step", "learning_rate", "batch_loss", "train_loss", "train_accuracy",
                   "train_accuracy_corrupted", "train_accuracy_clean", "test_loss", "test_accuracy",
                   "best_test_accuracy", "epoch_seconds", "train_images_per_second")
-COMPLETE = rundir.COMPLETE_STATUSES
 FINAL_WEIGHTS = "final.weights.h5"
 # The evaluation inputs are the same every epoch (no augmentation): keep them preprocessed in memory
 # when they fit in this budget (bytes of float32 images; CIFAR-10's 50,000 28x28x3 images: 470 MB).
@@ -146,7 +145,7 @@ def _stored_complete(directory: Path, config: RunConfig) -> dict[str, Any] | Non
     except ValueError:
         logger.warning("%s is unreadable; resuming the run from its checkpoints to rewrite it.", results_path)
         return None
-    return stored if stored.get("status") in COMPLETE else None
+    return stored if stored.get("status") in rundir.COMPLETE_STATUSES else None
 
 
 def missing_outputs(directory: Path, own_dir: Path | None = None) -> list[str]:
@@ -346,7 +345,7 @@ def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, pre
     and finishes again) or every promised file on disk. A failure while writing (a full disk)
     records the run as failed and re-raises.
     """
-    if results["status"] in COMPLETE:
+    if results["status"] in rundir.COMPLETE_STATUSES:
         try:
             save_weights_atomically(model, own_dir / FINAL_WEIGHTS)
             if chief:

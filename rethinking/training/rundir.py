@@ -102,9 +102,11 @@ def _stored_record(directory: str | Path) -> dict[str, Any]:
 
 def load_config(directory: str | Path) -> RunConfig:
     """The ``RunConfig`` stored in a run directory (for ``--resume``)."""
-    values = _stored_record(directory)
-    for key in DATA_IDENTITY_KEYS:
-        values.pop(key, None)
+    return _config_of_record(directory, _stored_record(directory))
+
+
+def _config_of_record(directory: str | Path, record: dict[str, Any]) -> RunConfig:
+    values = {key: value for key, value in record.items() if key not in DATA_IDENTITY_KEYS}
     try:
         return RunConfig.from_dict(values)
     except (TypeError, ValueError) as err:
@@ -120,13 +122,14 @@ def config_of_run(directory: str | Path) -> RunConfig:
 
 def check_same_config(directory: Path, config: RunConfig) -> None:
     """Raises ``ValueError`` if ``directory`` holds a run of a different config."""
-    stored = load_config(directory)
+    record = _stored_record(directory)  # read once: the config and its data identity
+    stored = _config_of_record(directory, record)
     if _comparable(stored) != _comparable(config):
         raise ValueError(
             f"{directory} holds a run with a different config; choose another --run-name, "
             "or pass --overwrite to start it again."
         )
-    recorded = _stored_record(directory).get("dataset_sha256")
+    recorded = record.get("dataset_sha256")
     current = data_identity(config)["dataset_sha256"]
     if recorded is not None and current is not None and recorded != current:
         raise ValueError(
