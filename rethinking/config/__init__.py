@@ -21,7 +21,6 @@ from rethinking.config.data import (
 from rethinking.config.options import dataclass_from_dict
 from rethinking.config.run import (
     MIXED_PRECISION,
-    STRATEGIES,
     ModelConfig,
     RunConfig,
     TrainConfig,
@@ -32,7 +31,7 @@ from rethinking.config.run import (
 
 __all__ = [
     "CACHE_MODES", "GAUSSIAN_STATS", "LABEL_MODES", "LABEL_NOISE", "MIXED_PRECISION",
-    "PIXEL_MODES", "SPLITS", "STRATEGIES", "Corruption", "DataConfig",
+    "PIXEL_MODES", "SPLITS", "Corruption", "DataConfig",
     "ModelConfig", "Preprocessing", "RunConfig", "TrainConfig", "check_probability", "config_digest",
     "dataclass_from_dict", "dataset_fingerprint", "default_run_name",
 ]

@@ -1,7 +1,8 @@
 """The data options of a run: ``Corruption``, ``Preprocessing`` and ``DataConfig``.
 
-Pure Python, no TensorFlow: the config layer is the floor of the package. The data layer
-(``rethinking.data``) consumes these configs and re-exports them under its own names.
+Pure Python, no TensorFlow: the config layer is the floor of the package. It reads only the
+TensorFlow-free registries of label noise and pixel conditions (``rethinking.data.conditions``).
+The data layer consumes these configs and re-exports them under its own names.
 """
 
 from __future__ import annotations
@@ -12,10 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.config.options import dataclass_from_dict, option
+from rethinking.data.conditions import LABEL_NOISES, PIXEL_CONDITIONS  # plain Python: the registries
 
 LABEL_MODES = ("true", "partial", "random")
-LABEL_NOISE = ("uniform", "wrong")
-PIXEL_MODES = ("original", "shuffled", "random", "gaussian")
+LABEL_NOISE = tuple(LABEL_NOISES)  # the registries' names at import, for choice lists
+PIXEL_MODES = tuple(PIXEL_CONDITIONS)
+
+
+def _label_noises() -> tuple[str, ...]:
+    return tuple(LABEL_NOISES)  # read when used, so a condition registered later is accepted
+
+
+def _pixel_conditions() -> tuple[str, ...]:
+    return tuple(PIXEL_CONDITIONS)
 GAUSSIAN_STATS = ("per_channel", "global")
 SPLITS = ("train", "test")
 
@@ -41,15 +51,15 @@ class Corruption:
 
     labels: str = option("true", "--labels", "Training labels: true, partially corrupted (with --corruption-prob) or random.", choices=LABEL_MODES)
     corruption_prob: float | None = option(None, "--corruption-prob", "p for --labels partial: probability that a training label is redrawn.")
-    label_noise: str = option("uniform", "--label-noise", "A redrawn label is uniform over all classes (the paper) or always a wrong class.", choices=LABEL_NOISE)
-    pixels: str = option("original", "--pixels", "Pixel condition, applied to train and test images (after the crop).", choices=PIXEL_MODES)
+    label_noise: str = option("uniform", "--label-noise", "A redrawn label is uniform over all classes (the paper) or always a wrong class.", choices=_label_noises)
+    pixels: str = option("original", "--pixels", "Pixel condition, applied to train and test images (after the crop).", choices=_pixel_conditions)
     gaussian_stats: str = option("per_channel", "--gaussian-stats", "Moments matched by --pixels gaussian.", choices=GAUSSIAN_STATS)
     corrupt_test_labels: bool = option(False, "--corrupt-test-labels", "Also corrupt the test labels (the paper keeps them true).", off_flag="--true-test-labels")
 
     def __post_init__(self) -> None:
         _check_choice("labels", self.labels, LABEL_MODES)
-        _check_choice("label_noise", self.label_noise, LABEL_NOISE)
-        _check_choice("pixels", self.pixels, PIXEL_MODES)
+        _check_choice("label_noise", self.label_noise, _label_noises())
+        _check_choice("pixels", self.pixels, _pixel_conditions())
         _check_choice("gaussian_stats", self.gaussian_stats, GAUSSIAN_STATS)
         p = self.corruption_prob
         if self.labels == "partial":
@@ -78,6 +88,11 @@ class Corruption:
     def label_prob(self) -> float:
         """The probability that a label is redrawn: 0, p or 1."""
         return {"true": 0.0, "random": 1.0}.get(self.labels, self.corruption_prob or 0.0)
+
+    @property
+    def needs_moments(self) -> bool:
+        """Whether the pixel condition draws images from the training set's channel moments (Gaussian)."""
+        return PIXEL_CONDITIONS[self.pixels].kind == "replacement"
 
     @property
     def is_clean(self) -> bool:

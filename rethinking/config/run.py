@@ -17,7 +17,6 @@ from typing import Any
 from rethinking.config.data import DataConfig
 from rethinking.config.options import dataclass_from_dict, option
 
-STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 
 def _model_names() -> tuple[str, ...]:
@@ -25,6 +24,13 @@ def _model_names() -> tuple[str, ...]:
     from rethinking.models import model_names  # noqa: PLC0415 (the registry is the only list of models)
 
     return model_names()
+
+
+def _strategy_names() -> tuple[str, ...]:
+    """The strategy registry's names (``rethinking.training.STRATEGIES``; plain Python)."""
+    from rethinking.training import STRATEGIES  # noqa: PLC0415
+
+    return tuple(STRATEGIES)
 
 
 def _model_entry(name: str):
@@ -104,7 +110,7 @@ class TrainConfig:
         until_fit: stop as soon as training accuracy reaches ``fit_threshold``.
         fit_threshold: training accuracy (fraction, whole training set, inference mode) that counts
             as fitted.
-        strategy: ``auto``, ``default``, ``one-device``, ``mirrored``, ``multi-worker`` or ``tpu``.
+        strategy: a name of ``rethinking.training.STRATEGIES`` (``auto``, ``mirrored``, ``multi-worker``, ...).
         deterministic: TensorFlow op determinism (bit-identical results across runs; slower).
         mixed_precision: ``none``, ``mixed_float16`` or ``mixed_bfloat16``.
         jit_compile: XLA; None: the model's default (``rethinking.models.MODEL_CATALOG``).
@@ -122,7 +128,7 @@ class TrainConfig:
     lr_decay: float = option(0.95, "--lr-decay", "Learning-rate factor applied after every epoch (the paper's 0.95).")
     until_fit: bool = option(False, "--until-fit", "Stop once training accuracy reaches --fit-threshold (time to fit).", off_flag="--fixed-epochs")
     fit_threshold: float = option(1.0, "--fit-threshold", "Training accuracy that counts as fitted (1.0 = 100%).")
-    strategy: str = option("auto", "--strategy", "tf.distribute strategy (auto: all local GPUs, else one device; multi-worker reads TF_CONFIG).", choices=STRATEGIES)
+    strategy: str = option("auto", "--strategy", "tf.distribute strategy (auto: all local GPUs, else one device; multi-worker reads TF_CONFIG).", choices=_strategy_names)
     deterministic: bool = option(False, "--deterministic", "TensorFlow op determinism: bit-identical results across runs (slower).", off_flag="--nondeterministic")
     mixed_precision: str = option("none", "--mixed-precision", "Keras dtype policy (float32 logits in any case).", choices=MIXED_PRECISION)
     jit_compile: bool | None = option(None, "--jit-compile", "XLA.", off_flag="--no-jit-compile", default_help="per model, docs/models.md")
@@ -142,8 +148,8 @@ class TrainConfig:
             raise ValueError(f"lr_decay is a per-epoch factor in (0, 1]. Received: lr_decay={self.lr_decay}")
         if not 0.0 < self.fit_threshold <= 1.0:
             raise ValueError(f"fit_threshold is an accuracy in (0, 1]. Received: fit_threshold={self.fit_threshold}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"Unknown strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}.")
+        if self.strategy not in _strategy_names():
+            raise ValueError(f"Unknown strategy {self.strategy!r}: use one of {', '.join(_strategy_names())}.")
         if self.mixed_precision not in MIXED_PRECISION:
             raise ValueError(f"Unknown mixed_precision {self.mixed_precision!r}: use one of {', '.join(MIXED_PRECISION)}.")
         if self.steps_per_execution is not None:

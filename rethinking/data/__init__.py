@@ -1,31 +1,28 @@
-"""tf.data layer: datasets, deterministic randomizations, preprocessing and the run pipeline."""
+"""tf.data layer: datasets, deterministic randomizations, preprocessing and the run pipeline.
 
-from rethinking.data.corruptions import (
-    CONDITIONS,
-    Corruption,
-    apply_corruption,
-    attach_index,
-    corrupt_label,
-    corrupt_labels,
-    corrupt_pixels,
-    gaussian_image,
-    pixel_permutation,
-    random_pixels,
-    shuffle_pixels,
-)
-from rethinking.data.datasets import (
-    DATASETS,
-    DataBundle,
-    DatasetInfo,
-    DatasetUnavailableError,
-    load_dataset,
-)
-from rethinking.data.pipeline import DataConfig, DataPipeline, build_pipeline, supervised
-from rethinking.data.preprocessing import Preprocessing
+The names below load on first use, so the TensorFlow-free registries of this package
+(``rethinking.data.conditions``) can be read without starting TensorFlow.
+"""
 
-__all__ = [
-    "CONDITIONS", "DATASETS", "Corruption", "DataBundle", "DataConfig", "DataPipeline", "DatasetInfo",
-    "DatasetUnavailableError", "Preprocessing", "apply_corruption", "attach_index", "build_pipeline",
-    "corrupt_label", "corrupt_labels", "corrupt_pixels", "gaussian_image", "load_dataset",
-    "pixel_permutation", "random_pixels", "shuffle_pixels", "supervised",
-]
+from typing import Any
+
+_LAZY = {
+    "rethinking.data.corruptions": (
+        "CONDITIONS", "Corruption", "apply_corruption", "attach_index", "corrupt_label", "corrupt_labels",
+        "corrupt_pixels", "gaussian_image", "pixel_permutation", "random_pixels", "shuffle_pixels"),
+    "rethinking.data.datasets": ("DATASETS", "DataBundle", "DatasetInfo", "DatasetUnavailableError", "load_dataset"),
+    "rethinking.data.pipeline": ("DataConfig", "DataPipeline", "build_pipeline", "supervised"),
+    "rethinking.data.preprocessing": ("Preprocessing",),
+}
+_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULE_OF:
+        import importlib  # noqa: PLC0415
+
+        return getattr(importlib.import_module(_MODULE_OF[name]), name)
+    raise AttributeError(f"module 'rethinking.data' has no attribute {name!r}")
+
+
+__all__ = sorted(_MODULE_OF)

@@ -33,7 +33,9 @@ from rethinking.config.data import (  # noqa: F401 (re-exported: the data layer'
     check_probability,
 )
 from rethinking.data import seeds
+from rethinking.data.conditions import LABEL_NOISES, pixel_condition
 from rethinking.data.seeds import ALG as _ALG
+from rethinking.registry import load_function
 
 # Named conditions of the paper (Section 2, Figure 1a); partial corruption takes its p from the user.
 CONDITIONS: dict[str, Corruption] = {
@@ -83,21 +85,28 @@ def corrupt_label(
         ValueError: p outside [0, 1], fewer than 2 classes, or an unknown noise mode.
     """
     check_probability(corruption_prob)
-    _check_choice("label_noise", noise, LABEL_NOISE)
+    _check_choice("label_noise", noise, tuple(LABEL_NOISES))
     if num_classes < 2:
         raise ValueError(f"Label corruption needs at least 2 classes. Received: num_classes={num_classes}")
+    draw = load_function(LABEL_NOISES[noise], "label noise")
     key = seeds.fold(seeds.stream_seed(seed, seeds.LABELS, split), index)
     # Two independent draws from one key: whether to redraw, and what to draw.
     keys = tf.random.experimental.stateless_split(key, num=2, alg=_ALG)
     redraw = tf.random.stateless_uniform([], keys[0], alg=_ALG) < corruption_prob
     true = tf.cast(label, tf.int64)
-    if noise == "uniform":
-        drawn = tf.random.stateless_uniform([], keys[1], 0, num_classes, tf.int64, alg=_ALG)
-    else:  # "wrong": an offset in [1, K-1] so the new class is never the true one.
-        offset = tf.random.stateless_uniform([], keys[1], 1, num_classes, tf.int64, alg=_ALG)
-        drawn = (true + offset) % num_classes
-    new = tf.where(redraw, drawn, true)
+    new = tf.where(redraw, draw(true, keys[1], num_classes), true)
     return tf.cast(new, label.dtype), tf.not_equal(new, true)
+
+
+def uniform_label(true: tf.Tensor, key: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """Label noise ``"uniform"``: a class drawn uniformly from all K (it may be the true one)."""
+    return tf.random.stateless_uniform([], key, 0, num_classes, tf.int64, alg=_ALG)
+
+
+def wrong_label(true: tf.Tensor, key: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """Label noise ``"wrong"``: a class drawn uniformly from the K-1 others (never the true one)."""
+    offset = tf.random.stateless_uniform([], key, 1, num_classes, tf.int64, alg=_ALG)
+    return (true + offset) % num_classes
 
 
 def _static_hw(image: tf.Tensor | tf.TensorSpec, what: str) -> tuple[int, int, int]:
@@ -120,8 +129,12 @@ def random_permutation(n: int, key: tf.Tensor) -> tf.Tensor:
     return tf.argsort(draws, stable=True)
 
 
-def pixel_permutation(num_pixels: int, seed: int) -> tf.Tensor:
-    """The single permutation of pixel positions used by shuffled pixels (train and test alike)."""
+def pixel_permutation(num_pixels: int, seed: int, *, split: str = "train", index: tf.Tensor | None = None) -> tf.Tensor:
+    """The single permutation of pixel positions used by shuffled pixels.
+
+    One permutation for the whole dataset, train and test alike: ``split`` and ``index`` are
+    accepted (the signature of a pixel-permutation condition) and do not change it.
+    """
     if num_pixels < 1:
         raise ValueError(f"num_pixels must be positive. Received: num_pixels={num_pixels}")
     return random_permutation(num_pixels, seeds.stream_seed(seed, seeds.SHUFFLED_PIXELS, "train"))
@@ -153,7 +166,7 @@ def permute_batch(images: tf.Tensor, permutation: tf.Tensor) -> tf.Tensor:
     return tf.reshape(moved, [-1, h, w, c])
 
 
-def example_permutation(num_pixels: int, index: tf.Tensor, *, seed: int, split: str = "train") -> tf.Tensor:
+def example_permutation(num_pixels: int, *, index: tf.Tensor, seed: int, split: str = "train") -> tf.Tensor:
     """The permutation ``random_pixels`` applies to example ``index`` (a pure function of seed, split, index)."""
     key = seeds.fold(seeds.stream_seed(seed, seeds.RANDOM_PIXELS, split), index)
     return random_permutation(num_pixels, key)
@@ -168,7 +181,7 @@ def shuffle_pixels(image: tf.Tensor, *, seed: int) -> tf.Tensor:
 def random_pixels(image: tf.Tensor, index: tf.Tensor, *, seed: int, split: str = "train") -> tf.Tensor:
     """Random pixels: an independent permutation of pixel positions for each image."""
     h, w, _ = _static_hw(image, "Random pixels")
-    return permute_pixels(image, example_permutation(h * w, index, seed=seed, split=split))
+    return permute_pixels(image, example_permutation(h * w, index=index, seed=seed, split=split))
 
 
 def gaussian_moments(
@@ -293,7 +306,7 @@ def corrupt_labels(
         The same kind of dataset. Dicts gain ``"true_label"`` and ``"label_corrupted"`` (bool).
     """
     check_probability(corruption_prob)
-    _check_choice("label_noise", noise, LABEL_NOISE)
+    _check_choice("label_noise", noise, tuple(LABEL_NOISES))
     _is_tuple_dataset(ds)  # fail early, before tracing, on an unusable element structure
 
     def fn(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -321,7 +334,7 @@ def corrupt_pixels(
 
     Args:
         ds: ``(image, label)`` tuples or example dicts; images HxWxC with a static shape.
-        mode: ``"original"``, ``"shuffled"``, ``"random"`` or ``"gaussian"``.
+        mode: a name of ``PIXEL_CONDITIONS``: ``"original"``, ``"shuffled"``, ``"random"``, ``"gaussian"``.
         seed: the data seed.
         split: ``"train"`` or ``"test"`` (shuffled pixels use one permutation for both).
         mean: per-channel mean of the training images, pixel units (Gaussian only).
@@ -332,27 +345,29 @@ def corrupt_pixels(
         The same kind of dataset. Gaussian images are float32 in pixel units (0-255 scale, not
         clipped); the other modes keep the input dtype.
     """
-    _check_choice("pixels", mode, PIXEL_MODES)
+    condition = pixel_condition(mode)
     _check_split(split)
     tuples = _is_tuple_dataset(ds)
-    if mode == "original":
+    if condition.kind == "none":
         return ds
     image_spec = ds.element_spec[0] if tuples else ds.element_spec["image"]
     h, w, c = _static_hw(image_spec, "Pixel randomization")
-    if mode == "shuffled":
-        perm = pixel_permutation(h * w, seed)  # computed once, a constant of the graph
+    function = load_function(condition.function, f"pixel condition {mode!r}")
+    if condition.kind == "permutation" and not condition.per_example:
+        perm = function(h * w, seed=seed, split=split, index=None)  # computed once, a constant of the graph
         fn = lambda ex: {**ex, "image": permute_pixels(ex["image"], perm)}  # noqa: E731
-    elif mode == "random":
-        fn = lambda ex: {**ex, "image": random_pixels(ex["image"], ex["index"], seed=seed, split=split)}  # noqa: E731
+    elif condition.kind == "permutation":
+        fn = lambda ex: {**ex, "image": permute_pixels(  # noqa: E731
+            ex["image"], function(h * w, seed=seed, split=split, index=ex["index"]))}
     else:
         if mean is None or std is None:
-            raise ValueError("Gaussian pixels need the training set's channel mean and std.")
+            raise ValueError(f"Pixels {mode!r} need the training set's channel mean and std.")
         m, s = gaussian_moments(mean, std, gaussian_stats)
         if len(m) != c:
-            raise ValueError(f"Expected {c} channel means for Gaussian pixels. Received: {len(m)}")
+            raise ValueError(f"Expected {c} channel means for pixels {mode!r}. Received: {len(m)}")
 
         def fn(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-            return {**ex, "image": gaussian_image(ex["index"], shape=(h, w, c), mean=m, std=s, seed=seed, split=split)}
+            return {**ex, "image": function(ex["index"], shape=(h, w, c), mean=m, std=s, seed=seed, split=split)}
 
     return _map_examples(ds, fn)
 

@@ -32,13 +32,9 @@ import tensorflow as tf
 
 from rethinking.config.data import CACHE_MODES, MAX_DEFAULT_SHUFFLE_BUFFER, DataConfig  # noqa: F401 (re-exported)
 from rethinking.data import preprocessing, seeds
-from rethinking.data.corruptions import (
-    apply_corruption,
-    corrupt_pixels,
-    example_permutation,
-    permute_batch,
-    pixel_permutation,
-)
+from rethinking.data.conditions import PixelCondition, pixel_condition
+from rethinking.data.corruptions import apply_corruption, corrupt_pixels, permute_batch
+from rethinking.registry import load_function
 from rethinking.data.datasets import DataBundle, DatasetInfo, channel_moments, load_dataset
 
 # Key of the per-example permutation (random pixels under augmentation), dropped once applied.
@@ -62,9 +58,9 @@ class DataPipeline:
         image_size: (height, width) of the network's input.
         corrupted_train: corrupted training examples (raw pixels), in index order, cached.
         corrupted_test: test examples after the pixel condition (labels true), cached.
-        permute_after_crop: ``"shuffled"`` or ``"random"`` when the training images are cached
-            uncropped (augmentation on) and the pixel permutation is applied per batch after the
-            crop; ``"none"`` when the cache already holds what the network sees.
+        permute_after_crop: the pixel condition (a permutation, e.g. ``"shuffled"`` or
+            ``"random"``) applied per batch after the crop, when the training images are cached
+            uncropped (augmentation on); ``"none"`` when the cache already holds what the network sees.
     """
 
     config: DataConfig
@@ -107,12 +103,11 @@ class DataPipeline:
         batch = dict(batch)
         permutation = batch.pop(PERMUTATION_KEY, None)
         image = batch["image"]
-        if not permute:
-            pass
-        elif self.permute_after_crop == "shuffled":
-            image = permute_batch(image, pixel_permutation(self.image_size[0] * self.image_size[1], self.config.seed))
-        elif self.permute_after_crop == "random":
+        if permute and permutation is not None:
             image = permute_batch(image, permutation)
+        elif permute and self.permute_after_crop != "none":  # one dataset-wide permutation, a graph constant
+            image = permute_batch(image, _permutation(pixel_condition(self.permute_after_crop), self.image_size,
+                                                      seed=self.config.seed, split="train"))
         return {**batch, "image": preprocessing.standardize_batch(image, self.config.preprocessing)}
 
     def _no_augmentation(self) -> DataPipeline:
@@ -224,12 +219,13 @@ def corrupt_split(
         moments: per-channel (mean, std) of the seen training images, for Gaussian images.
     """
     c = config.corruption
+    condition = pixel_condition(c.pixels)
     labels_only = dataclasses.replace(c, pixels="original")
     out = apply_corruption(ds, labels_only, num_classes=num_classes, seed=config.seed, split=split)
-    if c.pixels == "gaussian":
+    if condition.kind == "replacement":  # drawn at the stored size, with the moments of the seen crops
         if moments is None:
-            raise ValueError("Gaussian pixels need the training images' channel moments.")
-        out = corrupt_pixels(out, mode="gaussian", seed=config.seed, split=split, mean=moments[0], std=moments[1],
+            raise ValueError(f"Pixels {c.pixels!r} need the training images' channel moments.")
+        out = corrupt_pixels(out, mode=c.pixels, seed=config.seed, split=split, mean=moments[0], std=moments[1],
                              gaussian_stats=c.gaussian_stats)
     shape = out.element_spec["image"].shape
     fixed = shape.rank == 3 and shape[0] is not None and shape[1] is not None
@@ -237,22 +233,28 @@ def corrupt_split(
     if fixed and not augmented and (shape[0], shape[1]) != tuple(size):
         out = out.map(lambda ex: {**ex, "image": preprocessing.center_crop(ex["image"], *size)},
                       num_parallel_calls=tf.data.AUTOTUNE)
-    if c.pixels not in ("shuffled", "random"):
+    if condition.kind != "permutation":
         return out
     if not augmented:
         return corrupt_pixels(out, mode=c.pixels, seed=config.seed, split=split)
     if not fixed:
         raise ValueError("Pixel randomization needs images of a fixed HxWxC shape; resize variable-size images first.")
-    if c.pixels == "shuffled":
+    if not condition.per_example:
         return out  # one constant permutation, applied per batch
-    num_pixels = size[0] * size[1]
-    dtype = tf.int16 if num_pixels <= 2**15 else tf.int32  # half the cache for images up to 181x181
+    dtype = tf.int16 if size[0] * size[1] <= 2**15 else tf.int32  # half the cache for images up to 181x181
 
     def attach(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        permutation = example_permutation(num_pixels, ex["index"], seed=config.seed, split=split)
+        permutation = _permutation(condition, size, seed=config.seed, split=split, index=ex["index"])
         return {**ex, PERMUTATION_KEY: tf.cast(permutation, dtype)}
 
     return out.map(attach, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _permutation(condition: PixelCondition, size: tuple[int, int], *, seed: int, split: str,
+                 index: tf.Tensor | None = None) -> tf.Tensor:
+    """The pixel permutation ``condition`` gives an image of ``size`` (one example's, or the dataset's)."""
+    function = load_function(condition.function, "pixel condition")
+    return function(size[0] * size[1], seed=seed, split=split, index=index)
 
 
 def first_training_examples(bundle: DataBundle, count: int) -> DataBundle:
@@ -290,18 +292,19 @@ def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | Non
         raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
     if bundle is None:
         bundle = load_dataset(
-            config.dataset, data_dir=config.data_dir, with_stats=config.corruption.pixels == "gaussian"
+            config.dataset, data_dir=config.data_dir, with_stats=config.corruption.needs_moments
         )
     size = preprocessing.output_size(config.preprocessing, bundle.info.image_shape)
     pixels = config.corruption.pixels
+    condition = pixel_condition(pixels)
     # Moments of the full training set, so a truncated run's Gaussian images equal the full run's.
-    moments = seen_moments(bundle, size) if pixels == "gaussian" else None
+    moments = seen_moments(bundle, size) if condition.kind == "replacement" else None
     if config.train_examples is not None:
         bundle = first_training_examples(bundle, config.train_examples)
     common = dict(num_classes=bundle.info.num_classes, size=size, moments=moments)
     train = corrupt_split(bundle.train, config, split="train", **common)
     test = corrupt_split(bundle.test, config, split="test", **common)
-    deferred = pixels if pixels in ("shuffled", "random") and config.preprocessing.augment else "none"
+    deferred = pixels if condition.kind == "permutation" and config.preprocessing.augment else "none"
     return DataPipeline(
         config=config, info=bundle.info, batch_size=batch_size, image_size=size,
         corrupted_train=_cache(train, config.cache), corrupted_test=_cache(test, config.cache),

@@ -175,7 +175,7 @@ def _bundle(spec: TuneSpec):
     from rethinking.data.pipeline import first_training_examples  # noqa: PLC0415
 
     data = spec.base.data
-    bundle = load_dataset(data.dataset, data_dir=data.data_dir, with_stats=data.corruption.pixels == "gaussian")
+    bundle = load_dataset(data.dataset, data_dir=data.data_dir, with_stats=data.corruption.needs_moments)
     if data.train_examples is not None:
         bundle = first_training_examples(bundle, data.train_examples)
     if spec.objective.startswith("val_"):

@@ -1,5 +1,8 @@
 """The one ``tf.distribute`` seam: every run gets its strategy from ``get_strategy(name)``.
 
+The names are the keys of ``rethinking.training.STRATEGIES`` (the registry); each maps to the
+``<name>_strategy`` function here. Adding a strategy: one function plus one registry name.
+
 =============  ==========================================================================
 ``auto``       ``MirroredStrategy`` over all GPUs when there are several, else the default
 ``default``    TensorFlow's default strategy (no distribution: one CPU or GPU)
@@ -22,11 +25,12 @@ import os
 
 import tensorflow as tf
 
-from rethinking.config import STRATEGIES
+from rethinking.registry import load_function
+from rethinking.training import STRATEGIES
 
 
 def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
-    """The distribution strategy called ``name`` (one of ``rethinking.config.STRATEGIES``).
+    """The distribution strategy called ``name`` (a key of ``rethinking.training.STRATEGIES``).
 
     Raises:
         ValueError: an unknown name, ``multi-worker`` without a usable ``TF_CONFIG``, or ``tpu``
@@ -34,20 +38,40 @@ def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
     """
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}: use one of {', '.join(STRATEGIES)}.")
-    if name == "multi-worker":  # first: collective ops must be configured before TF's runtime starts
-        check_tf_config(os.environ.get("TF_CONFIG"))
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "tpu":
-        return _tpu_strategy()
+    return load_function(STRATEGIES[name], "strategy")()
+
+
+def auto_strategy() -> tf.distribute.Strategy:
+    """``MirroredStrategy`` over all local GPUs when there are several, else the default strategy."""
     gpus = tf.config.list_logical_devices("GPU")
-    if name == "auto":
-        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "one-device":
-        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
+def default_strategy() -> tf.distribute.Strategy:
+    """TensorFlow's default strategy: no distribution."""
+    return tf.distribute.get_strategy()
+
+
+def one_device_strategy() -> tf.distribute.Strategy:
+    """``OneDeviceStrategy`` on the first GPU, else the CPU."""
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+
+
+def mirrored_strategy() -> tf.distribute.Strategy:
+    """``MirroredStrategy`` over the local GPUs, or without GPUs over the logical CPU devices."""
+    gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices)
+
+
+def multi_worker_strategy() -> tf.distribute.Strategy:
+    """``MultiWorkerMirroredStrategy`` across the machines of ``TF_CONFIG``.
+
+    Nothing may list devices before it: collective ops must be configured before TF's runtime starts.
+    """
+    check_tf_config(os.environ.get("TF_CONFIG"))
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def check_tf_config(text: str | None) -> dict:
@@ -68,7 +92,8 @@ def check_tf_config(text: str | None) -> dict:
     return config
 
 
-def _tpu_strategy() -> tf.distribute.Strategy:
+def tpu_strategy() -> tf.distribute.Strategy:
+    """``TPUStrategy`` on the TPU ``TPUClusterResolver`` finds (Cloud TPU VMs)."""
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)

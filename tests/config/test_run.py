@@ -8,10 +8,11 @@ import json
 import pytest
 
 from rethinking.config import (
-    STRATEGIES, ModelConfig, RunConfig, TrainConfig, config_digest, default_run_name,
+    ModelConfig, RunConfig, TrainConfig, config_digest, default_run_name,
 )
 from rethinking.data import Corruption, DataConfig
 from rethinking.models import MODEL_CATALOG, MODELS
+from rethinking.training import STRATEGIES
 
 
 def test_model_config_takes_exactly_the_registry_names_and_reads_its_facts():

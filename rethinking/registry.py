@@ -1,0 +1,30 @@
+"""One way to name code in a registry: ``"package.module:function"``, loaded on first use.
+
+The registries (``models.MODEL_CATALOG``, ``data.conditions``, ``training.STRATEGIES``) are plain
+Python dicts of such paths, so the config layer and the CLI read their names without importing
+TensorFlow, and the function behind a name is imported only when a run needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+
+def load_function(path: str, what: str = "function") -> Any:
+    """The object ``path`` (``"package.module:function"``) names.
+
+    Args:
+        path: module path, a colon, and the attribute name.
+        what: what the path stands for, for the error message (e.g. ``"model builder"``).
+
+    Raises:
+        ValueError: a malformed path, a module that does not import, or a missing attribute.
+    """
+    module, sep, name = path.partition(":")
+    if not sep or not module or not name:
+        raise ValueError(f"{what} {path!r} is not of the form 'package.module:function'.")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"Cannot load {what} {path!r}: {err}.") from err
