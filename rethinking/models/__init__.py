@@ -13,8 +13,9 @@ Adding a model: one builder file plus one ``MODEL_CATALOG`` line.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Any
+
+from rethinking.registry import load_function
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,8 +41,7 @@ class ModelEntry:
 
     def load(self) -> Any:
         """The builder function (imports Keras)."""
-        module, function = self.builder.split(":")
-        return getattr(importlib.import_module(module), function)
+        return load_function(self.builder, "model builder")
 
 
 # Compile defaults measured on a 2-core AMD EPYC with TensorFlow's default oneDNN kernels
@@ -62,17 +62,10 @@ MODEL_CATALOG: dict[str, ModelEntry] = {
                                jit_compile=True),
 }
 
-# Names importable from here, each loaded on first use: (module, attribute).
-_LAZY = {
-    "alexnet_small": ("rethinking.models.alexnet_small", "alexnet_small"),
-    "inception_small": ("rethinking.models.inception_small", "inception_small"),
-    "inception_v3": ("rethinking.models.inception_v3", "inception_v3"),
-    "mlp": ("rethinking.models.mlp", "mlp"),
-    "mlp_1x512": ("rethinking.models.mlp", "mlp_1x512"),
-    "mlp_3x512": ("rethinking.models.mlp", "mlp_3x512"),
-    "FusedBatchNormalization": ("rethinking.models.layers", "FusedBatchNormalization"),
-    "LocalResponseNormalization": ("rethinking.models.layers", "LocalResponseNormalization"),
-}
+# Names importable from here, each loaded on first use: the builders and the custom layers.
+_LAZY = {**{name: entry.builder for name, entry in MODEL_CATALOG.items()},
+         "FusedBatchNormalization": "rethinking.models.layers:FusedBatchNormalization",
+         "LocalResponseNormalization": "rethinking.models.layers:LocalResponseNormalization"}
 
 
 def model_names() -> tuple[str, ...]:
@@ -89,8 +82,7 @@ def __getattr__(name: str) -> Any:
     if name == "PAPER_PARAMETER_COUNTS":  # {name: Table 1's count}
         return {key: e.paper_parameters for key, e in MODEL_CATALOG.items() if e.paper_parameters is not None}
     if name in _LAZY:
-        module, attribute = _LAZY[name]
-        return getattr(importlib.import_module(module), attribute)
+        return load_function(_LAZY[name])
     raise AttributeError(f"module 'rethinking.models' has no attribute {name!r}")
 
 

@@ -7,9 +7,13 @@ stop (epoch cap, time to fit, divergence). Training epoch ``e`` always sees the 
 ``DataPipeline.train(e)``, a pure function of (seed, e): a resumed run trains on exactly the data
 an uninterrupted one does.
 
+The rooms around it: ``drivers`` (one epoch through ``model.fit`` or ``strategy.run``),
+``evaluation`` (per-example inference-mode passes), ``rundir`` (every file of the run folder),
+``checkpoints``, ``runlock`` (one writer), ``assembly`` (the compiled model), ``summaries``.
+
 The training logic itself is Keras' ``Model.train_step`` (forward, loss with the weight-decay
 penalty, gradients, SGD update, metrics) in both drivers: ``model.fit`` calls it, and so does
-``_distributed_epoch`` through ``strategy.run``, because Keras 3's ``fit`` fails under
+``drivers.distributed_epoch`` through ``strategy.run``, because Keras 3's ``fit`` fails under
 ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585).
 """
 
@@ -25,166 +29,23 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from rethinking.atomic import atomic_write_with
 from rethinking.config import RunConfig
-from rethinking.data.pipeline import DataPipeline, build_pipeline, supervised
+from rethinking.data.pipeline import DataPipeline, build_pipeline
 from rethinking.data.preview import image_grid, sample_training_images
-from rethinking.training import rundir, summaries
+from rethinking.training import drivers, rundir, summaries
 from rethinking.training.assembly import assemble_model
 from rethinking.training.checkpoints import Checkpointer, RunState
-from rethinking.training.runlock import LOCK_FILE, RunLock
-from rethinking.config.command import command_line
-from rethinking.training.evaluation import evaluate_split, make_predict_fn
+from rethinking.training.runlock import RunLock
+from rethinking.training.evaluation import evaluate_epoch, evaluate_split, evaluation_datasets, make_loss_and_correct_fn
 from rethinking.training.strategy import get_strategy, is_chief, uses_keras_fit, worker_id
 
 logger = logging.getLogger(__name__)
 
-METRIC_COLUMNS = ("epoch", "step", "learning_rate", "batch_loss", "train_loss", "train_accuracy",
-                  "train_accuracy_corrupted", "train_accuracy_clean", "test_loss", "test_accuracy",
-                  "best_test_accuracy", "epoch_seconds", "train_images_per_second")
-FINAL_WEIGHTS = "final.weights.h5"
-# The evaluation inputs are the same every epoch (no augmentation): keep them preprocessed in memory
-# when they fit in this budget (bytes of float32 images; CIFAR-10's 50,000 28x28x3 images: 470 MB).
-EVAL_CACHE_BYTES = 1 << 30
-
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or exceeded ``TrainConfig.divergence_loss``; the run directory is kept."""
-
-
-class _BatchLossLogger(keras.callbacks.Callback):
-    """Writes the running training loss about ten times per epoch and stops on a NaN loss.
-
-    ``batch`` is the index of the last step of the call (several with ``steps_per_execution``).
-    """
-
-    def __init__(self, writer: tf.summary.SummaryWriter, first_step: int, every: int) -> None:
-        super().__init__()
-        self.writer, self.first_step, self.every = writer, first_step, max(1, every)
-        self.last_bucket = -1
-        self.nan = False
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        bucket = batch // self.every
-        if not logs or "loss" not in logs or bucket == self.last_bucket:
-            return
-        self.last_bucket = bucket
-        loss = float(logs["loss"])
-        if not math.isfinite(loss):
-            self.nan = True
-            self.model.stop_training = True
-            return
-        summaries.write_batch_loss(self.writer, self.first_step + batch + 1, loss)
-
-
-def _keras_epoch(model: keras.Model, dataset: tf.data.Dataset, callback: keras.callbacks.Callback) -> dict[str, float]:
-    """One epoch through ``model.fit``."""
-    history = model.fit(supervised(dataset), epochs=1, verbose=0, shuffle=False, callbacks=[callback])
-    return {k: float(v[-1]) for k, v in history.history.items() if v}
-
-
-def _distributed_epoch(model: keras.Model, strategy: tf.distribute.Strategy, dataset: tf.data.Dataset,
-                       step_fn: Callable, callback: keras.callbacks.Callback) -> dict[str, float]:
-    """One epoch of ``model.train_step`` under ``strategy.run`` (the multi-worker driver).
-
-    Each global batch is split over the workers' replicas (auto-shard by data), so every worker
-    sees its part of exactly the batches a single process would.
-    """
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    distributed = strategy.experimental_distribute_dataset(supervised(dataset).with_options(options))
-    model.reset_metrics()
-    logs: dict[str, float] = {}
-    callback.set_model(model)
-    for batch_index, batch in enumerate(distributed):
-        outputs = step_fn(batch)
-        logs = {k: float(strategy.experimental_local_results(v)[0]) for k, v in outputs.items()}
-        callback.on_train_batch_end(batch_index, logs)
-        if model.stop_training:
-            break
-    return logs
-
-
-def _make_distributed_step(model: keras.Model, strategy: tf.distribute.Strategy) -> Callable:
-    @tf.function
-    def step(batch):
-        return strategy.run(model.train_step, args=(batch,))
-
-    return step
-
-
-def _clear_directory(directory: Path) -> None:
-    """Deletes a run directory's contents (``--overwrite``), keeping this process's lock file.
-
-    ``config.json`` goes last: a kill part-way leaves the old config, so the folder cannot be
-    resumed under another config by mistake (that is refused; ``--overwrite`` again finishes the job).
-    """
-    paths = sorted(directory.iterdir(), key=lambda path: path.name == rundir.CONFIG_FILE)
-    for path in paths:
-        if path.name == LOCK_FILE:
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-
-
-def _stored_complete(directory: Path, config: RunConfig) -> dict[str, Any] | None:
-    """Checks the run directory's config; returns its results if the run completed."""
-    if not (directory / rundir.CONFIG_FILE).is_file():
-        return None
-    rundir.check_same_config(directory, config)
-    results_path = directory / rundir.RESULTS_FILE
-    if not results_path.is_file():
-        return None
-    try:
-        stored = rundir.read_json(results_path)
-    except ValueError:
-        logger.warning("%s is unreadable; resuming the run from its checkpoints to rewrite it.", results_path)
-        return None
-    return stored if stored.get("status") in rundir.COMPLETE_STATUSES else None
-
-
-def missing_outputs(directory: Path, own_dir: Path | None = None) -> list[str]:
-    """The files a completed run promises that are missing or unreadable (empty: all there)."""
-    missing = [name for name in (rundir.CONFIG_FILE, rundir.METRICS_FILE, rundir.EXAMPLES_FILE)
-               if not (directory / name).is_file() or (directory / name).stat().st_size == 0]
-    if not rundir.readable_weights((own_dir or directory) / FINAL_WEIGHTS):
-        missing.append(FINAL_WEIGHTS)
-    return missing
-
-
-def eval_datasets(pipeline: DataPipeline, budget: int = EVAL_CACHE_BYTES) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """The training set (no augmentation) and test set in index order, cached when small enough."""
-    image_bytes = 4 * int(np.prod(pipeline.input_shape))
-    datasets = []
-    for ds, size in ((pipeline.train_eval(), pipeline.info.train_size), (pipeline.test(), pipeline.info.test_size)):
-        datasets.append(ds.cache() if size * image_bytes <= budget else ds)
-    return datasets[0], datasets[1]
-
-
-def _evaluate_epoch(state: RunState, predict: Callable, datasets: tuple[tf.data.Dataset, tf.data.Dataset],
-                    threshold: float) -> dict[str, Any]:
-    """Evaluates both splits and updates ``state``'s best accuracy, time to fit and memorization."""
-    train = evaluate_split(predict, datasets[0])
-    test = evaluate_split(predict, datasets[1])
-    state.train_examples = train
-    if state.first_correct.size != train.correct.size:
-        state.first_correct = np.full(train.correct.size, -1, np.int32)
-    newly = train.correct & (state.first_correct < 0)
-    state.first_correct[newly] = state.epoch
-    if not state.best_test_accuracy >= test.accuracy:  # also true while best is NaN
-        state.best_test_accuracy, state.best_test_epoch = test.accuracy, state.epoch
-    if state.fit_epoch is None and train.accuracy >= threshold:
-        state.fit_epoch, state.fit_step = state.epoch, state.step
-    return {
-        "train_loss": train.mean_loss, "train_accuracy": train.accuracy,
-        "train_accuracy_corrupted": train.accuracy_on(True), "train_accuracy_clean": train.accuracy_on(False),
-        "test_loss": test.mean_loss, "test_accuracy": test.accuracy, "best_test_accuracy": state.best_test_accuracy,
-    }
 
 
 def train(
@@ -249,11 +110,11 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
                  lock: RunLock | None) -> dict[str, Any]:
     """``train`` once this process owns the run directory."""
     if overwrite and chief:
-        _clear_directory(directory)
-    stored = _stored_complete(directory, config)
+        rundir.clear(directory)
+    stored = rundir.stored_complete(directory, config)
     own_dir = directory if chief else directory / "workers" / f"worker-{worker_id(strategy)}"
     if stored is not None:
-        missing = missing_outputs(directory, own_dir)
+        missing = rundir.missing_outputs(directory, own_dir)
         if not missing:
             logger.info("%s already completed (%s); returning its results.", directory, stored.get("status"))
             return {**stored, "already_complete": True}
@@ -272,16 +133,16 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     resumed = state.epoch > 0 or bool(state.history)
     writer = summaries.create_writer(str(directory) if chief else None)
     batch_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
-    predict = make_predict_fn(model, jit_compile=settings["jit_compile"])
-    evaluation = eval_datasets(dataclasses.replace(pipeline, batch_size=config.eval_batch_size))
-    step_fn = None if keras_fit else _make_distributed_step(model, strategy)
+    predict = make_loss_and_correct_fn(model, jit_compile=settings["jit_compile"])
+    evaluation = evaluation_datasets(dataclasses.replace(pipeline, batch_size=config.eval_batch_size))
+    step_fn = None if keras_fit else drivers.make_distributed_step(model, strategy)
     logger.info("%s %s: %s, %d steps per epoch, %s.", "Resuming" if resumed else "Starting", directory,
                 type(strategy).__name__, pipeline.steps_per_epoch, settings)
 
     session_start, wall_before = time.perf_counter(), state.wall_seconds
     status = "running"
     if not state.history:  # epoch 0: the untrained network, the start of every curve
-        row = _evaluate_epoch(state, predict, evaluation, config.train.fit_threshold)
+        row = evaluate_epoch(state, predict, evaluation, config.train.fit_threshold)
         row = {"epoch": 0, "step": 0, "learning_rate": config.learning_rate, "batch_loss": float("nan"), **row,
                "epoch_seconds": 0.0, "train_images_per_second": float("nan")}
         state.wall_seconds = wall_before + time.perf_counter() - session_start
@@ -293,12 +154,12 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
         while state.epoch < config.train.epochs and not (config.train.until_fit and state.fit_epoch is not None):
             epoch_start = time.perf_counter()
             learning_rate = config.learning_rate * config.train.lr_decay ** state.epoch
-            batch_logger = _BatchLossLogger(writer, state.step, pipeline.steps_per_epoch // 10)
+            batch_logger = drivers.BatchLossLogger(writer, state.step, pipeline.steps_per_epoch // 10)
             dataset = pipeline.train(state.epoch)
             if keras_fit:
-                logs = _keras_epoch(model, dataset, batch_logger)
+                logs = drivers.keras_epoch(model, dataset, batch_logger)
             else:
-                logs = _distributed_epoch(model, strategy, dataset, step_fn, batch_logger)
+                logs = drivers.distributed_epoch(model, strategy, dataset, step_fn, batch_logger)
             train_seconds = time.perf_counter() - epoch_start
             batch_loss = logs.get("loss", float("nan"))
             if batch_logger.nan or not math.isfinite(batch_loss) or batch_loss > config.train.divergence_loss:
@@ -310,7 +171,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
             state.step += pipeline.steps_per_epoch
             state.train_seconds += train_seconds
             state.images_trained += pipeline.info.train_size
-            row = _evaluate_epoch(state, predict, evaluation, config.train.fit_threshold)
+            row = evaluate_epoch(state, predict, evaluation, config.train.fit_threshold)
             row = {"epoch": state.epoch, "step": state.step, "learning_rate": learning_rate, "batch_loss": batch_loss,
                    **row, "epoch_seconds": time.perf_counter() - epoch_start,
                    "train_images_per_second": pipeline.info.train_size / train_seconds}
@@ -326,7 +187,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
         raise
     finally:
         state.wall_seconds = wall_before + time.perf_counter() - session_start
-        results = _results(config, state, status, directory, pipeline, settings, strategy, batch_norm)
+        results = rundir.results_record(config, state, status, directory, pipeline, settings, strategy, batch_norm)
         try:
             if lock is None or lock.owns():  # never write into a directory another process took over
                 results = _finish(results, model=model, state=state, predict=predict, evaluation=evaluation,
@@ -347,13 +208,13 @@ def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, pre
     """
     if results["status"] in rundir.COMPLETE_STATUSES:
         try:
-            save_weights_atomically(model, own_dir / FINAL_WEIGHTS)
+            rundir.save_weights_atomically(model, own_dir / rundir.FINAL_WEIGHTS)
             if chief:
                 # Also repairs a completed run whose files were lost (the session trained no epoch).
-                rundir.write_csv(directory / rundir.METRICS_FILE, state.history, METRIC_COLUMNS)
+                rundir.write_csv(directory / rundir.METRICS_FILE, state.history, rundir.METRIC_COLUMNS)
                 if state.train_examples is None:
                     state.train_examples = evaluate_split(predict, evaluation[0])
-                _write_examples(directory, state)
+                rundir.write_examples(directory, state)
                 summaries.write_final(writer, results, state.epoch)
         except BaseException as err:
             if chief:
@@ -368,11 +229,6 @@ def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, pre
     return results
 
 
-def save_weights_atomically(model: keras.Model, path: Path) -> None:
-    """``model.save_weights`` to a temporary file in the same folder, then a rename (kill-safe)."""
-    atomic_write_with(path, lambda tmp: model.save_weights(str(tmp)))
-
-
 def _record(state: RunState, row: dict[str, Any], writer, checkpointer: Checkpointer, directory: Path, chief: bool,
             progress, config: RunConfig, lock: RunLock | None) -> None:
     """Appends ``row``, writes metrics.csv, TensorBoard and examples.csv, and checkpoints.
@@ -384,22 +240,12 @@ def _record(state: RunState, row: dict[str, Any], writer, checkpointer: Checkpoi
         lock.check()
     state.history.append(row)
     if chief:
-        rundir.write_csv(directory / rundir.METRICS_FILE, state.history, METRIC_COLUMNS)
+        rundir.write_csv(directory / rundir.METRICS_FILE, state.history, rundir.METRIC_COLUMNS)
         summaries.write_epoch(writer, row)
-        _write_examples(directory, state)
+        rundir.write_examples(directory, state)
     checkpointer.save(state)
     if progress is not None:
         progress({**row, "epochs": config.train.epochs})
-
-
-def _write_examples(directory: Path, state: RunState) -> None:
-    """examples.csv: per training example, its labels and the first epoch it was fitted."""
-    ev = state.train_examples
-    columns = ("index", "label", "true_label", "label_corrupted", "first_correct_epoch")
-    rows = [dict(zip(columns, values)) for values in zip(
-        ev.index.tolist(), ev.label.tolist(), ev.true_label.tolist(), ev.label_corrupted.astype(int).tolist(),
-        state.first_correct.tolist())]
-    rundir.write_csv(directory / rundir.EXAMPLES_FILE, rows, columns)
 
 
 def _write_run_start(writer, config: RunConfig, pipeline: DataPipeline, directory: Path, batch_norm: bool) -> None:
@@ -414,42 +260,3 @@ def _write_run_start(writer, config: RunConfig, pipeline: DataPipeline, director
     save_preview(sample, directory / rundir.INPUTS_FILE, f"{Path(pipeline.info.name).name}: {description}")
     summaries.write_hparams(writer, summaries.hparams_of(config, config.learning_rate, batch_norm),
                             trial_id=config.resolved_run_name)
-
-
-def _results(config: RunConfig, state: RunState, status: str, directory: Path, pipeline: DataPipeline,
-             settings: dict[str, Any], strategy: tf.distribute.Strategy, batch_norm: bool) -> dict[str, Any]:
-    last = state.history[-1] if state.history else {}
-    return {
-        "status": status,
-        "run_dir": str(directory),
-        "epochs_trained": state.epoch,
-        "steps": state.step,
-        "train_loss": last.get("train_loss"),
-        "train_accuracy": last.get("train_accuracy"),
-        "train_accuracy_corrupted": last.get("train_accuracy_corrupted"),
-        "train_accuracy_clean": last.get("train_accuracy_clean"),
-        "test_loss": last.get("test_loss"),
-        "test_accuracy": last.get("test_accuracy"),
-        "best_test_accuracy": state.best_test_accuracy,
-        "best_test_epoch": state.best_test_epoch,
-        "fit_threshold": config.train.fit_threshold,
-        "fit_epoch": state.fit_epoch,
-        "fit_step": state.fit_step,
-        "examples_never_fitted": int((state.first_correct < 0).sum()),
-        "wall_seconds": state.wall_seconds,
-        "train_seconds": state.train_seconds,
-        "train_images_per_second": state.images_trained / state.train_seconds if state.train_seconds else None,
-        "train_size": pipeline.info.train_size,
-        "test_size": pipeline.info.test_size,
-        "num_classes": pipeline.info.num_classes,
-        "learning_rate": config.learning_rate,
-        "batch_norm": batch_norm,
-        "compile": settings,
-        "strategy": config.train.strategy,
-        "strategy_class": type(strategy).__name__,
-        "replicas": strategy.num_replicas_in_sync,
-        "versions": rundir.versions(),
-        "git_revision": rundir.git_revision(),
-        **rundir.data_identity(config),
-        "command": command_line(config),
-    }

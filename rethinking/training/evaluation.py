@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from rethinking.data.pipeline import DataPipeline
+from rethinking.training.checkpoints import RunState
+
+# The evaluation inputs are the same every epoch (no augmentation): keep them preprocessed in memory
+# when they fit in this budget (bytes of float32 images; CIFAR-10's 50,000 28x28x3 images: 470 MB).
+EVAL_CACHE_BYTES = 1 << 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +62,7 @@ class SplitEvaluation:
         return float(self.correct[mask].mean()) if mask.any() else float("nan")
 
 
-def make_predict_fn(model: keras.Model, jit_compile: bool) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+def make_loss_and_correct_fn(model: keras.Model, jit_compile: bool) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
     """A compiled ``(images, labels) -> (per-example loss, correct)`` in inference mode."""
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
@@ -79,3 +87,33 @@ def evaluate_split(predict: Callable, dataset: tf.data.Dataset) -> SplitEvaluati
             parts[key].append(batch[key].numpy())
     dtypes = {"loss": np.float32, "correct": bool, "label_corrupted": bool}
     return SplitEvaluation(**{k: np.concatenate(v) if v else np.zeros(0, dtypes.get(k, np.int64)) for k, v in parts.items()})
+
+
+def evaluation_datasets(pipeline: DataPipeline, budget: int = EVAL_CACHE_BYTES) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """The training set (no augmentation) and test set in index order, cached when small enough."""
+    image_bytes = 4 * int(np.prod(pipeline.input_shape))
+    datasets = []
+    for ds, size in ((pipeline.train_eval(), pipeline.info.train_size), (pipeline.test(), pipeline.info.test_size)):
+        datasets.append(ds.cache() if size * image_bytes <= budget else ds)
+    return datasets[0], datasets[1]
+
+
+def evaluate_epoch(state: RunState, predict: Callable, datasets: tuple[tf.data.Dataset, tf.data.Dataset],
+                    threshold: float) -> dict[str, Any]:
+    """Evaluates both splits and updates ``state``'s best accuracy, time to fit and memorization."""
+    train = evaluate_split(predict, datasets[0])
+    test = evaluate_split(predict, datasets[1])
+    state.train_examples = train
+    if state.first_correct.size != train.correct.size:
+        state.first_correct = np.full(train.correct.size, -1, np.int32)
+    newly = train.correct & (state.first_correct < 0)
+    state.first_correct[newly] = state.epoch
+    if not state.best_test_accuracy >= test.accuracy:  # also true while best is NaN
+        state.best_test_accuracy, state.best_test_epoch = test.accuracy, state.epoch
+    if state.fit_epoch is None and train.accuracy >= threshold:
+        state.fit_epoch, state.fit_step = state.epoch, state.step
+    return {
+        "train_loss": train.mean_loss, "train_accuracy": train.accuracy,
+        "train_accuracy_corrupted": train.accuracy_on(True), "train_accuracy_clean": train.accuracy_on(False),
+        "test_loss": test.mean_loss, "test_accuracy": test.accuracy, "best_test_accuracy": state.best_test_accuracy,
+    }

@@ -12,6 +12,7 @@
                          git revision, the reproducing command; status running / finished /
                          fitted / diverged / failed
         inputs.png       the first training images as the network sees them (corrupted)
+        final.weights.h5 the weights at the end of training
         checkpoints/     weights + optimizer + run state of the last epochs (``latest.json`` names
                          the newest complete one)
         events.out.tfevents.*   TensorBoard scalars, images and hparams
@@ -26,15 +27,24 @@ import csv
 import dataclasses
 import io
 import json
+import logging
 import os
 import platform
+import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rethinking.atomic import FILE_MODE, atomic_write_text  # noqa: F401 (re-exported)
+from rethinking.atomic import FILE_MODE, atomic_write_text, atomic_write_with  # noqa: F401 (re-exported)
 from rethinking.config import RunConfig, dataset_fingerprint
+from rethinking.config.command import command_line
+from rethinking.training.runlock import LOCK_FILE
+
+if TYPE_CHECKING:
+    from rethinking.training.checkpoints import RunState
+
+logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
@@ -42,6 +52,11 @@ METRICS_FILE = "metrics.csv"
 EXAMPLES_FILE = "examples.csv"
 INPUTS_FILE = "inputs.png"
 CHECKPOINT_DIR = "checkpoints"
+FINAL_WEIGHTS = "final.weights.h5"
+METRIC_COLUMNS = ("epoch", "step", "learning_rate", "batch_loss", "train_loss", "train_accuracy",
+                  "train_accuracy_corrupted", "train_accuracy_clean", "test_loss", "test_accuracy",
+                  "best_test_accuracy", "epoch_seconds", "train_images_per_second")
+EXAMPLE_COLUMNS = ("index", "label", "true_label", "label_corrupted", "first_correct_epoch")
 # results.json statuses: the run has everything it promises on disk ...
 COMPLETE_STATUSES = ("finished", "fitted")
 # ... and outcomes a rerun would only repeat (a sweep skips them; diverging is deterministic).
@@ -204,3 +219,99 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def clear(directory: Path) -> None:
+    """Deletes a run directory's contents (``--overwrite``), keeping this process's lock file.
+
+    ``config.json`` goes last: a kill part-way leaves the old config, so the folder cannot be
+    resumed under another config by mistake (that is refused; ``--overwrite`` again finishes the job).
+    """
+    paths = sorted(directory.iterdir(), key=lambda path: path.name == CONFIG_FILE)
+    for path in paths:
+        if path.name == LOCK_FILE:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def stored_complete(directory: Path, config: RunConfig) -> dict[str, Any] | None:
+    """Checks the run directory's config; returns its results if the run completed."""
+    if not (directory / CONFIG_FILE).is_file():
+        return None
+    check_same_config(directory, config)
+    results_path = directory / RESULTS_FILE
+    if not results_path.is_file():
+        return None
+    try:
+        stored = read_json(results_path)
+    except ValueError:
+        logger.warning("%s is unreadable; resuming the run from its checkpoints to rewrite it.", results_path)
+        return None
+    return stored if stored.get("status") in COMPLETE_STATUSES else None
+
+
+def missing_outputs(directory: Path, own_dir: Path | None = None) -> list[str]:
+    """The files a completed run promises that are missing or unreadable (empty: all there)."""
+    missing = [name for name in (CONFIG_FILE, METRICS_FILE, EXAMPLES_FILE)
+               if not (directory / name).is_file() or (directory / name).stat().st_size == 0]
+    if not readable_weights((own_dir or directory) / FINAL_WEIGHTS):
+        missing.append(FINAL_WEIGHTS)
+    return missing
+
+
+def save_weights_atomically(model: Any, path: Path) -> None:
+    """``model.save_weights`` to a temporary file in the same folder, then a rename (kill-safe)."""
+    atomic_write_with(path, lambda tmp: model.save_weights(str(tmp)))
+
+
+def write_examples(directory: Path, state: RunState) -> None:
+    """examples.csv: per training example, its labels and the first epoch it was fitted."""
+    ev = state.train_examples
+    rows = [dict(zip(EXAMPLE_COLUMNS, values)) for values in zip(
+        ev.index.tolist(), ev.label.tolist(), ev.true_label.tolist(), ev.label_corrupted.astype(int).tolist(),
+        state.first_correct.tolist())]
+    write_csv(directory / EXAMPLES_FILE, rows, EXAMPLE_COLUMNS)
+
+
+def results_record(config: RunConfig, state: RunState, status: str, directory: Path, pipeline: Any,
+             settings: dict[str, Any], strategy: Any, batch_norm: bool) -> dict[str, Any]:
+    """What ``results.json`` says of a run in ``status`` (``pipeline``: its ``DataPipeline``;
+    ``strategy``: its ``tf.distribute.Strategy``; ``settings``: the compile settings)."""
+    last = state.history[-1] if state.history else {}
+    return {
+        "status": status,
+        "run_dir": str(directory),
+        "epochs_trained": state.epoch,
+        "steps": state.step,
+        "train_loss": last.get("train_loss"),
+        "train_accuracy": last.get("train_accuracy"),
+        "train_accuracy_corrupted": last.get("train_accuracy_corrupted"),
+        "train_accuracy_clean": last.get("train_accuracy_clean"),
+        "test_loss": last.get("test_loss"),
+        "test_accuracy": last.get("test_accuracy"),
+        "best_test_accuracy": state.best_test_accuracy,
+        "best_test_epoch": state.best_test_epoch,
+        "fit_threshold": config.train.fit_threshold,
+        "fit_epoch": state.fit_epoch,
+        "fit_step": state.fit_step,
+        "examples_never_fitted": int((state.first_correct < 0).sum()),
+        "wall_seconds": state.wall_seconds,
+        "train_seconds": state.train_seconds,
+        "train_images_per_second": state.images_trained / state.train_seconds if state.train_seconds else None,
+        "train_size": pipeline.info.train_size,
+        "test_size": pipeline.info.test_size,
+        "num_classes": pipeline.info.num_classes,
+        "learning_rate": config.learning_rate,
+        "batch_norm": batch_norm,
+        "compile": settings,
+        "strategy": config.train.strategy,
+        "strategy_class": type(strategy).__name__,
+        "replicas": strategy.num_replicas_in_sync,
+        "versions": versions(),
+        "git_revision": git_revision(),
+        **data_identity(config),
+        "command": command_line(config),
+    }

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rethinking.training.evaluation import SplitEvaluation, evaluate_split, make_predict_fn
+from rethinking.training.evaluation import SplitEvaluation, evaluate_split, make_loss_and_correct_fn
 
 
 def test_per_example_loss_and_correctness_match_a_direct_computation():
@@ -18,7 +18,7 @@ def test_per_example_loss_and_correctness_match_a_direct_computation():
     corrupted = labels % 2 == 0
     ds = tf.data.Dataset.from_tensor_slices({"image": x, "label": labels, "index": np.arange(10), "true_label": labels,
                                              "label_corrupted": corrupted}).batch(4)
-    result = evaluate_split(make_predict_fn(model, jit_compile=False), ds)
+    result = evaluate_split(make_loss_and_correct_fn(model, jit_compile=False), ds)
     logits = model(x, training=False).numpy()  # dropout off: inference mode
     expected = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True).numpy()
     np.testing.assert_allclose(result.loss, expected, rtol=1e-5)

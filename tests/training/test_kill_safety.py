@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rethinking.config import DataConfig, RunConfig
-from rethinking.training import engine, rundir, train
+from rethinking.training import rundir, train
 from rethinking.training.checkpoints import CheckpointError
 from tests.training.helpers import digits_run, same_weights
 
@@ -37,17 +37,17 @@ def _epochs(run: Path) -> list[int]:
 def test_a_kill_during_the_final_save_never_leaves_a_complete_run_without_its_files(tmp_path, monkeypatch):
     config = digits_run(tmp_path, epochs=2, run_name="r")
     run = tmp_path / "default" / "r"
-    real_save = engine.save_weights_atomically
+    real_save = rundir.save_weights_atomically
 
     def save_then_die(model, path):
         real_save(model, path)
         raise _Killed  # after the weights, before the summary and results.json
 
-    monkeypatch.setattr(engine, "save_weights_atomically", save_then_die)
+    monkeypatch.setattr(rundir, "save_weights_atomically", save_then_die)
     with pytest.raises(_Killed):
         train(config)
     assert json.loads((run / "results.json").read_text())["status"] not in ("finished", "fitted")
-    monkeypatch.setattr(engine, "save_weights_atomically", real_save)
+    monkeypatch.setattr(rundir, "save_weights_atomically", real_save)
     results = train(config)
     assert results["status"] == "finished" and not results.get("already_complete")
     assert _epochs(run) == [0, 1, 2]

@@ -1,0 +1,80 @@
+"""The two training drivers: one epoch of Keras' ``Model.train_step`` over a dataset.
+
+``keras_epoch`` runs it through ``model.fit``; ``distributed_epoch`` through ``strategy.run``, for
+``MultiWorkerMirroredStrategy`` where Keras 3's ``fit`` fails (keras-team/keras#20585). Both report
+the running loss to TensorBoard about ten times per epoch through ``BatchLossLogger`` and stop an
+epoch at a NaN loss.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+
+from rethinking.data.pipeline import supervised
+from rethinking.training import summaries
+
+
+class BatchLossLogger(keras.callbacks.Callback):
+    """Writes the running training loss about ten times per epoch and stops on a NaN loss.
+
+    ``batch`` is the index of the last step of the call (several with ``steps_per_execution``).
+    """
+
+    def __init__(self, writer: tf.summary.SummaryWriter, first_step: int, every: int) -> None:
+        super().__init__()
+        self.writer, self.first_step, self.every = writer, first_step, max(1, every)
+        self.last_bucket = -1
+        self.nan = False
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        bucket = batch // self.every
+        if not logs or "loss" not in logs or bucket == self.last_bucket:
+            return
+        self.last_bucket = bucket
+        loss = float(logs["loss"])
+        if not math.isfinite(loss):
+            self.nan = True
+            self.model.stop_training = True
+            return
+        summaries.write_batch_loss(self.writer, self.first_step + batch + 1, loss)
+
+
+def keras_epoch(model: keras.Model, dataset: tf.data.Dataset, callback: keras.callbacks.Callback) -> dict[str, float]:
+    """One epoch through ``model.fit``."""
+    history = model.fit(supervised(dataset), epochs=1, verbose=0, shuffle=False, callbacks=[callback])
+    return {k: float(v[-1]) for k, v in history.history.items() if v}
+
+
+def distributed_epoch(model: keras.Model, strategy: tf.distribute.Strategy, dataset: tf.data.Dataset,
+                       step_fn: Callable, callback: keras.callbacks.Callback) -> dict[str, float]:
+    """One epoch of ``model.train_step`` under ``strategy.run`` (the multi-worker driver).
+
+    Each global batch is split over the workers' replicas (auto-shard by data), so every worker
+    sees its part of exactly the batches a single process would.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    distributed = strategy.experimental_distribute_dataset(supervised(dataset).with_options(options))
+    model.reset_metrics()
+    logs: dict[str, float] = {}
+    callback.set_model(model)
+    for batch_index, batch in enumerate(distributed):
+        outputs = step_fn(batch)
+        logs = {k: float(strategy.experimental_local_results(v)[0]) for k, v in outputs.items()}
+        callback.on_train_batch_end(batch_index, logs)
+        if model.stop_training:
+            break
+    return logs
+
+
+def make_distributed_step(model: keras.Model, strategy: tf.distribute.Strategy) -> Callable:
+    """A ``tf.function`` running ``model.train_step`` on each replica's part of a batch."""
+    @tf.function
+    def step(batch):
+        return strategy.run(model.train_step, args=(batch,))
+
+    return step
