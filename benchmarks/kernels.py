@@ -33,7 +33,7 @@ def worker(dataset: str, n: int, test_n: int | None, labels_p: float, dtype: str
     """One measurement (in this process)."""
     import numpy as np
 
-    from rethinking.theory.arrays import load_flat
+    from rethinking.theory.flat_data import load_flat
     from rethinking.theory.kernels import fit_kernel
 
     data = load_flat(dataset, n_train=n, n_test=test_n, corruption_prob=labels_p, dtype=np.dtype(dtype).type)

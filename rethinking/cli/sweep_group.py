@@ -50,7 +50,7 @@ def _print_sweep_event(event: dict[str, Any]) -> None:
 
 
 @cli.command()
-@click.argument("pipeline_file", metavar="PIPELINE", type=click.Path(dir_okay=False))
+@click.argument("sweep_file", metavar="SWEEP", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="List the runs and their state; train nothing.")
 @click.option("--only", multiple=True, metavar="KEY=VALUE",
               help="Only runs whose config has this value (dotted key, e.g. model.name=alexnet_small or "
@@ -59,42 +59,42 @@ def _print_sweep_event(event: dict[str, Any]) -> None:
               help="Override a config field in every run (e.g. train.epochs=5, data.dataset=my.npz); "
                    "overridden runs are new runs, in folders of their own.")
 @friendly_errors
-def run(pipeline_file: str, dry_run: bool, only: tuple[str, ...], assignments: tuple[str, ...]) -> None:
-    """Run every run of a pipeline file (pipelines/*.toml) and write its results table.
+def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tuple[str, ...]) -> None:
+    """Run every run of a sweep file (sweeps/*.toml) and write its results table.
 
     Finished runs are skipped and killed runs resume from their checkpoints: rerun the same command
     to continue a sweep. A run that fails is recorded (results.csv, error.txt) and the sweep goes on.
-    Example: rethinking run pipelines/laptop/figure1a.toml
+    Example: rethinking run sweeps/laptop/figure1a.toml
     """
     from rethinking.experiments.runner import (  # noqa: PLC0415
-        check_local_files, plan, run_pipeline, sweep_status, table_dir,
+        check_local_files, plan, run_sweep, sweep_status, table_dir,
     )
-    from rethinking.experiments.sweep import load_pipeline  # noqa: PLC0415
+    from rethinking.experiments.sweep import load_sweep  # noqa: PLC0415
 
-    pipeline = load_pipeline(pipeline_file)
+    sweep = load_sweep(sweep_file)
     overrides = dict(_assignments(assignments, "--set"))
     filters = _assignments(only, "--only")
-    runs = plan(pipeline, overrides, filters)
-    directory = table_dir(pipeline, runs)
+    runs = plan(sweep, overrides, filters)
+    directory = table_dir(sweep, runs)
     if dry_run:
         rows, done = sweep_status(runs)
-        click.echo(f"{pipeline.name}: {len(runs)} runs ({done} done, {len(runs) - done} to run); "
+        click.echo(f"{sweep.name}: {len(runs)} runs ({done} done, {len(runs) - done} to run); "
                    f"table: {directory / 'results.csv'}")
         for i, (r, row) in enumerate(zip(runs, rows)):
             click.echo(f"  {i + 1:>3}. {row['status']:<9} {r.config.resolved_run_name}  ({r.label})")
         check_local_files(runs)
         return
-    click.echo(f"{pipeline.name}: {len(runs)} runs; table: {directory / 'results.csv'}")
+    click.echo(f"{sweep.name}: {len(runs)} runs; table: {directory / 'results.csv'}")
     start_tensorflow()
     try:
-        rows, directory = run_pipeline(pipeline, overrides=overrides, only=filters, progress=_print_sweep_event)
+        rows, directory = run_sweep(sweep, overrides=overrides, only=filters, progress=_print_sweep_event)
     except KeyboardInterrupt:
         click.echo("Interrupted: finished runs are recorded; rerun the same command to resume.", err=True)
         raise Failure("interrupted", 130) from None
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    click.echo(f"\n{pipeline.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    click.echo(f"\n{sweep.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     click.echo(f"  {directory / 'results.csv'}\n  report: rethinking report {directory / 'results.json'}")
     failed = counts.get("failed", 0)
     if failed:
@@ -107,7 +107,7 @@ def run(pipeline_file: str, dry_run: bool, only: tuple[str, ...], assignments: t
               help="Folder for the figures and report.md [default: a 'report' folder beside results.json].")
 @friendly_errors
 def report(results: str, out: str | None) -> None:
-    """Draw a pipeline's figures and write its tables beside the paper's (report.md).
+    """Draw a sweep's figures and write its tables beside the paper's (report.md).
 
     RESULTS is the results.json (or its folder) that 'rethinking run' wrote.
     """
@@ -142,11 +142,11 @@ def _floats(text: str, flag: str) -> tuple[float, ...]:
 @click.option("--factor", type=click.IntRange(min=2), default=3, show_default=True, help="Hyperband's reduction factor.")
 @click.option("--validation-examples", type=click.IntRange(min=1), default=None,
               help="Training examples held out for val_* objectives [default: 10%].")
-@click.option("--write-pipeline", type=click.Path(dir_okay=False), default=None,
-              help="Write the best trial as a pipeline file (TOML) to run with 'rethinking run'.")
+@click.option("--write-sweep", type=click.Path(dir_okay=False), default=None,
+              help="Write the best trial as a sweep file (TOML) to run with 'rethinking run'.")
 @friendly_errors
 def tune(learning_rates: str, weight_decays: str, batch_sizes: str, objective: str, algorithm: str, max_trials: int,
-         factor: int, validation_examples: int | None, write_pipeline: str | None, **flags: Any) -> None:
+         factor: int, validation_examples: int | None, write_sweep: str | None, **flags: Any) -> None:
     """Search learning rate, weight decay and batch size with keras-tuner for one model and data condition.
 
     Trials are logged to TensorBoard (with the HParams dashboard) under --log-dir/--experiment;
@@ -155,7 +155,7 @@ def tune(learning_rates: str, weight_decays: str, batch_sizes: str, objective: s
     """
     import dataclasses  # noqa: PLC0415
 
-    from rethinking.experiments.tuning import TuneSpec, pipeline_toml  # noqa: PLC0415
+    from rethinking.experiments.tuning import TuneSpec, sweep_toml  # noqa: PLC0415
     from rethinking.experiments.tuning import tune as run_search  # noqa: PLC0415
     from rethinking.training.rundir import atomic_write_text  # noqa: PLC0415
 
@@ -186,12 +186,12 @@ def tune(learning_rates: str, weight_decays: str, batch_sizes: str, objective: s
     click.echo(f"\nbest: learning rate {v['learning_rate']:.5g}, weight decay {v['weight_decay']:g}, batch size "
                f"{v['batch_size']} ({objective} {best['score']:.4f})")
     click.echo(f"  tensorboard --logdir {Path(summary['directory']) / 'tensorboard'}")
-    if write_pipeline:
-        name = Path(write_pipeline).stem
-        text = pipeline_toml(best["config"], name, f"The best trial of 'rethinking tune' ({objective} "
+    if write_sweep:
+        name = Path(write_sweep).stem
+        text = sweep_toml(best["config"], name, f"The best trial of 'rethinking tune' ({objective} "
                                                    f"{best['score']:.4f}) for {base.model.name}.")
-        Path(write_pipeline).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(Path(write_pipeline), text)
-        click.echo(f"  wrote {write_pipeline}: rethinking run {write_pipeline}")
+        Path(write_sweep).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(write_sweep), text)
+        click.echo(f"  wrote {write_sweep}: rethinking run {write_sweep}")
 
 

@@ -19,10 +19,10 @@ from rethinking.cli.base import (
 # ------------------------------------------------------------------------------------------- theory
 
 
-def _label_prob(labels: str, corruption_prob: float | None) -> float:
+def _resolved_corruption_prob(labels: str, corruption_prob: float | None) -> float:
     from rethinking.config import Corruption  # noqa: PLC0415
 
-    return Corruption(labels=labels, corruption_prob=corruption_prob).label_prob
+    return Corruption(labels=labels, corruption_prob=corruption_prob).resolved_corruption_prob
 
 
 def _labels_text(labels: str, p: float, seed: int) -> str:
@@ -64,11 +64,11 @@ def expressivity(dataset: str, data_dir: str | None, labels: str, corruption_pro
 
     if save and not save.endswith(".keras"):
         raise click.UsageError(f"--save writes a Keras model file: give it a .keras name. Received: {save}")
-    p = _label_prob(labels, corruption_prob)
+    p = _resolved_corruption_prob(labels, corruption_prob)
     start_tensorflow()
-    from rethinking.theory import arrays, expressivity as theorem  # noqa: PLC0415
+    from rethinking.theory import flat_data, expressivity as theorem  # noqa: PLC0415
 
-    data = arrays.load_flat(dataset, n_train=n_points, n_test=1, corruption_prob=p, seed=seed, data_dir=data_dir)
+    data = flat_data.load_flat(dataset, n_train=n_points, n_test=1, corruption_prob=p, seed=seed, data_dir=data_dir)
     n, d = data.x_train.shape
     theorem.check_depth(depth, n)
     click.echo(f"expressivity: {n:,} training images of {data.name} (d = {d:,}), {_labels_text(labels, p, seed)}, depth {depth}")
@@ -124,12 +124,12 @@ def kernel(dataset: str, data_dir: str | None, labels: str, corruption_prob: flo
     """
     import numpy as np  # noqa: PLC0415
 
-    p = _label_prob(labels, corruption_prob)
+    p = _resolved_corruption_prob(labels, corruption_prob)
     start_tensorflow()
-    from rethinking.theory import arrays, kernels  # noqa: PLC0415
+    from rethinking.theory import flat_data, kernels  # noqa: PLC0415
 
     kernels.check_kernel(kernel_name, gamma, ridge)
-    data = arrays.load_flat(dataset, n_train=n_points, n_test=test_n, corruption_prob=p, seed=seed,
+    data = flat_data.load_flat(dataset, n_train=n_points, n_test=test_n, corruption_prob=p, seed=seed,
                             data_dir=data_dir, dtype=np.dtype(dtype).type)
     x_train, x_test = data.x_train, data.x_test
     if features == "random-conv":
@@ -183,11 +183,11 @@ def linear(dataset: str, data_dir: str | None, labels: str, corruption_prob: flo
 
     Example: rethinking linear --dataset mnist --n 100 --epochs 4000
     """
-    p = _label_prob(labels, corruption_prob)
+    p = _resolved_corruption_prob(labels, corruption_prob)
     start_tensorflow()
-    from rethinking.theory import arrays, linear as least_squares  # noqa: PLC0415
+    from rethinking.theory import flat_data, linear as least_squares  # noqa: PLC0415
 
-    data = arrays.load_flat(dataset, n_train=n_points, n_test=test_n, corruption_prob=p, seed=seed, data_dir=data_dir)
+    data = flat_data.load_flat(dataset, n_train=n_points, n_test=test_n, corruption_prob=p, seed=seed, data_dir=data_dir)
     n, d = data.x_train.shape
     relation = "n < d: many solutions" if n < d else "n >= d: at most one least-squares solution, nothing to choose between"
     click.echo(f"linear: {n:,} training / {len(data.x_test):,} test images of {data.name} (d = {d:,}; {relation}), "

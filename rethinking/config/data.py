@@ -85,7 +85,7 @@ class Corruption:
             )
 
     @property
-    def label_prob(self) -> float:
+    def resolved_corruption_prob(self) -> float:
         """The probability that a label is redrawn: 0, p or 1."""
         return {"true": 0.0, "random": 1.0}.get(self.labels, self.corruption_prob or 0.0)
 
@@ -97,7 +97,7 @@ class Corruption:
     @property
     def is_clean(self) -> bool:
         """True when neither labels nor pixels are randomized."""
-        return self.label_prob == 0.0 and self.pixels == "original"
+        return self.resolved_corruption_prob == 0.0 and self.pixels == "original"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable dict."""

@@ -403,9 +403,9 @@ def apply_corruption(
     tuples = _is_tuple_dataset(ds)
     out = attach_index(ds)
     if split == "train" or corruption.corrupt_test_labels:
-        if corruption.label_prob > 0:
+        if corruption.resolved_corruption_prob > 0:
             out = corrupt_labels(
-                out, num_classes=num_classes, corruption_prob=corruption.label_prob,
+                out, num_classes=num_classes, corruption_prob=corruption.resolved_corruption_prob,
                 seed=seed, noise=corruption.label_noise, split=split,
             )
     out = corrupt_pixels(

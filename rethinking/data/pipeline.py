@@ -135,14 +135,11 @@ class DataPipeline:
             return self.train(start).take(0)
         return functools.reduce(lambda a, b: a.concatenate(b), epochs).prefetch(tf.data.AUTOTUNE)
 
-    def ordered(self, epoch: int | None = None) -> tf.data.Dataset:
-        """The training set in index order, augmented as in ``epoch`` (None: without augmentation)."""
+    def train_in_order(self, epoch: int | None = None) -> tf.data.Dataset:
+        """The training set in index order, augmented as in ``epoch``; None (the default): without
+        augmentation, the paper's "training accuracy" set."""
         pipeline = self if epoch is not None else self._no_augmentation()
         return pipeline._batched(self.corrupted_train, epoch=epoch or 0).prefetch(tf.data.AUTOTUNE)
-
-    def train_eval(self) -> tf.data.Dataset:
-        """The whole training set in index order, no augmentation: the paper's "training accuracy"."""
-        return self.ordered(None)
 
     def test(self) -> tf.data.Dataset:
         """The test set in index order, no augmentation."""

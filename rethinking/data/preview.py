@@ -41,7 +41,7 @@ def sample_training_images(pipeline: DataPipeline, n: int = 36, epoch: int = 0) 
     prep = dataclasses.replace(pipeline.config.preprocessing, standardize=False)
     plain = dataclasses.replace(pipeline, config=dataclasses.replace(pipeline.config, preprocessing=prep))
     images, labels, true = [], [], []
-    for batch in plain.ordered(epoch).unbatch().take(n).batch(n):
+    for batch in plain.train_in_order(epoch).unbatch().take(n).batch(n):
         images.append(batch["image"].numpy())
         labels.append(batch["label"].numpy())
         true.append(batch["true_label"].numpy())

@@ -1,18 +1,18 @@
-"""Experiments: pipeline files and sweeps (``run``), the reproduction report (``report``), and
+"""Experiments: sweep files and sweeps (``run``), the reproduction report (``report``), and
 hyperparameter search (``tune``).
 
-    from rethinking.experiments import load_pipeline, run_pipeline, write_report
-    pipeline = load_pipeline("pipelines/laptop/figure1a.toml")
-    rows, folder = run_pipeline(pipeline)
+    from rethinking.experiments import load_sweep, run_sweep, write_report
+    sweep = load_sweep("sweeps/laptop/figure1a.toml")
+    rows, folder = run_sweep(sweep)
     write_report(folder / "results.json")
 """
 
 from rethinking.experiments.report import REPORTS, load_table, write_report
-from rethinking.experiments.runner import DONE_STATUSES, plan, run_pipeline
-from rethinking.experiments.sweep import Pipeline, PlannedRun, expand, load_pipeline, parse_assignment, parse_pipeline
-from rethinking.experiments.tuning import TuneSpec, pipeline_toml, tune
+from rethinking.experiments.runner import DONE_STATUSES, plan, run_sweep
+from rethinking.experiments.sweep import Sweep, PlannedRun, expand, load_sweep, parse_assignment, parse_sweep
+from rethinking.experiments.tuning import TuneSpec, sweep_toml, tune
 
 __all__ = [
-    "DONE_STATUSES", "REPORTS", "Pipeline", "PlannedRun", "TuneSpec", "expand", "load_pipeline", "load_table",
-    "parse_assignment", "parse_pipeline", "pipeline_toml", "plan", "run_pipeline", "tune", "write_report",
+    "DONE_STATUSES", "REPORTS", "Sweep", "PlannedRun", "TuneSpec", "expand", "load_sweep", "load_table",
+    "parse_assignment", "parse_sweep", "sweep_toml", "plan", "run_sweep", "tune", "write_report",
 ]

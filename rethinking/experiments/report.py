@@ -1,8 +1,8 @@
-"""The reproduction report: the paper's figures and tables from a pipeline's results table.
+"""The reproduction report: the paper's figures and tables from a sweep's results table.
 
 ``write_report(results.json, out_dir)`` writes PNG figures (matplotlib, no display needed) and
-``report.md``: for each of the pipeline's ``reports``, the figure and a markdown table of our
-numbers beside the paper's (from the pipeline file's ``[paper]`` tables). Curves come from each
+``report.md``: for each of the sweep's ``reports``, the figure and a markdown table of our
+numbers beside the paper's (from the sweep file's ``[paper]`` tables). Curves come from each
 run's ``metrics.csv``; a run that has not finished is left out of figures and listed as such.
 
 What each report shows (the paper's Figures 1 and 2, Tables 1 and 2):
@@ -33,12 +33,12 @@ CONDITION_ORDER = ("true labels", "random labels", "shuffled pixels", "random pi
 
 
 def load_table(path: str | Path) -> dict[str, Any]:
-    """Reads a pipeline table (``results.json`` written by ``rethinking run``).
+    """Reads a sweep table (``results.json`` written by ``rethinking run``).
 
     Accepts the file or the folder holding it.
 
     Raises:
-        ValueError: missing, unreadable or not a pipeline table.
+        ValueError: missing, unreadable or not a sweep table.
     """
     import json  # noqa: PLC0415
 
@@ -47,13 +47,13 @@ def load_table(path: str | Path) -> dict[str, Any]:
         path = path / "results.json"
     if not path.is_file():
         raise ValueError(f"No results table {path}: pass the results.json that 'rethinking run' wrote "
-                         "(tensorboard_logs/<pipeline>/results.json).")
+                         "(tensorboard_logs/<sweep>/results.json).")
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not valid JSON: {err}.") from err
-    if not isinstance(table, dict) or not isinstance(table.get("runs"), list) or "pipeline" not in table:
-        raise ValueError(f"{path} is not a pipeline results table (no 'pipeline' and 'runs'): pass the results.json "
+    if not isinstance(table, dict) or not isinstance(table.get("runs"), list) or "sweep" not in table:
+        raise ValueError(f"{path} is not a sweep results table (no 'sweep' and 'runs'): pass the results.json "
                          "that 'rethinking run' wrote.")
     table["_path"] = str(path)
     return table
@@ -319,10 +319,10 @@ def accuracy_table(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[st
 
 
 def write_report(results: str | Path, out_dir: str | Path | None = None) -> list[Path]:
-    """Writes the pipeline's figures and ``report.md``.
+    """Writes the sweep's figures and ``report.md``.
 
     Args:
-        results: the pipeline's results.json (or its folder).
+        results: the sweep's results.json (or its folder).
         out_dir: where to write; default: a ``report`` folder beside results.json.
 
     Returns:
@@ -337,7 +337,7 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> list
     out.mkdir(parents=True, exist_ok=True)
     reports = [r for r in table.get("reports", []) if r in REPORTS] or ["table1"]
     counts = {s: sum(1 for r in rows if r.get("status") == s) for s in sorted({r.get("status") for r in rows})}
-    lines = [f"# {table['pipeline']}: ours beside the paper", "", table.get("description", ""), "",
+    lines = [f"# {table['sweep']}: ours beside the paper", "", table.get("description", ""), "",
              f"Runs: {len(rows)} ({', '.join(f'{n} {s}' for s, n in counts.items())}). Source: "
              f"`{table.get('source', '')}`; table updated {table.get('updated', '?')}. Accuracies are % of the whole "
              "split; train accuracy is measured in inference mode after the last epoch.", ""]
@@ -351,7 +351,7 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> list
         lines += [text, ""]
     notes = (table.get("paper") or {}).get("notes", [])
     if notes:
-        lines += ["## The paper's claims this pipeline tests", ""] + [f"- {n}" for n in notes] + [""]
+        lines += ["## The paper's claims this sweep tests", ""] + [f"- {n}" for n in notes] + [""]
     failed = [r for r in rows if r.get("status") not in COMPLETE_STATUSES]
     if failed:
         lines += ["## Runs not finished", ""]
@@ -364,7 +364,7 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> list
 
 
 # What `rethinking report` can draw: name -> (rows, output folder, the paper's rows) -> (figure or None,
-# markdown). A pipeline file lists the names its runs support.
+# markdown). A sweep file lists the names its runs support.
 Report = Callable[[Sequence[Mapping[str, Any]], Path, Sequence[Mapping[str, Any]]], tuple[Path | None, str]]
 REPORTS: dict[str, Report] = {
     "table1": lambda rows, out, paper: (None, accuracy_table(rows, paper)),

@@ -1,4 +1,4 @@
-"""Running a pipeline: every run of its grid, skipping finished ones, recording failures, one table.
+"""Running a sweep: every run of its grid, skipping finished ones, recording failures, one table.
 
 A sweep is resumable at two levels: a run that finished (or diverged: a deterministic outcome,
 e.g. the paper's AlexNet with weight decay on random labels) is skipped, and a run that was killed
@@ -7,8 +7,8 @@ resumes from its last checkpoint (the engine's doing). A run that raises is reco
 sweep retries it. A run owned by another live process (its ``run.lock``) is recorded as ``locked``
 and left alone. A dataset that cannot be had here stops the sweep: every run would fail alike.
 
-After every run the pipeline's table is rewritten (kill-safe), in ``<log_dir>/<pipeline>/``:
-``results.csv`` (one row per run) and ``results.json`` (the same rows plus the pipeline's name,
+After every run the sweep's table is rewritten (kill-safe), in ``<log_dir>/<sweep>/``:
+``results.csv`` (one row per run) and ``results.json`` (the same rows plus the sweep's name,
 reports and paper numbers: all ``rethinking report`` needs).
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.config import RunConfig
-from rethinking.experiments.sweep import Pipeline, PlannedRun, expand, select
+from rethinking.experiments.sweep import Sweep, PlannedRun, expand, select
 from rethinking.training.rundir import DONE_STATUSES  # the one definition (no TensorFlow)
 
 logger = logging.getLogger(__name__)
@@ -38,10 +38,10 @@ RESULT_COLUMNS = ("status", "epochs_trained", "steps", "train_loss", "train_accu
 TABLE_COLUMNS = DESCRIPTOR_COLUMNS + RESULT_COLUMNS
 
 
-def table_dir(pipeline: Pipeline, runs: Sequence[PlannedRun]) -> Path:
-    """``<log_dir>/<pipeline name>`` (the log_dir of the pipeline's runs)."""
+def table_dir(sweep: Sweep, runs: Sequence[PlannedRun]) -> Path:
+    """``<log_dir>/<sweep name>`` (the log_dir of the sweep's runs)."""
     log_dir = runs[0].config.log_dir if runs else RunConfig().log_dir
-    return Path(log_dir) / pipeline.name
+    return Path(log_dir) / sweep.name
 
 
 def stored_results(config: RunConfig) -> dict[str, Any] | None:
@@ -66,12 +66,12 @@ def describe(run: PlannedRun) -> dict[str, Any]:
         "model": c.model.name, "batch_norm": batch_norm, "weight_decay": c.model.weight_decay,
         "dropout": c.model.dropout, "width_multiplier": c.model.width_multiplier,
         "random_crop": c.data.preprocessing.random_crop, "labels": c.data.corruption.labels,
-        "corruption_prob": c.data.corruption.label_prob, "pixels": c.data.corruption.pixels, "seed": c.data.seed,
+        "corruption_prob": c.data.corruption.resolved_corruption_prob, "pixels": c.data.corruption.pixels, "seed": c.data.seed,
     }
 
 
 def table_row(run: PlannedRun, results: Mapping[str, Any] | None, error: str | None = None) -> dict[str, Any]:
-    """One row of the pipeline table: the run's descriptors and its results (blank if not run)."""
+    """One row of the sweep table: the run's descriptors and its results (blank if not run)."""
     from rethinking.training import rundir  # noqa: PLC0415
 
     results = dict(results or {})
@@ -84,15 +84,15 @@ def table_row(run: PlannedRun, results: Mapping[str, Any] | None, error: str | N
     return row
 
 
-def write_table(directory: Path, pipeline: Pipeline, rows: Sequence[Mapping[str, Any]]) -> tuple[Path, Path]:
-    """Writes results.csv and results.json for the pipeline (atomically); returns their paths."""
+def write_table(directory: Path, sweep: Sweep, rows: Sequence[Mapping[str, Any]]) -> tuple[Path, Path]:
+    """Writes results.csv and results.json for the sweep (atomically); returns their paths."""
     from rethinking.training import rundir  # noqa: PLC0415
 
     csv_path, json_path = directory / TABLE_CSV, directory / TABLE_JSON
     rundir.write_csv(csv_path, rows, TABLE_COLUMNS)
     rundir.write_json(json_path, {
-        "pipeline": pipeline.name, "description": pipeline.description, "source": pipeline.path,
-        "reports": list(pipeline.reports), "paper": dict(pipeline.paper),
+        "sweep": sweep.name, "description": sweep.description, "source": sweep.path,
+        "reports": list(sweep.reports), "paper": dict(sweep.paper),
         "updated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "runs": list(rows),
     })
@@ -117,27 +117,27 @@ def sweep_status(runs: Sequence[PlannedRun]) -> tuple[list[dict[str, Any]], int]
     return rows, sum(row["status"] in DONE_STATUSES for row in rows)
 
 
-def plan(pipeline: Pipeline, overrides: Mapping[str, Any] | None = None,
+def plan(sweep: Sweep, overrides: Mapping[str, Any] | None = None,
          only: Sequence[tuple[str, Any]] = ()) -> list[PlannedRun]:
     """The runs a sweep would do: the expanded grid, overridden and filtered."""
-    runs = select(expand(pipeline, overrides), only)
+    runs = select(expand(sweep, overrides), only)
     if not runs:
-        raise ValueError("No run of the pipeline matches the --only filters.")
+        raise ValueError("No run of the sweep matches the --only filters.")
     return runs
 
 
-def run_pipeline(
-    pipeline: Pipeline,
+def run_sweep(
+    sweep: Sweep,
     *,
     overrides: Mapping[str, Any] | None = None,
     only: Sequence[tuple[str, Any]] = (),
     progress: Callable[[dict[str, Any]], None] | None = None,
     train_fn: Callable[..., dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], Path]:
-    """Runs (or resumes) a pipeline's sweep.
+    """Runs (or resumes) a sweep's sweep.
 
     Args:
-        pipeline: the pipeline.
+        sweep: the sweep.
         overrides: dotted keys set on every run (``--set``); they change the runs' configs and so
             their folders.
         only: ``(key, value)`` filters (``--only``).
@@ -149,7 +149,7 @@ def run_pipeline(
         The table rows and the folder holding results.csv / results.json.
 
     Raises:
-        ValueError: an invalid pipeline, override or filter, or a missing dataset file.
+        ValueError: an invalid sweep, override or filter, or a missing dataset file.
         DatasetUnavailableError: a dataset that cannot be loaded on this machine.
         KeyboardInterrupt: after writing the table (rerun the command to resume).
     """
@@ -161,11 +161,11 @@ def run_pipeline(
     from rethinking.training import train as default_train  # noqa: PLC0415
 
     train_fn = train_fn or default_train
-    runs = plan(pipeline, overrides, only)
+    runs = plan(sweep, overrides, only)
     check_local_files(runs)
-    directory = table_dir(pipeline, runs)
+    directory = table_dir(sweep, runs)
     rows = [table_row(run, stored_results(run.config)) for run in runs]
-    write_table(directory, pipeline, rows)
+    write_table(directory, sweep, rows)
     notify = progress or (lambda event: None)
     for index, run in enumerate(runs):
         base = {"index": index, "total": len(runs), "run": run}
@@ -185,7 +185,7 @@ def run_pipeline(
             raise
         except KeyboardInterrupt:
             rows[index] = table_row(run, stored_results(run.config))
-            write_table(directory, pipeline, rows)
+            write_table(directory, sweep, rows)
             raise
         except Exception as err:  # noqa: BLE001 (a sweep records any failure of one run and goes on)
             error = f"{type(err).__name__}: {err}"
@@ -197,6 +197,6 @@ def run_pipeline(
         finally:
             keras.backend.clear_session()  # many models in one process: free the last one's graph
         rows[index] = table_row(run, results, error)
-        write_table(directory, pipeline, rows)
+        write_table(directory, sweep, rows)
         notify({**base, "event": "done", "row": rows[index]})
     return rows, directory

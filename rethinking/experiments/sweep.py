@@ -1,8 +1,8 @@
-"""Pipeline files: one declarative TOML file per artifact of the paper, expanded into run configs.
+"""Sweep files: one declarative TOML file per artifact of the paper, expanded into run configs.
 
-A pipeline file::
+A sweep file::
 
-    [pipeline]
+    [sweep]
     name = "figure1bc"                 # also the experiment folder under log_dir
     description = "Label corruption level vs time to fit and test error."
     reports = ["figure1b", "figure1c"] # what `rethinking report` draws (``REPORTS``)
@@ -39,15 +39,15 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, from PyPI (setup.cfg lists it)
     import tomli as tomllib
 
-PIPELINE_KEYS = ("pipeline", "base", "grid", "paper")
+SWEEP_KEYS = ("sweep", "base", "grid", "paper")
 
 
 @dataclasses.dataclass(frozen=True)
-class Pipeline:
-    """A parsed pipeline file.
+class Sweep:
+    """A parsed sweep file.
 
     Attributes:
-        name: the pipeline's name (its experiment folder).
+        name: the sweep's name (its experiment folder).
         description: one paragraph on what it reproduces.
         reports: the figures and tables ``rethinking report`` draws for it.
         base: the partial RunConfig dict every run starts from.
@@ -67,7 +67,7 @@ class Pipeline:
 
 @dataclasses.dataclass(frozen=True)
 class PlannedRun:
-    """One point of a pipeline's grid.
+    """One point of a sweep's grid.
 
     Attributes:
         config: the run's full config.
@@ -94,26 +94,26 @@ def _fail(path: str, message: str) -> ValueError:
     return ValueError(f"{where}{message}")
 
 
-def parse_pipeline(values: Mapping[str, Any], path: str = "") -> Pipeline:
-    """Builds a ``Pipeline`` from a parsed TOML document, checking its shape.
+def parse_sweep(values: Mapping[str, Any], path: str = "") -> Sweep:
+    """Builds a ``Sweep`` from a parsed TOML document, checking its shape.
 
     Raises:
         ValueError: naming the file and what is wrong.
     """
-    unknown = sorted(set(values) - set(PIPELINE_KEYS))
+    unknown = sorted(set(values) - set(SWEEP_KEYS))
     if unknown:
-        raise _fail(path, f"unknown top-level tables {unknown}: use {', '.join(PIPELINE_KEYS)}.")
-    head = values.get("pipeline")
+        raise _fail(path, f"unknown top-level tables {unknown}: use {', '.join(SWEEP_KEYS)}.")
+    head = values.get("sweep")
     if not isinstance(head, Mapping) or not isinstance(head.get("name"), str) or not head["name"]:
-        raise _fail(path, 'needs a [pipeline] table with a name, e.g. [pipeline] name = "figure1a".')
+        raise _fail(path, 'needs a [sweep] table with a name, e.g. [sweep] name = "figure1a".')
     extra = sorted(set(head) - {"name", "description", "reports"})
     if extra:
-        raise _fail(path, f"unknown [pipeline] keys {extra}: use name, description, reports.")
+        raise _fail(path, f"unknown [sweep] keys {extra}: use name, description, reports.")
     from rethinking.experiments.report import REPORTS  # noqa: PLC0415 (the registry of reports)
 
     reports = head.get("reports", [])
     if not isinstance(reports, list) or any(r not in REPORTS for r in reports):
-        raise _fail(path, f"[pipeline] reports must be a list of {', '.join(REPORTS)}. Received: {reports!r}")
+        raise _fail(path, f"[sweep] reports must be a list of {', '.join(REPORTS)}. Received: {reports!r}")
     base = values.get("base", {})
     if not isinstance(base, Mapping):
         raise _fail(path, "[base] must be a table (a partial RunConfig).")
@@ -133,26 +133,26 @@ def parse_pipeline(values: Mapping[str, Any], path: str = "") -> Pipeline:
     paper = values.get("paper", {})
     if not isinstance(paper, Mapping):
         raise _fail(path, "[paper] must be a table.")
-    pipeline = Pipeline(name=head["name"], description=str(head.get("description", "")).strip(),
+    sweep = Sweep(name=head["name"], description=str(head.get("description", "")).strip(),
                         reports=tuple(reports), base=dict(base), grids=tuple(grids), paper=dict(paper), path=path)
-    expand(pipeline)  # every run must be a valid config: fail now, not halfway through a sweep
-    return pipeline
+    expand(sweep)  # every run must be a valid config: fail now, not halfway through a sweep
+    return sweep
 
 
-def load_pipeline(path: str | Path) -> Pipeline:
-    """Reads and checks a pipeline TOML file.
+def load_sweep(path: str | Path) -> Sweep:
+    """Reads and checks a sweep TOML file.
 
     Raises:
         ValueError: the file is missing, is not TOML, or describes invalid runs.
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"No pipeline file {path}: pass a .toml file such as pipelines/figure1a.toml.")
+        raise ValueError(f"No sweep file {path}: pass a .toml file such as sweeps/figure1a.toml.")
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not valid TOML: {err}.") from err
-    return parse_pipeline(values, str(path))
+    return parse_sweep(values, str(path))
 
 
 def set_path(tree: dict[str, Any], key: str, value: Any) -> None:
@@ -182,11 +182,11 @@ def _grid_points(grid: Mapping[str, Sequence[Any]]) -> Iterable[dict[str, Any]]:
         yield dict(zip(keys, values))
 
 
-def expand(pipeline: Pipeline, overrides: Mapping[str, Any] | None = None) -> list[PlannedRun]:
-    """The pipeline's runs, in file order, without duplicates.
+def expand(sweep: Sweep, overrides: Mapping[str, Any] | None = None) -> list[PlannedRun]:
+    """The sweep's runs, in file order, without duplicates.
 
     Args:
-        pipeline: the pipeline.
+        sweep: the sweep.
         overrides: dotted keys set on every run after the grid (``rethinking run --set``).
 
     Raises:
@@ -194,17 +194,17 @@ def expand(pipeline: Pipeline, overrides: Mapping[str, Any] | None = None) -> li
     """
     runs: list[PlannedRun] = []
     seen: set[str] = set()
-    for grid in pipeline.grids:
+    for grid in sweep.grids:
         for point in _grid_points(grid):
-            tree = copy.deepcopy(dict(pipeline.base))
-            tree.setdefault("experiment", pipeline.name)
+            tree = copy.deepcopy(dict(sweep.base))
+            tree.setdefault("experiment", sweep.name)
             for key, value in {**point, **(overrides or {})}.items():
                 set_path(tree, key, value)
             try:
                 config = RunConfig.from_dict(tree)
             except (ValueError, TypeError) as err:
                 where = ", ".join(f"{k}={_short(v)}" for k, v in point.items()) or "the base config"
-                raise _fail(pipeline.path, f"the run at {where} is invalid: {err}") from err
+                raise _fail(sweep.path, f"the run at {where} is invalid: {err}") from err
             identity = f"{config.experiment}/{config.resolved_run_name}/{config_digest(config)}"
             if identity not in seen:
                 seen.add(identity)
@@ -290,16 +290,16 @@ def _toml_tables(prefix: str, tree: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def pipeline_toml(config: RunConfig, name: str, description: str, seeds: Sequence[int] = (0,)) -> str:
-    """A pipeline file whose base is ``config`` (the best trial) and whose grid repeats it over seeds.
+def sweep_toml(config: RunConfig, name: str, description: str, seeds: Sequence[int] = (0,)) -> str:
+    """A sweep file whose base is ``config`` (the best trial) and whose grid repeats it over seeds.
 
-    The pipeline's runs go to the experiment ``name`` (not the tuner's folder).
+    The sweep's runs go to the experiment ``name`` (not the tuner's folder).
     """
     tree = copy.deepcopy(config.to_dict())
     tree["experiment"] = name
     tree.pop("run_name", None)
-    lines = ["# Written by 'rethinking tune': the best trial of a search, as a pipeline.", "",
-             "[pipeline]", f"name = {_toml_value(name)}", f"description = {_toml_value(description)}",
+    lines = ["# Written by 'rethinking tune': the best trial of a search, as a sweep.", "",
+             "[sweep]", f"name = {_toml_value(name)}", f"description = {_toml_value(description)}",
              'reports = ["table1", "figure2a"]', ""]
     lines += _toml_tables("base", tree)
     lines += ["", "[[grid]]", f'"data.seed" = {_toml_value(list(seeds))}', ""]

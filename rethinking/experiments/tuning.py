@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.config import RunConfig
-from rethinking.experiments.sweep import pipeline_toml  # noqa: F401 (the writer lives next to the reader)
+from rethinking.experiments.sweep import sweep_toml  # noqa: F401 (the writer lives next to the reader)
 
 OBJECTIVES = {"val_accuracy": "max", "val_loss": "min", "accuracy": "max", "loss": "min"}
 ALGORITHMS = ("hyperband", "random")
@@ -248,4 +248,4 @@ def _trial_summary(trial) -> dict[str, Any]:
             "epochs": values.get("tuner/epochs"), "score": _finite(trial.score)}
 
 
-# ---------------------------------------------------------------------------------------- pipeline file
+# ------------------------------------------------------------------------------------------ sweep file

@@ -5,7 +5,7 @@
     max_error(model, x, y)              # max_i |c(x_i) - y_i|
 """
 
-from rethinking.theory.arrays import FlatData, load_flat, one_hot
+from rethinking.theory.flat_data import FlatData, load_flat, one_hot
 from rethinking.theory.expressivity import Construction, construct, fit_any_labels, max_error, predict64, to_keras
 from rethinking.theory.features import random_conv_features
 from rethinking.theory.kernels import KernelFit, fit_kernel, gram_matrix

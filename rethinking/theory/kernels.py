@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
-from rethinking.theory.arrays import classification_error, one_hot
+from rethinking.theory.flat_data import classification_error, one_hot
 
 KERNELS = ("gaussian", "linear")
 # The paper's MNIST kernel: exp(-0.02 ||x - x'||^2) on 784 pixels in [0, 1].

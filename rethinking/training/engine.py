@@ -253,7 +253,7 @@ def _write_run_start(writer, config: RunConfig, pipeline: DataPipeline, director
     sample = sample_training_images(pipeline, min(36, pipeline.info.train_size))
     grid = image_grid(sample.images)
     c = config.data.corruption
-    description = f"labels {c.labels} (p={c.label_prob:g}), pixels {c.pixels}, seed {config.data.seed}"
+    description = f"labels {c.labels} (p={c.resolved_corruption_prob:g}), pixels {c.pixels}, seed {config.data.seed}"
     summaries.write_images(writer, grid, description)
     from rethinking.data.preview import save_preview  # noqa: PLC0415
 

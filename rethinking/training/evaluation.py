@@ -93,7 +93,7 @@ def evaluation_datasets(pipeline: DataPipeline, budget: int = EVAL_CACHE_BYTES) 
     """The training set (no augmentation) and test set in index order, cached when small enough."""
     image_bytes = 4 * int(np.prod(pipeline.input_shape))
     datasets = []
-    for ds, size in ((pipeline.train_eval(), pipeline.info.train_size), (pipeline.test(), pipeline.info.test_size)):
+    for ds, size in ((pipeline.train_in_order(), pipeline.info.train_size), (pipeline.test(), pipeline.info.test_size)):
         datasets.append(ds.cache() if size * image_bytes <= budget else ds)
     return datasets[0], datasets[1]
 

@@ -71,7 +71,7 @@ def hparams_of(config: RunConfig, learning_rate: float, batch_norm: bool) -> dic
     logged = {spec.option.name for spec in option_fields(type(config)) if spec.option.hparam}
     values = {name: value for name, value in option_values(config).items() if name in logged}
     values.update(learning_rate=float(learning_rate), batch_norm=bool(batch_norm),
-                  corruption_prob=float(config.data.corruption.label_prob))
+                  corruption_prob=float(config.data.corruption.resolved_corruption_prob))
     return {name: value for name, value in values.items() if value is not None}
 
 

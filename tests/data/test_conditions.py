@@ -62,7 +62,7 @@ def test_a_registered_pixel_permutation_acts_after_the_crop(monkeypatch, random_
     clean = build_pipeline(DataConfig(preprocessing=prep, seed=SEED), 8, bundle=bundle)
     config = DataConfig(corruption=Corruption(pixels="reversed"), preprocessing=prep, seed=SEED)
     mirrored = build_pipeline(config, 8, bundle=bundle)
-    for clean_ds, ds in [(clean.ordered(1), mirrored.ordered(1)), (clean.test(), mirrored.test())]:
+    for clean_ds, ds in [(clean.train_in_order(1), mirrored.train_in_order(1)), (clean.test(), mirrored.test())]:
         seen, got = _images(clean_ds), _images(ds)
         assert got.shape[1:3] == (28, 28)
         expected = seen.reshape(len(seen), 28 * 28, 3)[:, ::-1].reshape(seen.shape)
@@ -72,7 +72,7 @@ def test_a_registered_pixel_permutation_acts_after_the_crop(monkeypatch, random_
 def test_a_registered_label_noise_draws_the_replacement(monkeypatch):
     monkeypatch.setitem(LABEL_NOISES, "next", f"{__name__}:next_class")
     config = DataConfig(corruption=Corruption(labels="random", label_noise="next"), seed=SEED)
-    batches = list(build_pipeline(config, 16, bundle=_bundle()).ordered().as_numpy_iterator())
+    batches = list(build_pipeline(config, 16, bundle=_bundle()).train_in_order().as_numpy_iterator())
     true = np.concatenate([b["true_label"] for b in batches])
     np.testing.assert_array_equal(np.concatenate([b["label"] for b in batches]), (true + 1) % 10)
     assert np.concatenate([b["label_corrupted"] for b in batches]).all()

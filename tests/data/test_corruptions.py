@@ -151,11 +151,11 @@ def test_bad_corruption_configs(kwargs, message):
 
 
 def test_corruption_label_prob_and_round_trip():
-    assert C.Corruption().label_prob == 0.0 and C.Corruption().is_clean
-    assert C.Corruption(labels="random").label_prob == 1.0
-    assert C.Corruption(labels="random", corruption_prob=1.0).label_prob == 1.0
+    assert C.Corruption().resolved_corruption_prob == 0.0 and C.Corruption().is_clean
+    assert C.Corruption(labels="random").resolved_corruption_prob == 1.0
+    assert C.Corruption(labels="random", corruption_prob=1.0).resolved_corruption_prob == 1.0
     partial = C.Corruption(labels="partial", corruption_prob=0.3, label_noise="wrong", pixels="random")
-    assert partial.label_prob == 0.3 and not partial.is_clean
+    assert partial.resolved_corruption_prob == 0.3 and not partial.is_clean
     assert C.Corruption.from_dict(partial.to_dict()) == partial
     with pytest.raises(ValueError, match="Unknown Corruption keys"):
         C.Corruption.from_dict({"labels": "true", "p": 0.1})

@@ -55,7 +55,7 @@ def test_batches_have_the_documented_structure():
 def test_evaluation_sets_are_in_index_order_with_true_test_labels():
     bundle = synthetic_bundle(90, 30)
     pipeline = build_pipeline(DataConfig(corruption=Corruption(labels="random", pixels="gaussian")), 16, bundle=bundle)
-    train = list(pipeline.train_eval().as_numpy_iterator())
+    train = list(pipeline.train_in_order().as_numpy_iterator())
     np.testing.assert_array_equal(np.concatenate([b["index"] for b in train]), np.arange(90))
     assert np.concatenate([b["label_corrupted"] for b in train]).mean() > 0.7
     test = list(pipeline.test().as_numpy_iterator())
@@ -71,8 +71,8 @@ def test_evaluation_sets_are_in_index_order_with_true_test_labels():
 def test_train_eval_ignores_augmentation():
     config = DataConfig(preprocessing=Preprocessing(random_crop=True, flip=True, color_jitter=True))
     pipeline = build_pipeline(config, 50, bundle=synthetic_bundle(100))
-    first = [b["image"] for b in pipeline.train_eval().as_numpy_iterator()]
-    plain = [b["image"] for b in build_pipeline(DataConfig(), 50, bundle=synthetic_bundle(100)).train_eval().as_numpy_iterator()]
+    first = [b["image"] for b in pipeline.train_in_order().as_numpy_iterator()]
+    plain = [b["image"] for b in build_pipeline(DataConfig(), 50, bundle=synthetic_bundle(100)).train_in_order().as_numpy_iterator()]
     for a, b in zip(first, plain):
         np.testing.assert_array_equal(a, b)
 
@@ -84,8 +84,8 @@ def test_a_training_subset_keeps_each_example_as_in_the_full_dataset(pixels):
     part = build_pipeline(DataConfig(corruption=corruption, seed=4, train_examples=30), 16,
                           bundle=synthetic_bundle(100, 20))
     assert part.info.train_size == 30 and part.steps_per_epoch == 2 and part.info.test_size == 20
-    first = {k: np.concatenate([b[k] for b in full.train_eval().as_numpy_iterator()])[:30] for k in ("image", "label")}
-    kept = {k: np.concatenate([b[k] for b in part.train_eval().as_numpy_iterator()]) for k in ("image", "label", "index")}
+    first = {k: np.concatenate([b[k] for b in full.train_in_order().as_numpy_iterator()])[:30] for k in ("image", "label")}
+    kept = {k: np.concatenate([b[k] for b in part.train_in_order().as_numpy_iterator()]) for k in ("image", "label", "index")}
     np.testing.assert_array_equal(kept["index"], np.arange(30))
     np.testing.assert_array_equal(kept["label"], first["label"])
     np.testing.assert_allclose(kept["image"], first["image"], atol=1e-6)
@@ -120,7 +120,7 @@ def test_data_config_round_trip_and_errors():
 def test_digits_pipeline_loads_by_name():
     pipeline = build_pipeline(DataConfig(dataset="digits", corruption=Corruption(labels="random")), 128)
     assert pipeline.info.name == "digits" and pipeline.input_shape == (8, 8, 1)
-    n = sum(len(b["index"]) for b in pipeline.train_eval().as_numpy_iterator())
+    n = sum(len(b["index"]) for b in pipeline.train_in_order().as_numpy_iterator())
     assert n == pipeline.info.train_size == 1438
 
 

@@ -66,19 +66,19 @@ def _permutations(clean: np.ndarray, permuted: np.ndarray) -> list[np.ndarray]:
 
 def test_shuffled_pixels_are_one_permutation_of_the_networks_input_on_train_and_test():
     clean, shuffled = _pipelines("shuffled")
-    train = _permutations(_images(clean.train_eval()), _images(shuffled.train_eval()))
+    train = _permutations(_images(clean.train_in_order()), _images(shuffled.train_in_order()))
     test = _permutations(_images(clean.test()), _images(shuffled.test()))
     first = train[0]
     assert not np.array_equal(first, np.arange(28 * 28))
     for p in train + test:
         np.testing.assert_array_equal(p, first)
     # The training epochs (shuffled order) carry the same permuted images.
-    np.testing.assert_array_equal(_images(shuffled.train(2)), _images(shuffled.train_eval()))
+    np.testing.assert_array_equal(_images(shuffled.train(2)), _images(shuffled.train_in_order()))
 
 
 def test_random_pixels_are_a_fixed_permutation_per_example_of_the_networks_input():
     clean, random = _pipelines("random")
-    train = _permutations(_images(clean.train_eval()), _images(random.train_eval()))
+    train = _permutations(_images(clean.train_in_order()), _images(random.train_in_order()))
     test = _permutations(_images(clean.test()), _images(random.test()))
     distinct = {p.tobytes() for p in train + test}
     assert len(distinct) == len(train) + len(test)
@@ -91,29 +91,29 @@ def test_shuffled_pixels_under_random_crop_use_the_test_permutation_on_every_win
     test = _permutations(_images(clean.test()), _images(shuffled.test()))
     windows = set()
     for epoch in (0, 1):
-        clean_inputs = _images(clean.ordered(epoch))
+        clean_inputs = _images(clean.train_in_order(epoch))
         windows.add(clean_inputs.tobytes())
-        for p in _permutations(clean_inputs, _images(shuffled.ordered(epoch))):
+        for p in _permutations(clean_inputs, _images(shuffled.train_in_order(epoch))):
             np.testing.assert_array_equal(p, test[0])
         # What model.fit gets in that epoch (shuffled order, same crops).
-        np.testing.assert_array_equal(_images(shuffled.train(epoch)), _images(shuffled.ordered(epoch)))
+        np.testing.assert_array_equal(_images(shuffled.train(epoch)), _images(shuffled.train_in_order(epoch)))
     assert len(windows) == 2, "the random crop should differ between epochs"
-    for p in _permutations(_images(clean.train_eval()), _images(shuffled.train_eval())):
+    for p in _permutations(_images(clean.train_in_order()), _images(shuffled.train_in_order())):
         np.testing.assert_array_equal(p, test[0])
 
 
 def test_random_pixels_under_random_crop_keep_each_examples_permutation_across_epochs_and_evaluation():
     clean, random = _pipelines("random", random_crop=True, flip=True)
     assert random.permute_after_crop == "random"
-    per_epoch = [_permutations(_images(clean.ordered(e)), _images(random.ordered(e))) for e in (0, 1)]
-    evaluation = _permutations(_images(clean.train_eval()), _images(random.train_eval()))
+    per_epoch = [_permutations(_images(clean.train_in_order(e)), _images(random.train_in_order(e))) for e in (0, 1)]
+    evaluation = _permutations(_images(clean.train_in_order()), _images(random.train_in_order()))
     for a, b, c in zip(*per_epoch, evaluation):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
     assert len({p.tobytes() for p in evaluation}) == len(evaluation)
     # The same per-example permutation as without augmentation: one definition of the condition.
     _, plain = _pipelines("random")
-    for a, b in zip(evaluation, _permutations(_images(clean.train_eval()), _images(plain.train_eval()))):
+    for a, b in zip(evaluation, _permutations(_images(clean.train_in_order()), _images(plain.train_in_order()))):
         np.testing.assert_array_equal(a, b)
     batch = next(iter(random.train(0)))
     assert "pixel_permutation" not in batch
@@ -137,7 +137,7 @@ def test_gaussian_images_have_the_moments_of_the_centre_crops():
     bundle = from_arrays("ring", "npz", x, y, x[:50], y[:50])
     config = DataConfig(corruption=Corruption(pixels="gaussian"), preprocessing=Preprocessing(standardize=False))
     pipeline = build_pipeline(config, 100, bundle=bundle)
-    seen = _images(pipeline.train_eval()) * 255.0
+    seen = _images(pipeline.train_in_order()) * 255.0
     centre = x[:, 2:30, 2:30, :].astype(np.float64)
     np.testing.assert_allclose(seen.mean(axis=(0, 1, 2)), centre.mean(axis=(0, 1, 2)), atol=0.2)
     np.testing.assert_allclose(seen.std(axis=(0, 1, 2)), centre.std(axis=(0, 1, 2)), rtol=0.01)
@@ -145,7 +145,7 @@ def test_gaussian_images_have_the_moments_of_the_centre_crops():
     # Under random crop the windows are noise with the same moments.
     augmented = build_pipeline(dataclasses.replace(config, preprocessing=Preprocessing(standardize=False, random_crop=True)),
                                100, bundle=bundle)
-    windows = _images(augmented.ordered(1)) * 255.0
+    windows = _images(augmented.train_in_order(1)) * 255.0
     np.testing.assert_allclose(windows.mean(axis=(0, 1, 2)), centre.mean(axis=(0, 1, 2)), atol=0.2)
 
 

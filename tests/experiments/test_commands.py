@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 
-PIPELINE = """
-[pipeline]
+SWEEP = """
+[sweep]
 name = "cli-sweep"
 description = "Two tiny runs."
 reports = ["table1", "figure1c"]
@@ -28,54 +28,54 @@ notes = ["A claim."]
 
 
 @pytest.fixture
-def pipeline_file(tmp_path) -> Path:
+def sweep_file(tmp_path) -> Path:
     path = tmp_path / "sweep.toml"
-    path.write_text(PIPELINE.format(log_dir=(tmp_path / "logs").as_posix()))
+    path.write_text(SWEEP.format(log_dir=(tmp_path / "logs").as_posix()))
     return path
 
 
-def test_dry_run_lists_the_runs_and_trains_nothing(cli, pipeline_file, tmp_path):
-    code, out, err = cli("run", str(pipeline_file), "--dry-run")
+def test_dry_run_lists_the_runs_and_trains_nothing(cli, sweep_file, tmp_path):
+    code, out, err = cli("run", str(sweep_file), "--dry-run")
     assert code == 0, err
     assert "cli-sweep: 2 runs (0 done, 2 to run)" in out
     assert out.count("pending") == 2 and "data.corruption={labels=random}" in out
     assert not (tmp_path / "logs").exists()
-    code, out, _ = cli("run", str(pipeline_file), "--dry-run", "--only", "data.corruption.labels=random")
+    code, out, _ = cli("run", str(sweep_file), "--dry-run", "--only", "data.corruption.labels=random")
     assert code == 0 and "1 runs" in out
 
 
-def test_run_then_rerun_then_report(cli, pipeline_file, tmp_path):
-    code, out, err = cli("run", str(pipeline_file))
+def test_run_then_rerun_then_report(cli, sweep_file, tmp_path):
+    code, out, err = cli("run", str(sweep_file))
     assert code == 0, err
     assert "[1/2] training" in out and "[2/2] finished" in out and "epoch 1/1" in out
     results = tmp_path / "logs" / "cli-sweep" / "results.json"
     assert results.is_file() and f"rethinking report {results}" in out
-    code, out, _ = cli("run", str(pipeline_file))
+    code, out, _ = cli("run", str(sweep_file))
     assert code == 0 and out.count("finished, skipped") == 2
     code, out, err = cli("report", str(results.parent), "--out", str(tmp_path / "rep"))
     assert code == 0, err
     assert "figure1c.png" in out and (tmp_path / "rep" / "report.md").is_file()
 
 
-def test_set_overrides_make_new_runs(cli, pipeline_file):
-    code, out, err = cli("run", str(pipeline_file), "--dry-run", "--set", "train.epochs=2", "--set", "data.seed=3")
+def test_set_overrides_make_new_runs(cli, sweep_file):
+    code, out, err = cli("run", str(sweep_file), "--dry-run", "--set", "train.epochs=2", "--set", "data.seed=3")
     assert code == 0, err
     assert "seed3" in out
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["run", "missing.toml"], "No pipeline file"),
-    (["run", "{pipeline}", "--only", "model.colour=red"], "not a config field"),
-    (["run", "{pipeline}", "--only", "seed"], "--only: Expected KEY=VALUE"),
-    (["run", "{pipeline}", "--set", "train.epochs=-1"], "is invalid"),
-    (["run", "{pipeline}", "--set", "data.dataset=nowhere/x.npz"], "does not exist"),
+    (["run", "missing.toml"], "No sweep file"),
+    (["run", "{sweep}", "--only", "model.colour=red"], "not a config field"),
+    (["run", "{sweep}", "--only", "seed"], "--only: Expected KEY=VALUE"),
+    (["run", "{sweep}", "--set", "train.epochs=-1"], "is invalid"),
+    (["run", "{sweep}", "--set", "data.dataset=nowhere/x.npz"], "does not exist"),
     (["report", "nowhere/results.json"], "No results table"),
     (["tune", "--learning-rates", "0.1"], "LOW,HIGH"),
     (["tune", "--batch-sizes", "a,b"], "comma-separated numbers"),
     (["tune", "--weight-decays", "-1"], "weight_decay"),
 ])
-def test_usage_errors_are_one_line_exit_2(cli, pipeline_file, args, fragment):
-    args = [a.replace("{pipeline}", str(pipeline_file)) for a in args]
+def test_usage_errors_are_one_line_exit_2(cli, sweep_file, args, fragment):
+    args = [a.replace("{sweep}", str(sweep_file)) for a in args]
     code, out, err = cli(*args)
     assert code == 2
     assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -85,7 +85,7 @@ def test_tune_runs_two_trials_and_writes_the_best_as_a_pipeline(cli, tmp_path):
     out_file = tmp_path / "best.toml"
     code, out, err = cli("tune", "--model", "mlp_1x512", "--train-examples", "200", "--epochs", "1",
                          "--algorithm", "random", "--max-trials", "2", "--batch-sizes", "32,64",
-                         "--log-dir", str(tmp_path / "logs"), "--write-pipeline", str(out_file))
+                         "--log-dir", str(tmp_path / "logs"), "--write-sweep", str(out_file))
     assert code == 0, err
     assert "best: learning rate" in out and str(tmp_path / "logs" / "tune-mlp_1x512") in out
     table = out.split("trial  learning rate")[1].split("best:")[0]

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from rethinking.experiments.report import write_report
-from rethinking.experiments.runner import DONE_STATUSES, ERROR_FILE, plan, run_pipeline
-from rethinking.experiments.sweep import parse_pipeline
+from rethinking.experiments.runner import DONE_STATUSES, ERROR_FILE, plan, run_sweep
+from rethinking.experiments.sweep import parse_sweep
 from rethinking.training import train
 
 PAPER = {
@@ -21,7 +21,7 @@ PAPER = {
 
 def tiny(log_dir, **grid_extra) -> dict:
     return {
-        "pipeline": {"name": "tiny", "description": "A tiny sweep.",
+        "sweep": {"name": "tiny", "description": "A tiny sweep.",
                      "reports": ["table1", "figure1a", "figure1b", "figure1c", "figure2a", "figure2b"]},
         "base": {"data": {"dataset": "digits", "train_examples": 256}, "model": {"name": "mlp_1x512"},
                  "train": {"epochs": 2, "batch_size": 64}, "log_dir": str(log_dir)},
@@ -35,15 +35,15 @@ def tiny(log_dir, **grid_extra) -> dict:
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
-    """The tiny pipeline, run once for the module: (rows, folder, events)."""
-    pipeline = parse_pipeline(tiny(tmp_path_factory.mktemp("sweep")))
+    """The tiny sweep, run once for the module: (rows, folder, events)."""
+    sweep = parse_sweep(tiny(tmp_path_factory.mktemp("sweep")))
     events = []
-    rows, folder = run_pipeline(pipeline, progress=events.append)
-    return pipeline, rows, folder, events
+    rows, folder = run_sweep(sweep, progress=events.append)
+    return sweep, rows, folder, events
 
 
 def test_a_sweep_runs_every_run_and_writes_one_table(swept):
-    pipeline, rows, folder, events = swept
+    sweep, rows, folder, events = swept
     assert len(rows) == 6 and all(r["status"] in DONE_STATUSES for r in rows)
     with (folder / "results.csv").open() as f:
         table = list(csv.DictReader(f))
@@ -51,15 +51,15 @@ def test_a_sweep_runs_every_run_and_writes_one_table(swept):
     assert {r["labels"] for r in table} == {"true", "partial", "random"}
     assert all(0 <= float(r["test_accuracy"]) <= 1 and int(r["epochs_trained"]) == 2 for r in table)
     stored = json.loads((folder / "results.json").read_text())
-    assert stored["pipeline"] == "tiny" and stored["paper"]["table1"] == PAPER["table1"]
+    assert stored["sweep"] == "tiny" and stored["paper"]["table1"] == PAPER["table1"]
     kinds = [e["event"] for e in events]
     assert kinds.count("start") == kinds.count("done") == 6 and kinds.count("epoch") == 18  # epoch 0 (before training), 1, 2
 
 
 def test_a_rerun_skips_finished_runs(swept):
-    pipeline, rows, folder, _ = swept
+    sweep, rows, folder, _ = swept
     calls = []
-    again, _ = run_pipeline(pipeline, train_fn=lambda config, **kw: calls.append(config))
+    again, _ = run_sweep(sweep, train_fn=lambda config, **kw: calls.append(config))
     assert calls == [] and [r["status"] for r in again] == [r["status"] for r in rows]
 
 
@@ -81,7 +81,7 @@ def test_report_writes_figures_and_tables_beside_the_papers(swept, tmp_path):
 
 
 def test_an_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path):
-    pipeline = parse_pipeline({**tiny(tmp_path), "grid": [{"data.seed": [0, 1, 2]}]})
+    sweep = parse_sweep({**tiny(tmp_path), "grid": [{"data.seed": [0, 1, 2]}]})
     trained = []
 
     def interrupted(config, **kwargs):
@@ -91,25 +91,25 @@ def test_an_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path):
         return train(config, **kwargs)
 
     with pytest.raises(KeyboardInterrupt):
-        run_pipeline(pipeline, train_fn=interrupted)
+        run_sweep(sweep, train_fn=interrupted)
     table = json.loads((tmp_path / "tiny" / "results.json").read_text())["runs"]
     assert [r["status"] for r in table] == ["finished", "pending", "pending"]
 
     resumed = []
-    rows, _ = run_pipeline(pipeline, train_fn=lambda config, **kw: resumed.append(config.data.seed) or train(config, **kw))
+    rows, _ = run_sweep(sweep, train_fn=lambda config, **kw: resumed.append(config.data.seed) or train(config, **kw))
     assert resumed == [1, 2]
     assert all(r["status"] == "finished" for r in rows)
 
 
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
-    pipeline = parse_pipeline({**tiny(tmp_path), "grid": [{"data.seed": [0, 1, 2]}]})
+    sweep = parse_sweep({**tiny(tmp_path), "grid": [{"data.seed": [0, 1, 2]}]})
 
     def flaky(config, **kwargs):
         if config.data.seed == 1:
             raise RuntimeError("out of memory (simulated)")
         return train(config, **kwargs)
 
-    rows, folder = run_pipeline(pipeline, train_fn=flaky)
+    rows, folder = run_sweep(sweep, train_fn=flaky)
     assert [r["status"] for r in rows] == ["finished", "failed", "finished"]
     assert rows[1]["error"] == "RuntimeError: out of memory (simulated)"
     assert "out of memory" in (tmp_path / "tiny" / rows[1]["run"]).joinpath(ERROR_FILE).read_text()
@@ -117,14 +117,14 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
         assert [r["status"] for r in csv.DictReader(f)] == ["finished", "failed", "finished"]
     # A rerun retries the failed run only.
     retried = []
-    rows, _ = run_pipeline(pipeline, train_fn=lambda config, **kw: retried.append(config.data.seed) or train(config, **kw))
+    rows, _ = run_sweep(sweep, train_fn=lambda config, **kw: retried.append(config.data.seed) or train(config, **kw))
     assert retried == [1] and rows[1]["status"] == "finished"
 
 
 def test_only_filters_and_missing_files_fail_before_training(tmp_path):
-    pipeline = parse_pipeline({**tiny(tmp_path), "grid": [{"data.seed": [0, 1]}]})
-    with pytest.raises(ValueError, match="No run of the pipeline matches"):
-        plan(pipeline, only=[("data.seed", 7)])
+    sweep = parse_sweep({**tiny(tmp_path), "grid": [{"data.seed": [0, 1]}]})
+    with pytest.raises(ValueError, match="No run of the sweep matches"):
+        plan(sweep, only=[("data.seed", 7)])
     with pytest.raises(ValueError, match="Dataset file .*missing.npz does not exist"):
-        run_pipeline(pipeline, overrides={"data.dataset": str(tmp_path / "missing.npz")},
+        run_sweep(sweep, overrides={"data.dataset": str(tmp_path / "missing.npz")},
                      train_fn=lambda *a, **k: pytest.fail("trained"))

@@ -1,4 +1,4 @@
-"""Pipeline files: parsing, grid expansion, overrides, filters, and every shipped file."""
+"""Sweep files: parsing, grid expansion, overrides, filters, and every shipped file."""
 
 from __future__ import annotations
 
@@ -8,52 +8,52 @@ import pytest
 
 from rethinking.experiments.report import REPORTS
 from rethinking.experiments.sweep import (
-    expand, load_pipeline, parse_assignment, parse_pipeline, select, set_path,
+    expand, load_sweep, parse_assignment, parse_sweep, select, set_path,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = sorted((ROOT / "pipelines").rglob("*.toml"))
+SHIPPED = sorted((ROOT / "sweeps").rglob("*.toml"))
 
 
 def test_the_repository_ships_every_paper_artifact():
-    names = {p.relative_to(ROOT / "pipelines").as_posix() for p in SHIPPED}
+    names = {p.relative_to(ROOT / "sweeps").as_posix() for p in SHIPPED}
     for artifact in ("table1", "figure1a", "figure1bc", "figure2"):
         assert f"{artifact}.toml" in names and f"laptop/{artifact}.toml" in names
     assert "table2_imagenet.toml" in names
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.relative_to(ROOT / "pipelines").as_posix())
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.relative_to(ROOT / "sweeps").as_posix())
 def test_every_shipped_pipeline_expands_into_valid_distinct_runs(path):
-    pipeline = load_pipeline(path)
-    runs = expand(pipeline)
-    assert runs and set(pipeline.reports) <= set(REPORTS)
+    sweep = load_sweep(path)
+    runs = expand(sweep)
+    assert runs and set(sweep.reports) <= set(REPORTS)
     folders = {(r.config.experiment, r.config.resolved_run_name) for r in runs}
     assert len(folders) == len(runs)  # every run has a folder of its own
-    assert all(r.config.experiment == pipeline.name for r in runs)
-    assert pipeline.paper.get("notes"), "each file states the paper's claims it targets"
+    assert all(r.config.experiment == sweep.name for r in runs)
+    assert sweep.paper.get("notes"), "each file states the paper's claims it targets"
 
 
 def test_shipped_grids_have_the_papers_shape():
-    table1 = expand(load_pipeline(ROOT / "pipelines/table1.toml"))
+    table1 = expand(load_sweep(ROOT / "sweeps/table1.toml"))
     assert len(table1) == 19
     random = [r for r in table1 if r.config.data.corruption.labels == "random"]
     assert len(random) == 5 and all(r.config.model.weight_decay == 0 and not r.config.data.preprocessing.random_crop
                                     for r in random)
-    bc = expand(load_pipeline(ROOT / "pipelines/figure1bc.toml"))
-    assert sorted({r.config.data.corruption.label_prob for r in bc}) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    bc = expand(load_sweep(ROOT / "sweeps/figure1bc.toml"))
+    assert sorted({r.config.data.corruption.resolved_corruption_prob for r in bc}) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert {r.config.model.name for r in bc} == {"inception_small", "alexnet_small", "mlp_1x512"}
     assert all(r.config.train.until_fit for r in bc)
-    pixels = {r.config.data.corruption.pixels for r in expand(load_pipeline(ROOT / "pipelines/figure1a.toml"))}
+    pixels = {r.config.data.corruption.pixels for r in expand(load_sweep(ROOT / "sweeps/figure1a.toml"))}
     assert pixels == {"original", "shuffled", "random", "gaussian"}
-    imagenet = expand(load_pipeline(ROOT / "pipelines/table2_imagenet.toml"))
+    imagenet = expand(load_sweep(ROOT / "sweeps/table2_imagenet.toml"))
     assert {r.config.train.strategy for r in imagenet} == {"mirrored"}
     assert {r.config.model.name for r in imagenet} == {"inception_v3"}
-    laptop = expand(load_pipeline(ROOT / "pipelines/laptop/figure1a.toml"))
+    laptop = expand(load_sweep(ROOT / "sweeps/laptop/figure1a.toml"))
     assert all(r.config.data.train_examples == 1000 for r in laptop)
 
 
 def minimal(**extra):
-    doc = {"pipeline": {"name": "tiny"}, "base": {"data": {"dataset": "digits"}, "train": {"epochs": 1}}}
+    doc = {"sweep": {"name": "tiny"}, "base": {"data": {"dataset": "digits"}, "train": {"epochs": 1}}}
     doc.update(extra)
     return doc
 
@@ -61,7 +61,7 @@ def minimal(**extra):
 def test_grids_are_cartesian_products_united_and_deduplicated():
     doc = minimal(grid=[{"model.name": ["mlp_1x512", "mlp_3x512"], "data.seed": [0, 1]},
                         {"model.name": ["mlp_1x512"], "data.seed": [1, 2]}])
-    runs = expand(parse_pipeline(doc))
+    runs = expand(parse_sweep(doc))
     assert [(r.config.model.name, r.config.data.seed) for r in runs] == [
         ("mlp_1x512", 0), ("mlp_1x512", 1), ("mlp_3x512", 0), ("mlp_3x512", 1), ("mlp_1x512", 2)]
     assert runs[0].label == "model.name=mlp_1x512, data.seed=0"
@@ -70,19 +70,19 @@ def test_grids_are_cartesian_products_united_and_deduplicated():
 def test_table_values_merge_into_the_config():
     doc = minimal(grid={"data.corruption": [{"labels": "partial", "corruption_prob": 0.4}],
                         "model": [{"name": "mlp", "depth": 2}]})
-    (run,) = expand(parse_pipeline(doc))
-    assert run.config.data.corruption.label_prob == 0.4
+    (run,) = expand(parse_sweep(doc))
+    assert run.config.data.corruption.resolved_corruption_prob == 0.4
     assert (run.config.model.name, run.config.model.depth) == ("mlp", 2)
     assert run.config.data.dataset == "digits"  # the base's other fields stay
 
 
 def test_overrides_apply_to_every_run():
-    runs = expand(parse_pipeline(minimal(grid={"data.seed": [0, 1]})), {"train.epochs": 3, "log_dir": "elsewhere"})
+    runs = expand(parse_sweep(minimal(grid={"data.seed": [0, 1]})), {"train.epochs": 3, "log_dir": "elsewhere"})
     assert all(r.config.train.epochs == 3 and r.config.log_dir == "elsewhere" for r in runs)
 
 
 def test_select_filters_by_dotted_keys():
-    runs = expand(parse_pipeline(minimal(grid={"model.name": ["mlp_1x512", "mlp_3x512"], "data.seed": [0, 1, 2]})))
+    runs = expand(parse_sweep(minimal(grid={"model.name": ["mlp_1x512", "mlp_3x512"], "data.seed": [0, 1, 2]})))
     assert len(select(runs, [("model.name", "mlp_3x512")])) == 3
     assert len(select(runs, [("data.seed", 0), ("data.seed", 2)])) == 4
     assert len(select(runs, [("model.name", "mlp_3x512"), ("data.seed", 1)])) == 1
@@ -108,24 +108,24 @@ def test_set_path_creates_and_merges():
 
 
 @pytest.mark.parametrize("doc, message", [
-    ({"base": {}}, "needs a \\[pipeline\\] table"),
+    ({"base": {}}, "needs a \\[sweep\\] table"),
     (minimal(extra={}), "unknown top-level tables"),
-    (minimal(pipeline={"name": "x", "reports": ["figure9"]}), "reports must be a list of"),
+    (minimal(sweep={"name": "x", "reports": ["figure9"]}), "reports must be a list of"),
     (minimal(grid={"model.name": "mlp"}), "needs a non-empty list"),
     (minimal(grid={"model.name": ["resnet"]}), "the run at model.name=resnet is invalid"),
     (minimal(grid={"data.corruption": [{"labels": "partial", "corruption_prob": 1.5}]}), "is invalid"),
     (minimal(grid={"model.colour": ["red"]}), "is invalid"),
 ])
-def test_bad_pipelines_fail_with_one_clear_line(doc, message):
+def test_bad_sweeps_fail_with_one_clear_line(doc, message):
     with pytest.raises(ValueError, match=message) as info:
-        parse_pipeline(doc, "bad.toml")
+        parse_sweep(doc, "bad.toml")
     assert "\n" not in str(info.value)
 
 
 def test_load_pipeline_errors(tmp_path):
-    with pytest.raises(ValueError, match="No pipeline file"):
-        load_pipeline(tmp_path / "missing.toml")
+    with pytest.raises(ValueError, match="No sweep file"):
+        load_sweep(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
-    bad.write_text("[pipeline\nname = 1")
+    bad.write_text("[sweep\nname = 1")
     with pytest.raises(ValueError, match="not valid TOML"):
-        load_pipeline(bad)
+        load_sweep(bad)

@@ -1,4 +1,4 @@
-"""keras-tuner search: two tiny trials, the held-out validation split, the pipeline file it writes."""
+"""keras-tuner search: two tiny trials, the held-out validation split, the sweep file it writes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from rethinking.config import ModelConfig, RunConfig, TrainConfig
 from rethinking.data import DataConfig
 from rethinking.data.datasets import load_dataset
-from rethinking.experiments.sweep import expand, parse_pipeline
-from rethinking.experiments.tuning import TuneSpec, holdout, pipeline_toml, trial_config, tune
+from rethinking.experiments.sweep import expand, parse_sweep
+from rethinking.experiments.tuning import TuneSpec, holdout, sweep_toml, trial_config, tune
 
 try:
     import tomllib
@@ -46,11 +46,11 @@ def test_two_random_trials_search_the_space_and_log_to_tensorboard(tmp_path):
     assert len(again["trials"]) == 2 and again["best"]["values"] == best["values"]
 
 
-def test_the_best_trial_becomes_a_runnable_pipeline(tmp_path):
+def test_the_best_trial_becomes_a_runnable_sweep(tmp_path):
     config = trial_config(base(tmp_path), {"learning_rate": 0.05, "weight_decay": 0.0005, "batch_size": 32})
-    text = pipeline_toml(config, "best-mlp", 'The "best" trial.', seeds=(0, 1))
-    pipeline = parse_pipeline(tomllib.loads(text), "best-mlp.toml")
-    runs = expand(pipeline)
+    text = sweep_toml(config, "best-mlp", 'The "best" trial.', seeds=(0, 1))
+    sweep = parse_sweep(tomllib.loads(text), "best-mlp.toml")
+    runs = expand(sweep)
     assert [r.config.data.seed for r in runs] == [0, 1]
     expected = dataclasses.replace(config, experiment="best-mlp")
     assert dataclasses.replace(runs[0].config, run_name=None) == expected

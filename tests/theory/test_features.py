@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rethinking.theory.arrays import load_flat
+from rethinking.theory.flat_data import load_flat
 from rethinking.theory.features import conv_features, random_conv_features, random_filters
 from rethinking.theory.kernels import fit_kernel
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rethinking.theory import kernels as K
-from rethinking.theory.arrays import load_flat
+from rethinking.theory.flat_data import load_flat
 
 
 @pytest.fixture(scope="module")

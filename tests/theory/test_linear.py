@@ -43,7 +43,7 @@ def test_the_zero_start_never_leaves_the_row_space(underdetermined):
 
 
 def test_the_comparison_on_real_digits_agrees():
-    from rethinking.theory.arrays import load_flat
+    from rethinking.theory.flat_data import load_flat
 
     data = load_flat("digits", n_train=20, n_test=200)  # 20 images of 64 pixels: n < d
     early = compare_sgd_to_min_norm(data.x_train, data.y_train, data.x_test, data.y_test, num_classes=10, epochs=20)

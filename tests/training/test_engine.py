@@ -187,7 +187,7 @@ def test_per_epoch_evaluation_is_in_inference_mode_on_the_corrupted_labels(tmp_p
     model = build_model(config, pipeline.input_shape, pipeline.info.num_classes)
     model.load_weights(Path(results["run_dir"]) / "final.weights.h5")
     correct, true_correct, total = 0, 0, 0
-    for batch in pipeline.train_eval():
+    for batch in pipeline.train_in_order():
         predicted = np.argmax(model(batch["image"], training=False), axis=-1)
         correct += int((predicted == batch["label"].numpy()).sum())
         true_correct += int((predicted == batch["true_label"].numpy()).sum())
@@ -196,6 +196,6 @@ def test_per_epoch_evaluation_is_in_inference_mode_on_the_corrupted_labels(tmp_p
     assert abs(correct - true_correct) > 10  # the corrupted labels, not the true ones, are what is scored
     # Training mode (dropout 0.5 on) would score differently: inference mode is what is recorded.
     train_mode = np.mean([np.mean(np.argmax(model(b["image"], training=True), -1) == b["label"].numpy())
-                          for b in pipeline.train_eval()])
+                          for b in pipeline.train_in_order()])
     assert train_mode != pytest.approx(results["train_accuracy"], abs=1e-6)
     keras.backend.clear_session()

@@ -7,7 +7,7 @@ import pytest
 
 from rethinking.data import Corruption, DataConfig
 from rethinking.data.pipeline import build_pipeline
-from rethinking.theory.arrays import load_flat, one_hot
+from rethinking.theory.flat_data import load_flat, one_hot
 
 
 def test_pixels_are_flat_and_in_the_unit_interval():
