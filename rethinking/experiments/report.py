@@ -2,7 +2,7 @@
 
 ``write_report(results.json, out_dir)`` writes PNG figures (matplotlib, no display needed) and
 ``report.md``: for each of the sweep's ``reports``, the figure and a markdown table of our
-numbers beside the paper's (from the sweep file's ``[paper]`` tables). Curves come from each
+numbers beside the paper's (``paper.toml``, and a sweep file's own ``[paper]`` tables). Curves come from each
 run's ``metrics.csv``; a run that has not finished is left out of figures and listed as such.
 
 What each report shows (the paper's Figures 1 and 2, Tables 1 and 2):
@@ -20,6 +20,7 @@ What each report shows (the paper's Figures 1 and 2, Tables 1 and 2):
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -134,9 +135,32 @@ def _pct(value: Any) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * float(value):.2f}"
 
 
+PAPER_FILE = Path(__file__).with_name("paper.toml")
+
+
+@functools.cache
+def paper_numbers() -> dict[str, Any]:
+    """The paper's published numbers and claims by report name (``paper.toml``, stored once)."""
+    from rethinking.experiments.sweep import tomllib  # noqa: PLC0415
+
+    return tomllib.loads(PAPER_FILE.read_text(encoding="utf-8"))
+
+
+def _paper(table: Mapping[str, Any]) -> dict[str, Any]:
+    """The paper's numbers, with the sweep file's own ``[paper]`` tables taking precedence."""
+    return {**paper_numbers(), **(table.get("paper") or {})}
+
+
 def _paper_rows(table: Mapping[str, Any], report: str) -> list[Mapping[str, Any]]:
-    rows = (table.get("paper") or {}).get(report, [])
+    rows = _paper(table).get(report, [])
     return rows if isinstance(rows, list) else []
+
+
+def _claims(table: Mapping[str, Any], reports: Sequence[str]) -> list[str]:
+    """The paper's claims about the reports drawn (each once, in report order), and the sweep's own notes."""
+    paper = _paper(table)
+    claims = [c for r in reports for c in (paper.get("claims") or {}).get(r, [])] + list(paper.get("notes", []))
+    return list(dict.fromkeys(claims))
 
 
 def _markdown(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -349,9 +373,9 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> list
             written.append(path)
             lines += [f"![{report}]({path.name})", ""]
         lines += [text, ""]
-    notes = (table.get("paper") or {}).get("notes", [])
+    notes = _claims(table, reports)
     if notes:
-        lines += ["## The paper's claims this sweep tests", ""] + [f"- {n}" for n in notes] + [""]
+        lines += ["## What the paper says of these figures and tables", ""] + [f"- {n}" for n in notes] + [""]
     failed = [r for r in rows if r.get("status") not in COMPLETE_STATUSES]
     if failed:
         lines += ["## Runs not finished", ""]

@@ -15,7 +15,8 @@ A sweep file::
     "model.name" = ["inception_small", "alexnet_small", "mlp_1x512"]
     "data.corruption" = [{ labels = "true" }, { labels = "partial", corruption_prob = 0.2 }]
 
-    [paper]                            # the paper's numbers this file targets (see report.py)
+    [paper]                            # optional: numbers and notes of your own for the report
+                                       # (the paper's own are in paper.toml, stored once)
 
 A grid key is a dotted path into the RunConfig; a value that is a table is merged into the config
 at that path (so one axis can set several fields together). Every run gets ``experiment = name``

@@ -81,7 +81,7 @@ def test_usage_errors_are_one_line_exit_2(cli, sweep_file, args, fragment):
     assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_tune_runs_two_trials_and_writes_the_best_as_a_pipeline(cli, tmp_path):
+def test_tune_runs_two_trials_and_writes_the_best_as_a_sweep(cli, tmp_path):
     out_file = tmp_path / "best.toml"
     code, out, err = cli("tune", "--model", "mlp_1x512", "--train-examples", "200", "--epochs", "1",
                          "--algorithm", "random", "--max-trials", "2", "--batch-sizes", "32,64",

@@ -36,3 +36,24 @@ def test_model_labels_say_batch_norm_and_width_when_they_differ_from_the_papers(
     assert model_label({"model": "inception_small", "batch_norm": False, "width_multiplier": 0.5}) == \
         "inception_small (no BN, width 0.5)"
     assert model_label({"model": "mlp_1x512", "batch_norm": True, "width_multiplier": 1}) == "mlp_1x512 (BN)"
+
+
+def test_the_papers_numbers_are_stored_once_and_match_its_tables():
+    from rethinking.experiments.report import REPORTS, _claims, _paper_rows, paper_numbers
+
+    paper = paper_numbers()
+    assert set(paper["claims"]) == set(REPORTS)  # every report has the paper's word on it
+    assert len(paper["table1"]) == 19 and len(paper["table2"]) == 3 and len(paper["figure1c"]) == 6
+    inception = {(r.get("labels", "true"), r.get("batch_norm", True), r["random_crop"], r["weight_decay"]): r["test"]
+                 for r in paper["table1"] if r["model"] == "inception_small"}
+    assert inception[("true", True, False, False)] == 85.75 and inception[("true", True, True, True)] == 89.05
+    # Figure 1c's end points are Table 1's no-regularizer test errors.
+    for point in paper["figure1c"]:
+        labels = "random" if point["corruption_prob"] == 1.0 else "true"
+        row = next(r for r in paper["table1"] if r["model"] == point["model"] and r.get("labels", "true") == labels
+                   and not r["random_crop"] and not r["weight_decay"] and r.get("batch_norm", True))
+        assert math.isclose(point["test_error"], 100 - row["test"])
+    # A sweep's own [paper] tables take precedence; its notes are listed after the paper's claims.
+    own = {"paper": {"table1": [{"model": "mlp", "train": 1.0, "test": 2.0}], "notes": ["mine"]}}
+    assert _paper_rows(own, "table1") == own["paper"]["table1"] and _paper_rows(own, "table2") == paper["table2"]
+    assert _claims(own, ["figure1b"]) == [*paper["claims"]["figure1b"], "mine"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rethinking.experiments.report import REPORTS
+from rethinking.experiments.report import REPORTS, paper_numbers
 from rethinking.experiments.sweep import (
     expand, load_sweep, parse_assignment, parse_sweep, select, set_path,
 )
@@ -23,14 +23,15 @@ def test_the_repository_ships_every_paper_artifact():
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.relative_to(ROOT / "sweeps").as_posix())
-def test_every_shipped_pipeline_expands_into_valid_distinct_runs(path):
+def test_every_shipped_sweep_expands_into_valid_distinct_runs(path):
     sweep = load_sweep(path)
     runs = expand(sweep)
     assert runs and set(sweep.reports) <= set(REPORTS)
     folders = {(r.config.experiment, r.config.resolved_run_name) for r in runs}
     assert len(folders) == len(runs)  # every run has a folder of its own
     assert all(r.config.experiment == sweep.name for r in runs)
-    assert sweep.paper.get("notes"), "each file states the paper's claims it targets"
+    assert not sweep.paper, "the paper's numbers are stored once, in paper.toml"
+    assert all(paper_numbers()["claims"].get(r) for r in sweep.reports), "every report drawn has the paper's claims"
 
 
 def test_shipped_grids_have_the_papers_shape():
@@ -122,7 +123,7 @@ def test_bad_sweeps_fail_with_one_clear_line(doc, message):
     assert "\n" not in str(info.value)
 
 
-def test_load_pipeline_errors(tmp_path):
+def test_load_sweep_errors(tmp_path):
     with pytest.raises(ValueError, match="No sweep file"):
         load_sweep(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
