@@ -16,6 +16,7 @@ Pass --dataset mnist (TFDS) or any .npz path elsewhere.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -39,7 +40,7 @@ def worker(dataset: str, n: int, test_n: int | None, labels_p: float, dtype: str
     data = load_flat(dataset, n_train=n, n_test=test_n, corruption_prob=labels_p, dtype=np.dtype(dtype).type)
     fit = fit_kernel(data.x_train, data.y_train, data.x_test, data.y_test, num_classes=data.num_classes,
                      gamma=gamma)
-    return fit.to_dict()
+    return dataclasses.asdict(fit)
 
 
 def measure(dataset: str, n: int, test_n: int | None, labels_p: float, dtype: str, gamma: float | None) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import sys
 from pathlib import Path
 from typing import Any
@@ -165,7 +167,7 @@ def kernel(dataset: str, data_dir: str | None, labels: str, corruption_prob: flo
     click.echo(f"  training error {100 * fit.train_error:.2f}%   test error {100 * fit.test_error:.2f}% (chance "
                f"{100 * (1 - 1 / data.num_classes):.0f}%)   norm sqrt(alpha^T K alpha) {fit.norm:.4g}")
     _write_json(out, {"dataset": data.name, "labels": labels, "corruption_prob": p, "seed": seed, "features": features,
-                      "filters": filters if features == "random-conv" else None, **fit.to_dict()})
+                      "filters": filters if features == "random-conv" else None, **dataclasses.asdict(fit)})
 
 
 @cli.command()
@@ -201,6 +203,6 @@ def linear(dataset: str, data_dir: str | None, labels: str, corruption_prob: flo
     click.echo(f"  training error: SGD {100 * r.sgd_train_error:.2f}%, minimum norm {100 * r.min_norm_train_error:.2f}%; "
                f"test error: SGD {100 * r.sgd_test_error:.2f}%, minimum norm {100 * r.min_norm_test_error:.2f}%")
     _write_json(out, {"dataset": data.name, "labels": labels, "corruption_prob": p, "seed": seed,
-                      "batch_size": batch_size, **r.to_dict()})
+                      "batch_size": batch_size, **dataclasses.asdict(r)})
 
 

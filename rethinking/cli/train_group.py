@@ -7,15 +7,7 @@ from typing import Any
 
 import click
 
-from rethinking.cli.base import (
-    Failure,
-    cli,
-    friendly_errors,
-    percent,
-    run_config_from_flags,
-    run_options,
-    start_tensorflow,
-)
+from rethinking.cli.base import Failure, cli, friendly_errors, percent, run_config_from_flags, run_options, start_tensorflow
 
 
 def _print_epoch(row: dict[str, Any]) -> None:

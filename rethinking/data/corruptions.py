@@ -21,17 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from rethinking.config.data import (  # noqa: F401 (re-exported: the data layer's public names)
-    GAUSSIAN_STATS,
-    LABEL_MODES,
-    LABEL_NOISE,
-    PIXEL_MODES,
-    SPLITS,
-    Corruption,
-    _check_choice,
-    _check_split,
-    check_probability,
-)
+from rethinking.config.data import GAUSSIAN_STATS, Corruption, _check_choice, _check_split, check_probability
 from rethinking.data import seeds
 from rethinking.data.conditions import LABEL_NOISES, pixel_condition
 from rethinking.data.seeds import ALG as _ALG

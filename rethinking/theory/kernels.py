@@ -257,11 +257,6 @@ class KernelFit:
     predict_seconds: float
     peak_rss_bytes: int
 
-    def to_dict(self) -> dict:
-        """A JSON-serializable dict."""
-        return dataclasses.asdict(self)
-
-
 def fit_kernel(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *,
                num_classes: int, kernel: str = "gaussian", gamma: float | None = None, ridge: float = 0.0,
                block_rows: int = DEFAULT_BLOCK_ROWS, progress: Progress | None = None) -> KernelFit:

@@ -100,11 +100,6 @@ class MinNormComparison:
     sgd_test_error: float
     min_norm_test_error: float
 
-    def to_dict(self) -> dict:
-        """A JSON-serializable dict."""
-        return dataclasses.asdict(self)
-
-
 def compare_sgd_to_min_norm(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *,
                             num_classes: int, epochs: int = 100, batch_size: int = 1, seed: int = 0) -> MinNormComparison:
     """Fits one-hot targets with SGD from zero and with the pseudo-inverse; measures how close they are.

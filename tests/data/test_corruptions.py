@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from rethinking.data import corruptions as C
+from rethinking.data.conditions import LABEL_NOISES
 from tests.helpers import make_images, make_labels
 
 K = 10
@@ -24,7 +25,7 @@ def _labels_in_map(labels, **kwargs):
 # --------------------------------------------------------------------------- labels
 
 
-@pytest.mark.parametrize("noise", C.LABEL_NOISE)
+@pytest.mark.parametrize("noise", LABEL_NOISES)
 def test_corrupt_label_eager_equals_map(noise):
     labels = make_labels(50)
     kwargs = dict(num_classes=K, corruption_prob=0.5, seed=3, noise=noise)
