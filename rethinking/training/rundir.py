@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from rethinking.atomic import FILE_MODE, atomic_write_text, atomic_write_with  # noqa: F401 (re-exported)
 from rethinking.config import RunConfig, dataset_fingerprint
-from rethinking.config.command import command_line
+from rethinking.config.reproducing_command import command_line
 from rethinking.training.runlock import LOCK_FILE
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ import pytest
 
 from rethinking import cli
 from rethinking.config import RunConfig
-from rethinking.config.command import command_args
+from rethinking.config.reproducing_command import command_args
 from rethinking.config.options import OptionField, check_value, option_fields
 from rethinking.experiments.sweep import parse_assignment, set_path
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from rethinking.training import TrainingDiverged, train
-from rethinking.config.command import command_args
+from rethinking.config.reproducing_command import command_args
 from tests.training.helpers import digits_run, same_weights
 
 CLI = [sys.executable, "-m", "rethinking.cli"]

@@ -2,7 +2,7 @@
 
 Derived from the fields' ``Option`` metadata, like the CLI's flags, so the two cannot drift apart:
 only options that differ from their defaults become flags, and the command reads like one a
-person would type. ``tests/config/test_command.py`` parses it back through the CLI.
+person would type. ``tests/config/test_reproducing_command.py`` parses it back through the CLI.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 from rethinking import cli
 from rethinking.config import ModelConfig, RunConfig, TrainConfig
 from rethinking.data import Corruption, DataConfig, Preprocessing
-from rethinking.config.command import command_args, command_line
+from rethinking.config.reproducing_command import command_args, command_line
 from rethinking.config.options import option_fields
 
 
