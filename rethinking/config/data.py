@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rethinking.config.options import dataclass_from_dict, option
+from rethinking.config.options import check_options, dataclass_from_dict, option
 from rethinking.data.conditions import LABEL_NOISES, PIXEL_CONDITIONS  # plain Python: the registries
 
 LABEL_MODES = ("true", "partial", "random")
@@ -57,10 +57,7 @@ class Corruption:
     corrupt_test_labels: bool = option(False, "--corrupt-test-labels", "Also corrupt the test labels (the paper keeps them true).", off_flag="--true-test-labels")
 
     def __post_init__(self) -> None:
-        _check_choice("labels", self.labels, LABEL_MODES)
-        _check_choice("label_noise", self.label_noise, _label_noises())
-        _check_choice("pixels", self.pixels, _pixel_conditions())
-        _check_choice("gaussian_stats", self.gaussian_stats, GAUSSIAN_STATS)
+        check_options(self)
         p = self.corruption_prob
         if self.labels == "partial":
             if p is None:
@@ -151,10 +148,7 @@ class Preprocessing:
     image_size: int = option(DEFAULT_IMAGE_SIZE, "--image-size", "Side of variable-size images after resizing (ImageNet).", minimum=1)
 
     def __post_init__(self) -> None:
-        if self.crop_size is not None and (not isinstance(self.crop_size, int) or self.crop_size < 1):
-            raise ValueError(f"crop_size must be a positive integer. Received: crop_size={self.crop_size}")
-        if not isinstance(self.image_size, int) or self.image_size < 1:
-            raise ValueError(f"image_size must be a positive integer. Received: image_size={self.image_size}")
+        check_options(self)
 
     @property
     def augment(self) -> bool:
@@ -197,13 +191,7 @@ class DataConfig:
     train_examples: int | None = option(None, "--train-examples", "Train on the first N training examples only (laptop-scale runs).", minimum=1, default_help="all")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer. Received: seed={self.seed}")
-        if self.shuffle_buffer is not None and self.shuffle_buffer < 1:
-            raise ValueError(f"shuffle_buffer must be positive. Received: shuffle_buffer={self.shuffle_buffer}")
-        if self.train_examples is not None and (
-                not isinstance(self.train_examples, int) or isinstance(self.train_examples, bool) or self.train_examples < 1):
-            raise ValueError(f"train_examples must be a positive integer. Received: train_examples={self.train_examples}")
+        check_options(self)
         if not self.cache:
             raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)} or a file path prefix.")
         if self.cache not in CACHE_MODES:

@@ -111,6 +111,26 @@ def check_value(key: str, value: Any, kind: type, optional: bool, choices: Seque
     return float(value) if kind is float else value
 
 
+def check_options(config: Any) -> None:
+    """Checks a config's own option fields against their ``Option``: choices and integer minimums.
+
+    Called by each config's ``__post_init__``, so the allowed values are defined once, in the
+    field. Value types are checked where values arrive from files and flags (``dataclass_from_dict``);
+    ranges of floats and combinations of fields stay with each config.
+    """
+    for field in dataclasses.fields(config):
+        spec = field.metadata.get("option")
+        value = getattr(config, field.name)
+        if spec is None or value is None:
+            continue
+        choices = spec.choice_list()
+        if choices is not None and value not in choices:
+            raise ValueError(f"Unknown {spec.name} {value!r}: use one of {', '.join(choices)}.")
+        if spec.minimum is not None and (not isinstance(value, int) or isinstance(value, bool) or value < spec.minimum):
+            word = {0: "a non-negative integer", 1: "a positive integer"}.get(spec.minimum, f"an integer >= {spec.minimum}")
+            raise ValueError(f"{field.name} must be {word}. Received: {field.name}={value}")
+
+
 def dataclass_from_dict(cls: type[T], values: Mapping[str, Any], prefix: str = "") -> T:
     """``cls(**values)`` with unknown keys and wrongly typed option values reported by name.
 

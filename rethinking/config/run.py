@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.config.data import DataConfig
-from rethinking.config.options import dataclass_from_dict, option
+from rethinking.config.options import check_options, dataclass_from_dict, option
 
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 
@@ -37,11 +37,6 @@ def _model_entry(name: str):
     from rethinking.models import MODEL_CATALOG  # noqa: PLC0415
 
     return MODEL_CATALOG[name]
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,8 +62,7 @@ class ModelConfig:
     units: int | None = option(None, "--units", "Units per hidden layer (--model mlp only).", minimum=1, default_help="512")
 
     def __post_init__(self) -> None:
-        if self.name not in _model_names():
-            raise ValueError(f"Unknown model {self.name!r}: use one of {', '.join(_model_names())}.")
+        check_options(self)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout is a rate in [0, 1). Received: dropout={self.dropout}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
@@ -77,10 +71,6 @@ class ModelConfig:
             raise ValueError(f"width_multiplier must be > 0. Received: width_multiplier={self.width_multiplier}")
         if self.name != "mlp" and (self.depth is not None or self.units is not None):
             raise ValueError(f"depth and units apply only to model 'mlp'. Received: name={self.name!r}")
-        if self.depth is not None and (not isinstance(self.depth, int) or self.depth < 0):
-            raise ValueError(f"depth must be an integer >= 0. Received: depth={self.depth}")
-        if self.units is not None and (not isinstance(self.units, int) or self.units < 1):
-            raise ValueError(f"units must be a positive integer. Received: units={self.units}")
 
     @property
     def resolved_batch_norm(self) -> bool:
@@ -138,8 +128,7 @@ class TrainConfig:
     eval_batch_size: int | None = option(None, "--eval-batch-size", "Batch size of the per-epoch evaluations.", minimum=1, default_help="max(--batch-size, 256)")
 
     def __post_init__(self) -> None:
-        _positive_int("epochs", self.epochs)
-        _positive_int("batch_size", self.batch_size)
+        check_options(self)
         if self.learning_rate is not None and not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ValueError(f"learning_rate must be a finite number > 0. Received: learning_rate={self.learning_rate}")
         if not 0.0 <= self.momentum < 1.0:
@@ -148,16 +137,6 @@ class TrainConfig:
             raise ValueError(f"lr_decay is a per-epoch factor in (0, 1]. Received: lr_decay={self.lr_decay}")
         if not 0.0 < self.fit_threshold <= 1.0:
             raise ValueError(f"fit_threshold is an accuracy in (0, 1]. Received: fit_threshold={self.fit_threshold}")
-        if self.strategy not in _strategy_names():
-            raise ValueError(f"Unknown strategy {self.strategy!r}: use one of {', '.join(_strategy_names())}.")
-        if self.mixed_precision not in MIXED_PRECISION:
-            raise ValueError(f"Unknown mixed_precision {self.mixed_precision!r}: use one of {', '.join(MIXED_PRECISION)}.")
-        if self.steps_per_execution is not None:
-            _positive_int("steps_per_execution", self.steps_per_execution)
-        if self.init_seed is not None and (not isinstance(self.init_seed, int) or self.init_seed < 0):
-            raise ValueError(f"init_seed must be a non-negative integer. Received: init_seed={self.init_seed}")
-        if self.eval_batch_size is not None:
-            _positive_int("eval_batch_size", self.eval_batch_size)
         if not self.divergence_loss > 0:
             raise ValueError(f"divergence_loss must be > 0. Received: divergence_loss={self.divergence_loss}")
 

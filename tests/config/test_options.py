@@ -93,3 +93,15 @@ def test_check_value_accepts_ints_as_floats_and_rejects_bools_as_numbers():
     with pytest.raises(ValueError, match="k takes an integer or null"):
         check_value("k", 1.5, int, True)
     assert check_value("k", None, int, True) is None
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.option.choice_list() or s.option.minimum is not None],
+                         ids=lambda s: s.key)
+def test_the_config_itself_enforces_each_fields_choices_and_minimum(spec):
+    bad = "no-such-choice" if spec.option.choice_list() else spec.option.minimum - 1
+    tree: dict = {}
+    for key, value in {**COMPANIONS.get(spec.key, {}), spec.key: bad}.items():
+        set_path(tree, key, value)
+    fragment = f"Unknown {spec.option.name} 'no-such-choice'" if isinstance(bad, str) else f"{spec.path[-1]} must be a"
+    with pytest.raises(ValueError, match=fragment):
+        RunConfig.from_dict(tree)
