@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from rethinking.cli.base import Failure, cli, friendly_errors, percent, run_config_from_flags, run_options, start_tensorflow
+from rethinking.experiments.tuning import ALGORITHMS, OBJECTIVES  # plain Python: the tuner's lists
 
 
 def _assignments(texts: tuple[str, ...], flag: str) -> list[tuple[str, Any]]:
@@ -123,11 +124,11 @@ def _floats(text: str, flag: str) -> tuple[float, ...]:
 @click.option("--weight-decays", default="0,0.0001,0.0005", show_default=True, metavar="LIST",
               help="Weight-decay values to try.")
 @click.option("--batch-sizes", default="64,128,256", show_default=True, metavar="LIST", help="Batch sizes to try.")
-@click.option("--objective", type=click.Choice(("val_accuracy", "val_loss", "accuracy", "loss")),
+@click.option("--objective", type=click.Choice(tuple(OBJECTIVES)),
               default="val_accuracy", show_default=True,
               help="val_*: on training examples held out from training (never the test set); "
                    "accuracy/loss: fitting the training labels.")
-@click.option("--algorithm", type=click.Choice(("hyperband", "random")), default="hyperband", show_default=True,
+@click.option("--algorithm", type=click.Choice(ALGORITHMS), default="hyperband", show_default=True,
               help="keras-tuner search (Hyperband's most epochs per trial: --epochs).")
 @click.option("--max-trials", type=click.IntRange(min=1), default=10, show_default=True,
               help="Trials of --algorithm random.")
