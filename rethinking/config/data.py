@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from rethinking.config.options import check_options, dataclass_from_dict, option
+from rethinking.config.options import ConfigDict, check_options, option
 from rethinking.data.conditions import LABEL_NOISES, PIXEL_CONDITIONS  # plain Python: the registries
 
 LABEL_MODES = ("true", "partial", "random")
@@ -30,7 +29,7 @@ GAUSSIAN_STATS = ("per_channel", "global")
 SPLITS = ("train", "test")
 
 @dataclasses.dataclass(frozen=True)
-class Corruption:
+class Corruption(ConfigDict):
     """What to randomize: one of the paper's data conditions, or a combination.
 
     Attributes:
@@ -96,15 +95,6 @@ class Corruption:
         """True when neither labels nor pixels are randomized."""
         return self.resolved_corruption_prob == 0.0 and self.pixels == "original"
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> Corruption:
-        """Inverse of ``to_dict``; unknown keys are an error."""
-        return dataclass_from_dict(cls, values)
-
 
 def check_probability(p: float) -> None:
     """Raises ValueError unless 0 <= p <= 1."""
@@ -125,7 +115,7 @@ def _check_split(split: str) -> None:
 DEFAULT_IMAGE_SIZE = 299
 
 @dataclasses.dataclass(frozen=True)
-class Preprocessing:
+class Preprocessing(ConfigDict):
     """Deterministic preprocessing and the augmentation switches.
 
     Attributes:
@@ -155,10 +145,6 @@ class Preprocessing:
         """Whether any random augmentation is on."""
         return self.random_crop or self.flip or self.color_jitter
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable dict."""
-        return dataclasses.asdict(self)
-
 
 # Largest shuffle buffer by default (examples): a full shuffle of CIFAR-10 / MNIST, bounded memory
 # for larger data (100,000 ImageNet-size images would already be ~15 GB; ImageNet users set it).
@@ -166,7 +152,7 @@ MAX_DEFAULT_SHUFFLE_BUFFER = 100_000
 CACHE_MODES = ("memory", "none")
 
 @dataclasses.dataclass(frozen=True)
-class DataConfig:
+class DataConfig(ConfigDict):
     """Everything that defines a run's data.
 
     Attributes:
@@ -199,12 +185,3 @@ class DataConfig:
             if not folder.is_dir():
                 raise ValueError(f"--cache {self.cache}: the folder {folder} does not exist; create it, or use "
                                  "--cache memory.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable, nested dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> DataConfig:
-        """Inverse of ``to_dict``; unknown keys are an error."""
-        return dataclass_from_dict(cls, values)

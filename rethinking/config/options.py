@@ -156,6 +156,19 @@ def dataclass_from_dict(cls: type[T], values: Mapping[str, Any], prefix: str = "
     return cls(**checked)
 
 
+class ConfigDict:
+    """``to_dict`` / ``from_dict`` of the config dataclasses (JSON and TOML round trips)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable, nested dict."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[T], values: Mapping[str, Any]) -> T:
+        """Inverse of ``to_dict``: missing keys take defaults; unknown keys and wrong types are errors naming the key."""
+        return dataclass_from_dict(cls, values)
+
+
 def from_flags(cls: type[T], flags: Mapping[str, Any]) -> T:
     """Builds ``cls`` (e.g. ``RunConfig``) from click's parameters, keyed by ``Option.name``.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.config.data import DataConfig
-from rethinking.config.options import check_options, dataclass_from_dict, option
+from rethinking.config.options import ConfigDict, check_options, option
 
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 
@@ -40,7 +40,7 @@ def _model_entry(name: str):
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(ConfigDict):
     """Which network, with which switches.
 
     Attributes:
@@ -88,7 +88,7 @@ class ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ConfigDict):
     """How to train.
 
     Attributes:
@@ -142,7 +142,7 @@ class TrainConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class RunConfig:
+class RunConfig(ConfigDict):
     """One training run: data, model, training, and where it is written.
 
     Attributes:
@@ -167,15 +167,6 @@ class RunConfig:
             value = getattr(self, field)
             if value is not None and (not value or "/" in value or value in (".", "..")):
                 raise ValueError(f"{field} must be a non-empty folder name without '/'. Received: {field}={value!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable nested dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
-        """Inverse of ``to_dict``; missing keys take defaults, unknown keys are an error."""
-        return dataclass_from_dict(cls, values)
 
     @property
     def resolved_run_name(self) -> str:
