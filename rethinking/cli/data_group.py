@@ -22,7 +22,8 @@ from rethinking.cli.base import (
 def datasets(data_dir: str | None) -> None:
     """List the known datasets and whether each loads offline on this machine."""
     start_tensorflow()
-    from rethinking.data.datasets import DATASETS, is_available, tfds_data_root  # noqa: PLC0415
+    from rethinking.data.datasets import DATASETS  # noqa: PLC0415
+    from rethinking.data.tfds import is_available, tfds_data_root  # noqa: PLC0415
 
     click.echo(f"{'name':<14} {'source':<9} {'image':<11} {'classes':>7} {'train':>9} {'test':>7}  offline  description")
     for name, known in DATASETS.items():

@@ -350,36 +350,3 @@ def load_npz(path: str) -> DataBundle:
         )
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from err
-
-
-def is_available(name: str, data_dir: str | None = None) -> bool:
-    """Whether ``name`` loads on this machine without a download."""
-    from rethinking.data import tfds  # noqa: PLC0415 (TFDS is imported only when needed)
-
-    known = DATASETS.get(name)
-    if known is not None and known.source == "embedded":
-        return True
-    try:
-        builder = tfds._tfds_builder(name, data_dir)
-    except ValueError:
-        return False
-    if builder.is_prepared():
-        return True
-    url_infos = dict(type(builder).url_infos or {})
-    folder = tfds.manual_dir(data_dir)
-    if builder.MANUAL_DOWNLOAD_INSTRUCTIONS:
-        return folder.is_dir() and any(folder.iterdir())
-    return bool(url_infos) and all(i.filename and (folder / i.filename).exists() for i in url_infos.values())
-
-
-# TFDS loading lives in rethinking.data.tfds; these names stay importable from here.
-_TFDS_NAMES = ("NETWORK_PROBE_TIMEOUT_S", "OFFLINE_ENV", "TFDS_STORAGE_URL", "load_tfds", "manual_dir",
-               "network_reachable", "tfds_data_root", "tfds_index")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _TFDS_NAMES:
-        from rethinking.data import tfds  # noqa: PLC0415
-
-        return getattr(tfds, name)
-    raise AttributeError(f"module 'rethinking.data.datasets' has no attribute {name!r}")

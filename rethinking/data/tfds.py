@@ -23,7 +23,9 @@ import numpy as np
 import tensorflow as tf
 
 from rethinking.atomic import atomic_write_text
-from rethinking.data.datasets import DataBundle, DatasetInfo, DatasetUnavailableError, channel_moments, describe_known
+from rethinking.data.datasets import (
+    DATASETS, DataBundle, DatasetInfo, DatasetUnavailableError, channel_moments, describe_known,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -252,3 +254,19 @@ def load_tfds(
     return DataBundle(train, test, info)
 
 
+def is_available(name: str, data_dir: str | None = None) -> bool:
+    """Whether ``name`` loads on this machine without a download."""
+    known = DATASETS.get(name)
+    if known is not None and known.source == "embedded":
+        return True
+    try:
+        builder = _tfds_builder(name, data_dir)
+    except ValueError:
+        return False
+    if builder.is_prepared():
+        return True
+    url_infos = dict(type(builder).url_infos or {})
+    folder = manual_dir(data_dir)
+    if builder.MANUAL_DOWNLOAD_INSTRUCTIONS:
+        return folder.is_dir() and any(folder.iterdir())
+    return bool(url_infos) and all(i.filename and (folder / i.filename).exists() for i in url_infos.values())
