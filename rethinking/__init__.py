@@ -4,20 +4,14 @@
 package does not import TensorFlow (``rethinking.runtime.configure()`` must be able to run first).
 """
 
-from typing import Any
+from rethinking.registry import lazy_attributes
 
 __version__ = "0.1.0"
 
-_LAZY = {"train": "rethinking.training", "RunConfig": "rethinking.config", "ModelConfig": "rethinking.config",
-         "TrainConfig": "rethinking.config", "DataConfig": "rethinking.data"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib  # noqa: PLC0415
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'rethinking' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {
+    "train": "rethinking.training:train", "RunConfig": "rethinking.config:RunConfig",
+    "ModelConfig": "rethinking.config:ModelConfig", "TrainConfig": "rethinking.config:TrainConfig",
+    "DataConfig": "rethinking.data:DataConfig"})
 
 
 __all__ = ["DataConfig", "ModelConfig", "RunConfig", "TrainConfig", "__version__", "train"]

@@ -8,6 +8,7 @@ TensorFlow, and the function behind a name is imported only when a run needs it.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -28,3 +29,18 @@ def load_function(path: str, what: str = "function") -> Any:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as err:
         raise ValueError(f"Cannot load {what} {path!r}: {err}.") from err
+
+
+def lazy_attributes(package: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports each of ``names`` (``{name: "module:attribute"}``) on first use.
+
+    The packages use it to export names whose modules import TensorFlow, without importing it
+    themselves (``import rethinking`` and the CLI's ``--help`` stay TensorFlow-free).
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            return load_function(names[name], name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

@@ -188,10 +188,7 @@ def from_flags(cls: type[T], flags: Mapping[str, Any]) -> T:
 def command_args(config: Any) -> list[str]:
     """The flags that rebuild ``config`` from the defaults: only options that differ from them."""
     args: list[str] = []
-    for spec in option_fields(type(config)):
-        value: Any = config
-        for part in spec.path:
-            value = getattr(value, part)
+    for spec, value in option_values(config).values():
         if value == spec.default:
             continue
         if spec.kind is bool and spec.option.off_flag:
@@ -201,12 +198,12 @@ def command_args(config: Any) -> list[str]:
     return args
 
 
-def option_values(config: Any) -> dict[str, Any]:
-    """``{Option.name: value}`` of every option of ``config`` (e.g. ``{"model": "mlp_1x512", ...}``)."""
+def option_values(config: Any) -> dict[str, tuple[OptionField, Any]]:
+    """``{Option.name: (its OptionField, its value in config)}`` of every option of ``config``."""
     values = {}
     for spec in option_fields(type(config)):
         value: Any = config
         for part in spec.path:
             value = getattr(value, part)
-        values[spec.option.name] = value
+        values[spec.option.name] = (spec, value)
     return values

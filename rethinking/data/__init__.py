@@ -4,7 +4,7 @@ The names below load on first use, so the TensorFlow-free registries of this pac
 (``rethinking.data.conditions``) can be read without starting TensorFlow.
 """
 
-from typing import Any
+from rethinking.registry import lazy_attributes
 
 _LAZY = {
     "rethinking.data.corruptions": (
@@ -17,12 +17,7 @@ _LAZY = {
 _MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MODULE_OF:
-        import importlib  # noqa: PLC0415
-
-        return getattr(importlib.import_module(_MODULE_OF[name]), name)
-    raise AttributeError(f"module 'rethinking.data' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {name: f"{module}:{name}" for name, module in _MODULE_OF.items()})
 
 
 __all__ = sorted(_MODULE_OF)

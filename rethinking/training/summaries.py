@@ -66,10 +66,9 @@ def hparams_of(config: RunConfig, learning_rate: float, batch_norm: bool) -> dic
     the learning rate, batch norm and the label-corruption probability actually used; options left
     at None (a model default) are omitted, as the plugin takes no None.
     """
-    from rethinking.config.options import option_fields, option_values  # noqa: PLC0415
+    from rethinking.config.options import option_values  # noqa: PLC0415
 
-    logged = {spec.option.name for spec in option_fields(type(config)) if spec.option.hparam}
-    values = {name: value for name, value in option_values(config).items() if name in logged}
+    values = {name: value for name, (spec, value) in option_values(config).items() if spec.option.hparam}
     values.update(learning_rate=float(learning_rate), batch_norm=bool(batch_norm),
                   corruption_prob=float(config.data.corruption.resolved_corruption_prob))
     return {name: value for name, value in values.items() if value is not None}
