@@ -128,8 +128,11 @@ def click_option(spec: Any, help_text: str | None = None) -> Callable[..., Any]:
     if spec.kind is bool and opt.off_flag:
         return click.option(f"{opt.flag}/{opt.off_flag}", opt.name, default=spec.default, show_default=show_default,
                             help=text)
-    if opt.choice_list() is not None:
-        kind: Any = click.Choice(opt.choice_list())
+    if opt.choice_list() is not None and opt.open_choices:  # checked by the config: names or package.module:function
+        kind: Any = str
+        text += f" One of: {', '.join(opt.choice_list())}."
+    elif opt.choice_list() is not None:
+        kind = click.Choice(opt.choice_list())
     elif spec.kind is int:
         kind = click.IntRange(min=opt.minimum) if opt.minimum is not None else int
     else:

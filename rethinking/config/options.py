@@ -28,6 +28,8 @@ class Option:
         off_flag: a boolean's "off" flag (``--no-flip``); None for valued options.
         choices: the allowed values, for a field that takes one of a list: a tuple, or a function
             returning one (so a registry can be read when the option is used, not when defined).
+        open_choices: values outside ``choices`` of the form ``package.module:function`` are
+            accepted too (a user's own code, e.g. ``--model mypkg.nets:my_net``).
         minimum: smallest allowed integer (click's ``IntRange``), for integer fields.
         default_help: what the default means when it is None ("the paper's ...").
         hparam: logged to TensorBoard's HParams dashboard (False for where a run is written, not
@@ -38,6 +40,7 @@ class Option:
     help: str
     off_flag: str | None = None
     choices: tuple[str, ...] | Callable[[], Sequence[str]] | None = None
+    open_choices: bool = False
     minimum: int | None = None
     default_help: str | None = None
     hparam: bool = True
@@ -124,11 +127,17 @@ def check_options(config: Any) -> None:
         if spec is None or value is None:
             continue
         choices = spec.choice_list()
-        if choices is not None and value not in choices:
-            raise ValueError(f"Unknown {spec.name} {value!r}: use one of {', '.join(choices)}.")
+        if choices is not None and value not in choices and not (spec.open_choices and _is_path(value)):
+            more = ", or package.module:function" if spec.open_choices else ""
+            raise ValueError(f"Unknown {spec.name} {value!r}: use one of {', '.join(choices)}{more}.")
         if spec.minimum is not None and (not isinstance(value, int) or isinstance(value, bool) or value < spec.minimum):
             word = {0: "a non-negative integer", 1: "a positive integer"}.get(spec.minimum, f"an integer >= {spec.minimum}")
             raise ValueError(f"{field.name} must be {word}. Received: {field.name}={value}")
+
+
+def _is_path(value: Any) -> bool:
+    module, sep, name = str(value).partition(":")
+    return bool(sep and module and name)
 
 
 def dataclass_from_dict(cls: type[T], values: Mapping[str, Any], prefix: str = "") -> T:

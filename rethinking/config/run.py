@@ -34,9 +34,29 @@ def _strategy_names() -> tuple[str, ...]:
 
 
 def _model_entry(name: str):
+    from rethinking.models import model_entry  # noqa: PLC0415 (plain Python)
+
+    return model_entry(name)
+
+
+# Model-specific switches: passed to the builder only when set (a builder that does not take one refuses it).
+MODEL_SWITCHES = ("depth", "units", "width")
+
+
+def _check_model_switches(config: ModelConfig) -> None:
+    """A toolkit model refuses the model-specific switches it does not take, naming the models that do."""
     from rethinking.models import MODEL_CATALOG  # noqa: PLC0415
 
-    return MODEL_CATALOG[name]
+    entry = _model_entry(config.name)
+    if not str(entry.location).startswith("rethinking.models."):
+        return  # a builder of the user's: checked against its signature when it is built
+    for switch in MODEL_SWITCHES:
+        if getattr(config, switch) is not None and switch not in entry.switches:
+            takers = [name for name, e in MODEL_CATALOG.items() if switch in e.switches]
+            group = MODEL_CATALOG[takers[0]].switches
+            raise ValueError(f"{' and '.join(group)} appl{'y' if len(group) > 1 else 'ies'} only to "
+                             f"model{'s' if len(takers) > 1 else ''} {', '.join(repr(t) for t in takers)}. "
+                             f"Received: name={config.name!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,22 +64,25 @@ class ModelConfig(ConfigDict):
     """Which network, with which switches.
 
     Attributes:
-        name: a key of ``rethinking.models.MODELS``.
+        name: a registered model (``rethinking.models.model_names()``) or a builder of your own,
+            ``"package.module:function"``.
         batch_norm: None: the architecture's default (on for the Inceptions, off otherwise).
         dropout: dropout rate (where it applies: see docs/models.md).
         weight_decay: L2 coefficient lambda of (lambda / 2) ||w||^2 on every kernel.
         width_multiplier: scales every layer width.
         depth: hidden layers, for ``name="mlp"`` only.
         units: hidden units per layer, for ``name="mlp"`` only.
+        width: base width k of the ResNets (ResNet-18: k, 2k, 4k, 8k channels; WRN-28-k: 16k, 32k, 64k).
     """
 
-    name: str = option("inception_small", "--model", "Network (docs/models.md).", choices=_model_names)
+    name: str = option("inception_small", "--model", "Network (docs/models.md), or your own builder as package.module:function.", choices=_model_names, open_choices=True)
     batch_norm: bool | None = option(None, "--batch-norm", "Batch norm after every conv/dense layer.", off_flag="--no-batch-norm", default_help="on for the Inceptions, off otherwise")
     dropout: float = option(0.0, "--dropout", "Dropout rate in [0, 1).")
     weight_decay: float = option(0.0, "--weight-decay", "L2 coefficient lambda of (lambda/2)||w||^2 on every kernel (the paper: 0.0005 in Table 1).")
     width_multiplier: float = option(1.0, "--width-multiplier", "Scales every layer width.")
     depth: int | None = option(None, "--depth", "Hidden layers (--model mlp only).", minimum=0, default_help="1")
     units: int | None = option(None, "--units", "Units per hidden layer (--model mlp only).", minimum=1, default_help="512")
+    width: int | None = option(None, "--width", "Base width k of --model preact_resnet18 (k, 2k, 4k, 8k channels) or wide_resnet28 (WRN-28-k).", minimum=1, default_help="64 for ResNet-18, 10 for WRN-28")
 
     def __post_init__(self) -> None:
         check_options(self)
@@ -69,8 +92,7 @@ class ModelConfig(ConfigDict):
             raise ValueError(f"weight_decay must be a finite number >= 0. Received: weight_decay={self.weight_decay}")
         if not (self.width_multiplier > 0 and math.isfinite(self.width_multiplier)):
             raise ValueError(f"width_multiplier must be > 0. Received: width_multiplier={self.width_multiplier}")
-        if self.name != "mlp" and (self.depth is not None or self.units is not None):
-            raise ValueError(f"depth and units apply only to model 'mlp'. Received: name={self.name!r}")
+        _check_model_switches(self)
 
     @property
     def resolved_batch_norm(self) -> bool:
@@ -81,7 +103,7 @@ class ModelConfig(ConfigDict):
         """Keywords for ``MODELS[name]`` (unset switches left to the builder's defaults)."""
         kwargs: dict[str, Any] = dict(dropout=self.dropout, weight_decay=self.weight_decay,
                                       width_multiplier=self.width_multiplier)
-        for key in ("batch_norm", "depth", "units"):
+        for key in ("batch_norm", *MODEL_SWITCHES):
             if getattr(self, key) is not None:
                 kwargs[key] = getattr(self, key)
         return kwargs
@@ -178,7 +200,7 @@ class RunConfig(ConfigDict):
         """The initial learning rate: the configured one or the paper's for the model."""
         if self.train.learning_rate is not None:
             return self.train.learning_rate
-        return _model_entry(self.model.name).paper_learning_rate
+        return _model_entry(self.model.name).learning_rate
 
     @property
     def eval_batch_size(self) -> int:

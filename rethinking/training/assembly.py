@@ -8,23 +8,62 @@ cross-entropy on logits, and the model's compile defaults (XLA, steps per call).
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
 
 from rethinking.config import RunConfig
-from rethinking.models import MODEL_CATALOG
+from rethinking.models import model_entry
+
+# The switches every run passes, at the value that means "off": a builder that does not take one
+# is called without it while it is off (a researcher's builder need not take them).
+NEUTRAL_SWITCHES = {"dropout": 0.0, "weight_decay": 0.0, "width_multiplier": 1.0}
+
+
+def builder_arguments(builder: Callable[..., Any], switches: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """The switches ``builder`` is called with: those its signature takes.
+
+    Raises:
+        ValueError: a switch set to something other than "off" that the builder does not take,
+            naming the switches and what the builder does take.
+    """
+    try:
+        parameters = inspect.signature(builder).parameters
+    except (TypeError, ValueError):  # no signature to read (some C callables): pass everything
+        return dict(switches)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return dict(switches)
+    taken = {k: v for k, v in switches.items() if k in parameters}
+    refused = {k: v for k, v in switches.items() if k not in parameters and NEUTRAL_SWITCHES.get(k, object()) != v}
+    if refused:
+        offered = [p for p in parameters if parameters[p].kind is inspect.Parameter.KEYWORD_ONLY
+                   or parameters[p].default is not inspect.Parameter.empty]
+        raise ValueError(f"The builder of model {model!r} does not take {', '.join(f'{k}={v!r}' for k, v in refused.items())}"
+                         f" (it takes {', '.join(offered) or 'no switches'}): drop those options or add the keywords to "
+                         "the builder.")
+    return taken
 
 
 def build_model(config: RunConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
-    """The configured network, under the configured dtype policy (global policy restored after)."""
+    """The configured network, under the configured dtype policy (global policy restored after).
+
+    Raises:
+        ValueError: the builder cannot be loaded, refuses a switch, or does not return a Keras model.
+    """
+    builder = model_entry(config.model.name).load()
+    kwargs = builder_arguments(builder, config.model.builder_kwargs(), config.model.name)
     previous = keras.config.dtype_policy()
     if config.train.mixed_precision != "none":
         keras.config.set_dtype_policy(config.train.mixed_precision)
     try:
-        return MODEL_CATALOG[config.model.name].load()(input_shape, num_classes, **config.model.builder_kwargs())
+        model = builder(input_shape, num_classes, **kwargs)
     finally:
         keras.config.set_dtype_policy(previous)
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"The builder of model {config.model.name!r} returned {type(model).__name__}, not a keras.Model.")
+    return model
 
 
 def compile_settings(config: RunConfig, keras_fit: bool, replicas: int = 1) -> dict[str, Any]:
@@ -36,7 +75,7 @@ def compile_settings(config: RunConfig, keras_fit: bool, replicas: int = 1) -> d
     tensor ... while/cond") and so does XLA ("Trying to access resource ... located in device
     CPU:1 from device CPU:0").
     """
-    entry = MODEL_CATALOG[config.model.name]
+    entry = model_entry(config.model.name)
     jit = entry.jit_compile if config.train.jit_compile is None else config.train.jit_compile
     spe = entry.steps_per_execution if config.train.steps_per_execution is None else config.train.steps_per_execution
     if not keras_fit:

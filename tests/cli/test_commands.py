@@ -98,7 +98,7 @@ def test_verbose_flag_shows_the_library_log(cli, caplog, tfds_dir):
     [
         (["train", "--labels", "partial", "--corruption-prob", "1.5"], "must be in [0, 1]"),
         (["train", "--dropout", "1.0"], "dropout is a rate in [0, 1)"),
-        (["train", "--model", "resnet50"], "'resnet50' is not one of"),
+        (["train", "--model", "resnet50"], "Unknown model 'resnet50': use one of inception_small"),
         (["train", "--model", "inception_small", "--depth", "2"], "depth and units apply only to model 'mlp'"),
         (["train", "--lr-decay", "2"], "lr_decay is a per-epoch factor"),
         (["train", "--fit-threshold", "0"], "fit_threshold is an accuracy"),

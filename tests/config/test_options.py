@@ -18,6 +18,7 @@ COMPANIONS = {
     "data.corruption.corrupt_test_labels": {"data.corruption.labels": "random"},
     "model.depth": {"model.name": "mlp"},
     "model.units": {"model.name": "mlp"},
+    "model.width": {"model.name": "preact_resnet18"},
 }
 VALUES = {"data.corruption.labels": "random", "data.cache": "none"}
 

@@ -19,7 +19,7 @@ def test_model_config_takes_exactly_the_registry_names_and_reads_its_facts():
     for name, entry in MODEL_CATALOG.items():
         config = ModelConfig(name=name)
         assert callable(MODELS[name]) and config.resolved_batch_norm == entry.batch_norm
-        assert RunConfig(model=config).learning_rate == entry.paper_learning_rate
+        assert RunConfig(model=config).learning_rate == entry.learning_rate
     assert ModelConfig(name="mlp", batch_norm=True).resolved_batch_norm is True
     with pytest.raises(ValueError, match="Unknown model 'resnet9': use one of inception_small, alexnet_small"):
         ModelConfig(name="resnet9")
