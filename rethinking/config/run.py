@@ -256,7 +256,12 @@ def config_digest(config: RunConfig) -> str:
 
 
 def default_run_name(config: RunConfig) -> str:
-    """``<model>-<labels>-<pixels>-seed<k>-<digest>``: readable, and unique per config."""
+    """``<model>-<labels>-<pixels>-seed<k>-<digest>``: readable, and unique per config.
+
+    A builder given as ``package.module:function`` is named by its function (the digest tells
+    builders of the same name apart).
+    """
     c = config.data.corruption
     labels = f"partial{c.corruption_prob:g}" if c.labels == "partial" else c.labels
-    return f"{config.model.name}-labels_{labels}-pixels_{c.pixels}-seed{config.data.seed}-{config_digest(config)}"
+    model = config.model.name.rpartition(":")[2]
+    return f"{model}-labels_{labels}-pixels_{c.pixels}-seed{config.data.seed}-{config_digest(config)}"

@@ -8,14 +8,16 @@ cross-entropy on logits, and the model's compile defaults (XLA, steps per call).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
 
 from rethinking.config import RunConfig
-from rethinking.models import model_entry
+from rethinking.models import ModelEntry, model_entry, register
+from rethinking.registry import load_function
 
 # The switches every run passes, at the value that means "off": a builder that does not take one
 # is called without it while it is off (a researcher's builder need not take them).
@@ -44,6 +46,38 @@ def builder_arguments(builder: Callable[..., Any], switches: Mapping[str, Any], 
                          f" (it takes {', '.join(offered) or 'no switches'}): drop those options or add the keywords to "
                          "the builder.")
     return taken
+
+
+def use_builder(config: RunConfig, builder: Callable[..., keras.Model]) -> RunConfig:
+    """``config`` training ``builder``: a builder ``(input_shape, num_classes, **switches)`` or a factory ``()``.
+
+    The config's model name becomes the builder's location (``module:function``) when it can be
+    imported from there, so the run records how to find it again; otherwise (a local function, a
+    factory) the builder is registered under its own name, which the run records.
+
+    Raises:
+        ValueError: a callable without a usable name (a lambda): register it under a name.
+    """
+    try:
+        required = [p for p in inspect.signature(builder).parameters.values() if p.default is inspect.Parameter.empty
+                    and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        required = [None, None]
+    location = ModelEntry(builder).location if required else None
+    try:
+        importable = location is not None and load_function(location) is builder
+    except ValueError:
+        importable = False
+    if importable:
+        name = location
+    else:
+        name = getattr(builder, "__name__", "")
+        if not name.isidentifier():
+            raise ValueError(f"Give your model a name: rethinking.models.register('my_net', builder) and "
+                             f"ModelConfig(name='my_net'), or a named function. Received: {builder!r}")
+        factory = builder
+        register(name, builder if required else (lambda input_shape, num_classes: factory()))
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, name=name))
 
 
 def build_model(config: RunConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
@@ -91,16 +125,17 @@ def learning_rate_schedule(config: RunConfig, steps_per_epoch: int) -> keras.opt
         config.learning_rate, decay_steps=steps_per_epoch, decay_rate=config.train.lr_decay, staircase=True)
 
 
-def compile_model(model: keras.Model, config: RunConfig, steps_per_epoch: int, settings: dict[str, Any]) -> None:
-    """SGD with momentum, cross-entropy on logits, running batch accuracy."""
+def compile_model(model: keras.Model, config: RunConfig, steps_per_epoch: int, settings: dict[str, Any],
+                  metrics: Sequence[keras.metrics.Metric] = ()) -> None:
+    """SGD with momentum, cross-entropy on logits, running batch accuracy and any extra ``metrics``."""
     optimizer = keras.optimizers.SGD(learning_rate_schedule(config, steps_per_epoch), momentum=config.train.momentum)
     model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], **settings)
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"), *metrics], **settings)
     model.optimizer.build(model.trainable_variables)  # variables exist before a checkpoint is restored into them
 
 
-def assemble_model(config: RunConfig, pipeline: Any, *, keras_fit: bool = True,
-                   replicas: int = 1) -> tuple[keras.Model, dict[str, Any]]:
+def assemble_model(config: RunConfig, pipeline: Any, *, keras_fit: bool = True, replicas: int = 1,
+                   metrics: Sequence[keras.metrics.Metric] = ()) -> tuple[keras.Model, dict[str, Any]]:
     """Builds and compiles the network of ``config`` for ``pipeline``'s inputs.
 
     Args:
@@ -108,11 +143,12 @@ def assemble_model(config: RunConfig, pipeline: Any, *, keras_fit: bool = True,
         pipeline: its ``DataPipeline`` (input shape, classes, steps per epoch).
         keras_fit: trained with ``model.fit`` (else the multi-worker step loop).
         replicas: replicas in sync (compile settings depend on it).
+        metrics: extra Keras metrics to compile in.
 
     Returns:
         The compiled model and its compile settings (``jit_compile``, ``steps_per_execution``).
     """
     settings = compile_settings(config, keras_fit, replicas)
     model = build_model(config, pipeline.input_shape, pipeline.info.num_classes)
-    compile_model(model, config, pipeline.steps_per_epoch, settings)
+    compile_model(model, config, pipeline.steps_per_epoch, settings, metrics)
     return model, settings

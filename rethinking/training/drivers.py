@@ -9,7 +9,7 @@ epoch at a NaN loss.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import keras
 import tensorflow as tf
@@ -43,14 +43,32 @@ class BatchLossLogger(keras.callbacks.Callback):
         summaries.write_batch_loss(self.writer, self.first_step + batch + 1, loss)
 
 
-def keras_epoch(model: keras.Model, dataset: tf.data.Dataset, callback: keras.callbacks.Callback) -> dict[str, float]:
+class BatchEvents(keras.callbacks.Callback):
+    """Passes the batch events of the drivers' one-epoch calls on to the user's callbacks.
+
+    Their epoch and train events come from the engine, with its epoch numbers and its metrics
+    (``model.fit`` runs one epoch per call, so its own epoch events would always say epoch 0).
+    """
+
+    def __init__(self, callbacks: keras.callbacks.CallbackList) -> None:
+        super().__init__()
+        self.callbacks = callbacks
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self.callbacks.on_train_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.callbacks.on_train_batch_end(batch, logs)
+
+
+def keras_epoch(model: keras.Model, dataset: tf.data.Dataset, callbacks: Sequence[keras.callbacks.Callback]) -> dict[str, float]:
     """One epoch through ``model.fit``."""
-    history = model.fit(supervised(dataset), epochs=1, verbose=0, shuffle=False, callbacks=[callback])
+    history = model.fit(supervised(dataset), epochs=1, verbose=0, shuffle=False, callbacks=list(callbacks))
     return {k: float(v[-1]) for k, v in history.history.items() if v}
 
 
 def distributed_epoch(model: keras.Model, strategy: tf.distribute.Strategy, dataset: tf.data.Dataset,
-                       step_fn: Callable, callback: keras.callbacks.Callback) -> dict[str, float]:
+                      step_fn: Callable, callbacks: Sequence[keras.callbacks.Callback]) -> dict[str, float]:
     """One epoch of ``model.train_step`` under ``strategy.run`` (the multi-worker driver).
 
     Each global batch is split over the workers' replicas (auto-shard by data), so every worker
@@ -61,11 +79,13 @@ def distributed_epoch(model: keras.Model, strategy: tf.distribute.Strategy, data
     distributed = strategy.experimental_distribute_dataset(supervised(dataset).with_options(options))
     model.reset_metrics()
     logs: dict[str, float] = {}
-    callback.set_model(model)
+    for callback in callbacks:
+        callback.set_model(model)
     for batch_index, batch in enumerate(distributed):
         outputs = step_fn(batch)
         logs = {k: float(strategy.experimental_local_results(v)[0]) for k, v in outputs.items()}
-        callback.on_train_batch_end(batch_index, logs)
+        for callback in callbacks:
+            callback.on_train_batch_end(batch_index, logs)
         if model.stop_training:
             break
     return logs

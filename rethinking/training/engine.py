@@ -24,7 +24,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from rethinking.config import RunConfig
 from rethinking.data.pipeline import DataPipeline, build_pipeline
 from rethinking.data.preview import image_grid, sample_training_images
 from rethinking.training import drivers, rundir, summaries
-from rethinking.training.assembly import assemble_model
+from rethinking.training.assembly import assemble_model, use_builder
 from rethinking.training.checkpoints import Checkpointer, RunState
 from rethinking.training.runlock import RunLock
 from rethinking.training.evaluation import evaluate_epoch, evaluate_split, evaluation_datasets, make_loss_and_correct_fn
@@ -54,6 +54,9 @@ def train(
     overwrite: bool = False,
     progress: Callable[[dict[str, Any]], None] | None = None,
     driver: str = "auto",
+    model: Callable[..., keras.Model] | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    metrics: Sequence[keras.metrics.Metric] = (),
 ) -> dict[str, Any]:
     """Trains (or resumes, or returns the stored results of) the run of ``config``.
 
@@ -67,6 +70,18 @@ def train(
         progress: called with each epoch's metrics row (the CLI prints it).
         driver: ``"auto"`` (``model.fit`` unless multi-worker), ``"fit"`` or ``"loop"`` (the
             distributed step loop, also usable on one machine; for tests and comparisons).
+        model: your network instead of ``config.model.name``: a builder ``(input_shape,
+            num_classes, **switches) -> keras.Model`` or a factory ``() -> keras.Model``. The run
+            records where to find it (``module:function``) or, for a local function, its name
+            (see ``assembly.use_builder``).
+        callbacks: Keras callbacks run inside the engine's epochs: ``on_train_begin``/``end`` once
+            per session, ``on_epoch_begin(epoch)`` and ``on_epoch_end(epoch, logs)`` with the
+            0-based index of the epoch and the engine's metrics row (train/test accuracy,
+            corrupted/clean split, ...), batch events from the training steps. A callback that sets
+            ``model.stop_training`` ends the run after that epoch (status finished,
+            ``stopped_by_callback``).
+        metrics: extra Keras metrics compiled into the model; their running training-batch values
+            are logged per epoch as ``batch_<name>`` (metrics.csv, TensorBoard).
 
     Returns:
         The results dict also written to ``results.json``.
@@ -79,6 +94,8 @@ def train(
         TrainingDiverged: the loss became NaN or too large (``results.json`` says so).
         OSError: the run directory cannot be written (see ``rundir.describe_os_error``).
     """
+    if model is not None:
+        config = use_builder(config, model)
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy = get_strategy(config.train.strategy)
@@ -94,7 +111,7 @@ def train(
         lock.acquire()
     try:
         return _train_owned(config, directory, strategy, keras_fit=keras_fit, chief=chief, overwrite=overwrite,
-                            progress=progress, lock=lock)
+                            progress=progress, lock=lock, callbacks=callbacks, metrics=metrics)
     except BaseException:
         # A run rejected before it wrote its config (bad data, no memory) leaves no folder behind.
         if chief and created and not (directory / rundir.CONFIG_FILE).exists():
@@ -107,7 +124,8 @@ def train(
 
 def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Strategy, *, keras_fit: bool, chief: bool,
                  overwrite: bool, progress: Callable[[dict[str, Any]], None] | None,
-                 lock: RunLock | None) -> dict[str, Any]:
+                 lock: RunLock | None, callbacks: Sequence[keras.callbacks.Callback] = (),
+                 metrics: Sequence[keras.metrics.Metric] = ()) -> dict[str, Any]:
     """``train`` once this process owns the run directory."""
     if overwrite and chief:
         rundir.clear(directory)
@@ -124,7 +142,8 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     keras.utils.set_random_seed(config.init_seed)
     pipeline = build_pipeline(config.data, config.train.batch_size)
     with strategy.scope():
-        model, settings = assemble_model(config, pipeline, keras_fit=keras_fit, replicas=strategy.num_replicas_in_sync)
+        model, settings = assemble_model(config, pipeline, keras_fit=keras_fit, replicas=strategy.num_replicas_in_sync,
+                                         metrics=metrics)
     if chief and not (directory / rundir.CONFIG_FILE).is_file():
         # Written once the data and the model are known to build: a rejected run leaves no folder.
         rundir.write_json(directory / rundir.CONFIG_FILE, rundir.config_record(config))
@@ -141,6 +160,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
 
     session_start, wall_before = time.perf_counter(), state.wall_seconds
     status = "running"
+    hooks = keras.callbacks.CallbackList(list(callbacks), model=model)
     if not state.history:  # epoch 0: the untrained network, the start of every curve
         row = evaluate_epoch(state, predict, evaluation, config.train.fit_threshold)
         row = {"epoch": 0, "step": 0, "learning_rate": config.learning_rate, "batch_loss": float("nan"), **row,
@@ -150,16 +170,20 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     if chief and not (directory / rundir.INPUTS_FILE).exists():  # after epoch 0 filled the data cache; also
         # after a kill between the first checkpoint and this point, so hparams are never missing
         _write_run_start(writer, config, pipeline, directory, batch_norm)
+    stopped = False
     try:
-        while state.epoch < config.train.epochs and not (config.train.until_fit and state.fit_epoch is not None):
+        hooks.on_train_begin()
+        while not stopped and state.epoch < config.train.epochs and not (config.train.until_fit and state.fit_epoch is not None):
             epoch_start = time.perf_counter()
             learning_rate = config.learning_rate * config.train.lr_decay ** state.epoch
             batch_logger = drivers.BatchLossLogger(writer, state.step, pipeline.steps_per_epoch // 10)
             dataset = pipeline.train(state.epoch)
+            hooks.on_epoch_begin(state.epoch)
+            epoch_callbacks = [batch_logger, drivers.BatchEvents(hooks)]
             if keras_fit:
-                logs = drivers.keras_epoch(model, dataset, batch_logger)
+                logs = drivers.keras_epoch(model, dataset, epoch_callbacks)
             else:
-                logs = drivers.distributed_epoch(model, strategy, dataset, step_fn, batch_logger)
+                logs = drivers.distributed_epoch(model, strategy, dataset, step_fn, epoch_callbacks)
             train_seconds = time.perf_counter() - epoch_start
             batch_loss = logs.get("loss", float("nan"))
             if batch_logger.nan or not math.isfinite(batch_loss) or batch_loss > config.train.divergence_loss:
@@ -174,9 +198,13 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
             row = evaluate_epoch(state, predict, evaluation, config.train.fit_threshold)
             row = {"epoch": state.epoch, "step": state.step, "learning_rate": learning_rate, "batch_loss": batch_loss,
                    **row, "epoch_seconds": time.perf_counter() - epoch_start,
-                   "train_images_per_second": pipeline.info.train_size / train_seconds}
+                   "train_images_per_second": pipeline.info.train_size / train_seconds,
+                   **{f"batch_{k}": v for k, v in logs.items() if k not in ("loss", "accuracy")}}
             state.wall_seconds = wall_before + time.perf_counter() - session_start
             _record(state, row, writer, checkpointer, directory, chief, progress, config, lock)
+            hooks.on_epoch_end(state.epoch - 1, dict(row))
+            stopped = bool(model.stop_training)
+        hooks.on_train_end()
         status = "fitted" if state.fit_epoch is not None and config.train.until_fit else "finished"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -188,6 +216,8 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     finally:
         state.wall_seconds = wall_before + time.perf_counter() - session_start
         results = rundir.results_record(config, state, status, directory, pipeline, settings, strategy, batch_norm)
+        if stopped:
+            results["stopped_by_callback"] = True
         try:
             if lock is None or lock.owns():  # never write into a directory another process took over
                 results = _finish(results, model=model, state=state, predict=predict, evaluation=evaluation,
@@ -211,7 +241,7 @@ def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, pre
             rundir.save_weights_atomically(model, own_dir / rundir.FINAL_WEIGHTS)
             if chief:
                 # Also repairs a completed run whose files were lost (the session trained no epoch).
-                rundir.write_csv(directory / rundir.METRICS_FILE, state.history, rundir.METRIC_COLUMNS)
+                rundir.write_csv(directory / rundir.METRICS_FILE, state.history, rundir.metric_columns(state.history))
                 if state.train_examples is None:
                     state.train_examples = evaluate_split(predict, evaluation[0])
                 rundir.write_examples(directory, state)
@@ -240,7 +270,7 @@ def _record(state: RunState, row: dict[str, Any], writer, checkpointer: Checkpoi
         lock.check()
     state.history.append(row)
     if chief:
-        rundir.write_csv(directory / rundir.METRICS_FILE, state.history, rundir.METRIC_COLUMNS)
+        rundir.write_csv(directory / rundir.METRICS_FILE, state.history, rundir.metric_columns(state.history))
         summaries.write_epoch(writer, row)
         rundir.write_examples(directory, state)
     checkpointer.save(state)

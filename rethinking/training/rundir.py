@@ -63,6 +63,12 @@ COMPLETE_STATUSES = ("finished", "fitted")
 DONE_STATUSES = (*COMPLETE_STATUSES, "diverged")
 
 
+def metric_columns(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """metrics.csv's columns: the engine's, then any extra ones (``batch_<metric>``) in first-seen order."""
+    extra = dict.fromkeys(k for row in rows for k in row if k not in METRIC_COLUMNS)
+    return (*METRIC_COLUMNS, *extra)
+
+
 def run_dir(config: RunConfig) -> Path:
     """``<log_dir>/<experiment>/<run name>``."""
     return Path(config.log_dir) / config.experiment / config.resolved_run_name

@@ -35,7 +35,8 @@ def create_writer(directory: str | None) -> tf.summary.SummaryWriter:
 def write_epoch(writer: tf.summary.SummaryWriter, row: Mapping[str, Any]) -> None:
     """Writes one epoch's metrics at step = epoch and at step = optimizer steps."""
     with writer.as_default():
-        for name in EPOCH_SCALARS:
+        extra = [k for k in row if k.startswith("batch_") and k not in EPOCH_SCALARS]  # a user's metrics
+        for name in (*EPOCH_SCALARS, *extra):
             value = row.get(name)
             if value is None or not np.isfinite(value):
                 continue
