@@ -18,6 +18,11 @@ from rethinking.config.data import DataConfig
 from rethinking.config.options import ConfigDict, check_options, option
 
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
+OPTIMIZERS = ("sgd", "adam")
+# Learning-rate schedules (rates per optimizer step: assembly.scheduled_rate and learning_rate_schedule).
+SCHEDULES = ("exponential", "step", "cosine", "constant")
+# Adam's initial learning rate when none is given (Keras' default; the model defaults are SGD's).
+ADAM_LEARNING_RATE = 0.001
 
 def _model_names() -> tuple[str, ...]:
     """The model registry's names (``rethinking.models.MODEL_CATALOG``; plain Python, no TensorFlow)."""
@@ -118,7 +123,14 @@ class TrainConfig(ConfigDict):
         batch_size: global batch size (split over replicas).
         learning_rate: None: the paper's (0.1 Inception, 0.01 others).
         momentum: SGD momentum.
-        lr_decay: factor applied to the learning rate after every epoch (the paper: 0.95).
+        optimizer: ``sgd`` (the paper) or ``adam``.
+        nesterov: Nesterov momentum (SGD).
+        schedule: ``exponential`` (the paper: times ``lr_decay`` after every epoch), ``step``
+            (times ``lr_step_factor`` at each epoch of ``lr_steps``), ``cosine`` (cosine decay to 0
+            over ``epochs``) or ``constant``.
+        lr_decay: the exponential schedule's factor per epoch (the paper: 0.95).
+        lr_steps: the step schedule's epochs, comma-separated (``"60,120,160"``).
+        lr_step_factor: the step schedule's factor at each of them.
         until_fit: stop as soon as training accuracy reaches ``fit_threshold``.
         fit_threshold: training accuracy (fraction, whole training set, inference mode) that counts
             as fitted.
@@ -135,9 +147,14 @@ class TrainConfig(ConfigDict):
 
     epochs: int = option(100, "--epochs", "Epochs to train (with --until-fit: the cap).", minimum=1)
     batch_size: int = option(128, "--batch-size", "Global batch size (split over replicas).", minimum=1)
-    learning_rate: float | None = option(None, "--learning-rate", "Initial learning rate.", default_help="the paper's, 0.1 for the Inceptions, 0.01 otherwise")
+    learning_rate: float | None = option(None, "--learning-rate", "Initial learning rate.", default_help="the model's SGD rate: the paper's 0.1 for the Inceptions, 0.01 otherwise; 0.001 with --optimizer adam")
     momentum: float = option(0.9, "--momentum", "SGD momentum.")
+    optimizer: str = option("sgd", "--optimizer", "sgd (the paper's, with --momentum) or adam.", choices=OPTIMIZERS)
+    nesterov: bool = option(False, "--nesterov", "Nesterov momentum (--optimizer sgd).", off_flag="--no-nesterov")
+    schedule: str = option("exponential", "--schedule", "Learning-rate schedule: exponential (the paper's: x --lr-decay every epoch), step (x --lr-step-factor at each of --lr-steps), cosine (to 0 over --epochs), constant.", choices=SCHEDULES)
     lr_decay: float = option(0.95, "--lr-decay", "Learning-rate factor applied after every epoch (the paper's 0.95).")
+    lr_steps: str | None = option(None, "--lr-steps", "Epochs at which --schedule step multiplies the rate by --lr-step-factor, comma-separated (e.g. 60,120,160).")
+    lr_step_factor: float = option(0.1, "--lr-step-factor", "Factor of --schedule step at each of --lr-steps.")
     until_fit: bool = option(False, "--until-fit", "Stop once training accuracy reaches --fit-threshold (time to fit).", off_flag="--fixed-epochs")
     fit_threshold: float = option(1.0, "--fit-threshold", "Training accuracy that counts as fitted (1.0 = 100%).")
     strategy: str = option("auto", "--strategy", "tf.distribute strategy (auto: all local GPUs, else one device; multi-worker reads TF_CONFIG).", choices=_strategy_names)
@@ -157,10 +174,33 @@ class TrainConfig(ConfigDict):
             raise ValueError(f"momentum must be in [0, 1). Received: momentum={self.momentum}")
         if not 0.0 < self.lr_decay <= 1.0:
             raise ValueError(f"lr_decay is a per-epoch factor in (0, 1]. Received: lr_decay={self.lr_decay}")
+        if not 0.0 < self.lr_step_factor <= 1.0:
+            raise ValueError(f"lr_step_factor must be in (0, 1]. Received: lr_step_factor={self.lr_step_factor}")
+        if (self.schedule == "step") != (self.lr_steps is not None):
+            raise ValueError("--schedule step takes --lr-steps (e.g. 60,120,160), and --lr-steps only applies to it. "
+                             f"Received: schedule={self.schedule!r}, lr_steps={self.lr_steps!r}")
+        if self.lr_steps is not None:
+            self.step_epochs()  # raises on a malformed list
+        if self.nesterov and self.optimizer != "sgd":
+            raise ValueError(f"nesterov applies to --optimizer sgd. Received: optimizer={self.optimizer!r}")
         if not 0.0 < self.fit_threshold <= 1.0:
             raise ValueError(f"fit_threshold is an accuracy in (0, 1]. Received: fit_threshold={self.fit_threshold}")
         if not self.divergence_loss > 0:
             raise ValueError(f"divergence_loss must be > 0. Received: divergence_loss={self.divergence_loss}")
+
+
+    def step_epochs(self) -> tuple[int, ...]:
+        """The epochs of ``lr_steps`` as integers (increasing, positive); () when unset."""
+        if self.lr_steps is None:
+            return ()
+        try:
+            epochs = tuple(int(part) for part in str(self.lr_steps).split(","))
+        except ValueError:
+            epochs = ()
+        if not epochs or any(e < 1 for e in epochs) or list(epochs) != sorted(set(epochs)):
+            raise ValueError("lr_steps takes increasing positive epochs, comma-separated (e.g. 60,120,160). "
+                             f"Received: lr_steps={self.lr_steps!r}")
+        return epochs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,9 +237,11 @@ class RunConfig(ConfigDict):
 
     @property
     def learning_rate(self) -> float:
-        """The initial learning rate: the configured one or the paper's for the model."""
+        """The initial learning rate: the configured one, else Adam's default (0.001) or the model's SGD rate."""
         if self.train.learning_rate is not None:
             return self.train.learning_rate
+        if self.train.optimizer == "adam":
+            return ADAM_LEARNING_RATE
         return _model_entry(self.model.name).learning_rate
 
     @property

@@ -27,6 +27,13 @@ from rethinking.data.conditions import LABEL_NOISES, pixel_condition
 from rethinking.data.seeds import ALG as _ALG
 from rethinking.registry import load_function
 
+@tf.autograph.experimental.do_not_convert
+def registered_function(path: str, what: str):
+    """``registry.load_function`` for code that runs while tf.data traces a map function (no AutoGraph
+    conversion of the import machinery)."""
+    return load_function(path, what)
+
+
 # Named conditions of the paper (Section 2, Figure 1a); partial corruption takes its p from the user.
 CONDITIONS: dict[str, Corruption] = {
     "true_labels": Corruption(),
@@ -78,7 +85,7 @@ def corrupt_label(
     _check_choice("label_noise", noise, tuple(LABEL_NOISES))
     if num_classes < 2:
         raise ValueError(f"Label corruption needs at least 2 classes. Received: num_classes={num_classes}")
-    draw = load_function(LABEL_NOISES[noise], "label noise")
+    draw = registered_function(LABEL_NOISES[noise], "label noise")
     key = seeds.fold(seeds.stream_seed(seed, seeds.LABELS, split), index)
     # Two independent draws from one key: whether to redraw, and what to draw.
     keys = tf.random.experimental.stateless_split(key, num=2, alg=_ALG)

@@ -33,8 +33,7 @@ import tensorflow as tf
 from rethinking.config.data import CACHE_MODES, MAX_DEFAULT_SHUFFLE_BUFFER, DataConfig  # noqa: F401 (re-exported)
 from rethinking.data import preprocessing, seeds
 from rethinking.data.conditions import PixelCondition, pixel_condition
-from rethinking.data.corruptions import apply_corruption, corrupt_pixels, permute_batch
-from rethinking.registry import load_function
+from rethinking.data.corruptions import apply_corruption, corrupt_pixels, permute_batch, registered_function
 from rethinking.data.datasets import DataBundle, DatasetInfo, channel_moments, load_dataset
 
 # Key of the per-example permutation (random pixels under augmentation), dropped once applied.
@@ -250,7 +249,7 @@ def corrupt_split(
 def _permutation(condition: PixelCondition, size: tuple[int, int], *, seed: int, split: str,
                  index: tf.Tensor | None = None) -> tf.Tensor:
     """The pixel permutation ``condition`` gives an image of ``size`` (one example's, or the dataset's)."""
-    function = load_function(condition.function, "pixel condition")
+    function = registered_function(condition.function, "pixel condition")
     return function(size[0] * size[1], seed=seed, split=split, index=index)
 
 

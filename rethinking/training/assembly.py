@@ -2,14 +2,15 @@
 
 ``assemble_model(config, pipeline)`` is what the engine calls inside ``strategy.scope()`` and what
 the hyperparameter search (``experiments.tuning``) calls for each trial: the builder from the model
-registry under the configured dtype policy, SGD with momentum and the paper's per-epoch decay,
-cross-entropy on logits, and the model's compile defaults (XLA, steps per call).
+registry under the configured dtype policy, the optimizer on its learning-rate schedule (the
+paper's: SGD with momentum, decayed per epoch), cross-entropy on logits, and the model's compile defaults (XLA, steps per call).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -119,17 +120,54 @@ def compile_settings(config: RunConfig, keras_fit: bool, replicas: int = 1) -> d
     return {"jit_compile": bool(jit), "steps_per_execution": int(spe)}
 
 
-def learning_rate_schedule(config: RunConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
-    """The paper's schedule: the initial rate times ``lr_decay`` ** (epochs completed)."""
-    return keras.optimizers.schedules.ExponentialDecay(
-        config.learning_rate, decay_steps=steps_per_epoch, decay_rate=config.train.lr_decay, staircase=True)
+def scheduled_rate(config: RunConfig, step: int, steps_per_epoch: int) -> float:
+    """The learning rate of optimizer step ``step`` (0-based: steps taken before it), as documented.
+
+    exponential: ``lr * lr_decay ** floor(step / steps_per_epoch)`` (the paper's per-epoch decay);
+    step: ``lr * lr_step_factor ** (milestones reached)``, a milestone epoch e reached at step
+    ``e * steps_per_epoch``; cosine: ``lr * (1 + cos(pi * min(step, T) / T)) / 2``, T = epochs x
+    steps per epoch; constant: ``lr``. Nothing depends on the epoch cap except cosine.
+    """
+    train, rate = config.train, config.learning_rate
+    epoch = step // steps_per_epoch
+    if train.schedule == "exponential":
+        return rate * train.lr_decay ** epoch
+    if train.schedule == "step":
+        return rate * train.lr_step_factor ** sum(1 for e in train.step_epochs() if epoch >= e)
+    if train.schedule == "cosine":
+        total = train.epochs * steps_per_epoch
+        return rate * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+    return rate
+
+
+def learning_rate_schedule(config: RunConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule | float:
+    """The Keras schedule giving ``scheduled_rate`` at every optimizer step."""
+    train, rate = config.train, config.learning_rate
+    schedules = keras.optimizers.schedules
+    if train.schedule == "exponential":
+        return schedules.ExponentialDecay(rate, decay_steps=steps_per_epoch, decay_rate=train.lr_decay, staircase=True)
+    if train.schedule == "step":  # PiecewiseConstantDecay keeps values[i] while step <= boundaries[i]
+        epochs = train.step_epochs()
+        return schedules.PiecewiseConstantDecay([e * steps_per_epoch - 1 for e in epochs],
+                                                [rate * train.lr_step_factor ** i for i in range(len(epochs) + 1)])
+    if train.schedule == "cosine":
+        return schedules.CosineDecay(rate, decay_steps=train.epochs * steps_per_epoch)
+    return rate
+
+
+def make_optimizer(config: RunConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """SGD (momentum, optionally Nesterov) or Adam, on the configured schedule."""
+    schedule = learning_rate_schedule(config, steps_per_epoch)
+    if config.train.optimizer == "adam":
+        return keras.optimizers.Adam(schedule)
+    return keras.optimizers.SGD(schedule, momentum=config.train.momentum, nesterov=config.train.nesterov)
 
 
 def compile_model(model: keras.Model, config: RunConfig, steps_per_epoch: int, settings: dict[str, Any],
                   metrics: Sequence[keras.metrics.Metric] = ()) -> None:
-    """SGD with momentum, cross-entropy on logits, running batch accuracy and any extra ``metrics``."""
-    optimizer = keras.optimizers.SGD(learning_rate_schedule(config, steps_per_epoch), momentum=config.train.momentum)
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    """The optimizer, cross-entropy on logits, running batch accuracy and any extra ``metrics``."""
+    model.compile(optimizer=make_optimizer(config, steps_per_epoch),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"), *metrics], **settings)
     model.optimizer.build(model.trainable_variables)  # variables exist before a checkpoint is restored into them
 

@@ -35,7 +35,7 @@ from rethinking.config import RunConfig
 from rethinking.data.pipeline import DataPipeline, build_pipeline
 from rethinking.data.preview import image_grid, sample_training_images
 from rethinking.training import drivers, rundir, summaries
-from rethinking.training.assembly import assemble_model, use_builder
+from rethinking.training.assembly import assemble_model, scheduled_rate, use_builder
 from rethinking.training.checkpoints import Checkpointer, RunState
 from rethinking.training.runlock import RunLock
 from rethinking.training.evaluation import evaluate_epoch, evaluate_split, evaluation_datasets, make_loss_and_correct_fn
@@ -175,7 +175,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
         hooks.on_train_begin()
         while not stopped and state.epoch < config.train.epochs and not (config.train.until_fit and state.fit_epoch is not None):
             epoch_start = time.perf_counter()
-            learning_rate = config.learning_rate * config.train.lr_decay ** state.epoch
+            learning_rate = scheduled_rate(config, state.epoch * pipeline.steps_per_epoch, pipeline.steps_per_epoch)
             batch_logger = drivers.BatchLossLogger(writer, state.step, pipeline.steps_per_epoch // 10)
             dataset = pipeline.train(state.epoch)
             hooks.on_epoch_begin(state.epoch)
