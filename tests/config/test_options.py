@@ -19,8 +19,10 @@ COMPANIONS = {
     "model.depth": {"model.name": "mlp"},
     "model.units": {"model.name": "mlp"},
     "model.width": {"model.name": "preact_resnet18"},
+    "train.lr_steps": {"train.schedule": "step"},
+    "train.nesterov": {"train.optimizer": "sgd"},
 }
-VALUES = {"data.corruption.labels": "random", "data.cache": "none"}
+VALUES = {"data.corruption.labels": "random", "data.cache": "none", "train.schedule": "cosine", "train.lr_steps": "3,5"}
 
 
 def _other_value(spec: OptionField):
