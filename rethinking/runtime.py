@@ -15,9 +15,12 @@ before importing TensorFlow.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 
@@ -59,3 +62,53 @@ def configure(environ: dict[str, str] | None = None, cpuinfo_path: str = "/proc/
         if value is not None:
             environ[ONEDNN_ENV] = chosen[ONEDNN_ENV] = value
     return chosen
+
+
+# The modules defining the toolkit's Keras layers (``@keras.saving.register_keras_serializable``).
+LAYER_MODULES = ("rethinking.models.layers", "rethinking.theory.expressivity")
+
+
+def register_layers() -> None:
+    """Imports the modules of the toolkit's Keras layers, registering them with Keras' deserializer."""
+    import importlib  # noqa: PLC0415
+
+    for module in LAYER_MODULES:
+        importlib.import_module(module)
+
+
+class _RegisterLayersWithKeras(importlib.abc.MetaPathFinder):
+    """Registers the toolkit's layers as soon as Keras itself has been imported (by anyone).
+
+    So ``import rethinking`` stays free of TensorFlow (``--help``, ``runtime.configure()``) and a
+    ``.keras`` file of a toolkit model still loads with ``keras.saving.load_model`` after it.
+    Module-level code of ``LAYER_MODULES`` may not use TensorFlow's attributes: Keras can be
+    imported while TensorFlow itself is still initializing.
+    """
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != "keras" or self.done:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        load = spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            load(module)
+            if not self.done:
+                self.done = True
+                register_layers()
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def register_layers_when_keras_loads() -> None:
+    """Registers the layers now if Keras is loaded, else the moment it is (``import rethinking`` calls this)."""
+    if "keras" in sys.modules:
+        register_layers()
+    elif not any(isinstance(finder, _RegisterLayersWithKeras) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _RegisterLayersWithKeras())

@@ -240,6 +240,7 @@ def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, pre
         try:
             rundir.save_weights_atomically(model, own_dir / rundir.FINAL_WEIGHTS)
             if chief:
+                rundir.save_model_atomically(model, directory / rundir.MODEL_FILE)
                 # Also repairs a completed run whose files were lost (the session trained no epoch).
                 rundir.write_csv(directory / rundir.METRICS_FILE, state.history, rundir.metric_columns(state.history))
                 if state.train_examples is None:

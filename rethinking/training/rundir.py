@@ -13,6 +13,7 @@
                          fitted / diverged / failed
         inputs.png       the first training images as the network sees them (corrupted)
         final.weights.h5 the weights at the end of training
+        model.keras      the trained model (architecture + weights; ``load_run`` reads it)
         checkpoints/     weights + optimizer + run state of the last epochs (``latest.json`` names
                          the newest complete one)
         events.out.tfevents.*   TensorBoard scalars, images and hparams
@@ -32,6 +33,7 @@ import os
 import platform
 import shutil
 import subprocess
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +55,7 @@ EXAMPLES_FILE = "examples.csv"
 INPUTS_FILE = "inputs.png"
 CHECKPOINT_DIR = "checkpoints"
 FINAL_WEIGHTS = "final.weights.h5"
+MODEL_FILE = "model.keras"
 METRIC_COLUMNS = ("epoch", "step", "learning_rate", "batch_loss", "train_loss", "train_accuracy",
                   "train_accuracy_corrupted", "train_accuracy_clean", "test_loss", "test_accuracy",
                   "best_test_accuracy", "epoch_seconds", "train_images_per_second")
@@ -265,12 +268,76 @@ def missing_outputs(directory: Path, own_dir: Path | None = None) -> list[str]:
                if not (directory / name).is_file() or (directory / name).stat().st_size == 0]
     if not readable_weights((own_dir or directory) / FINAL_WEIGHTS):
         missing.append(FINAL_WEIGHTS)
+    if own_dir in (None, directory) and not zipfile.is_zipfile(directory / MODEL_FILE):
+        missing.append(MODEL_FILE)
     return missing
 
 
 def save_weights_atomically(model: Any, path: Path) -> None:
     """``model.save_weights`` to a temporary file in the same folder, then a rename (kill-safe)."""
     atomic_write_with(path, lambda tmp: model.save_weights(str(tmp)))
+
+
+def save_model_atomically(model: Any, path: Path) -> None:
+    """``model.save`` (a ``.keras`` file) to a temporary file in the same folder, then a rename."""
+    atomic_write_with(path, lambda tmp: model.save(str(tmp)))
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedRun:
+    """A completed run, picked up again: ``load_run(directory)``.
+
+    Attributes:
+        model: the trained ``keras.Model`` (from ``model.keras``).
+        config: its ``RunConfig`` (pointed at where the folder is now).
+        results: ``results.json``.
+        directory: the run folder.
+    """
+
+    model: Any
+    config: RunConfig
+    results: dict[str, Any]
+    directory: Path
+
+
+def load_run(directory: str | Path, *, compile: bool = False) -> LoadedRun:
+    """The model, config and results of a completed run.
+
+    The toolkit's layers are registered by ``import rethinking``; a builder of your own named by its
+    location (``package.module:function``) or by an installed package is imported first, so the
+    custom layers its module registers are known too.
+
+    Args:
+        directory: the run folder.
+        compile: also restore the optimizer and loss (``keras.saving.load_model``'s ``compile``).
+
+    Raises:
+        ValueError: not a run folder, or a run that has not completed.
+    """
+    path = Path(directory)
+    results_path = path / RESULTS_FILE
+    if not (path / CONFIG_FILE).is_file() or not results_path.is_file():
+        raise ValueError(f"{path} is not a run folder (no {CONFIG_FILE} and {RESULTS_FILE}).")
+    results = read_json(results_path)
+    if results.get("status") not in COMPLETE_STATUSES:
+        raise ValueError(f"{path} has not completed (status {results.get('status')!r}): finish it with "
+                         f"'rethinking train --resume {path}' first.")
+    if not zipfile.is_zipfile(path / MODEL_FILE):
+        raise ValueError(f"{path} has no readable {MODEL_FILE}: 'rethinking train --resume {path}' writes it again.")
+    config = config_of_run(path)
+    from rethinking.models import model_entry  # noqa: PLC0415 (plain Python)
+
+    try:
+        model_entry(config.model.name).load()  # a user's module registers its custom layers on import
+    except ValueError:
+        pass  # a builder registered at run time: its layers must be registered by the caller
+    import keras  # noqa: PLC0415
+
+    from rethinking.runtime import register_layers  # noqa: PLC0415
+
+    register_layers()
+    model = keras.saving.load_model(path / MODEL_FILE, compile=compile)
+    return LoadedRun(model=model, config=config, results=results, directory=path)
 
 
 def write_examples(directory: Path, state: RunState) -> None:
