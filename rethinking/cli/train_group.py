@@ -39,10 +39,32 @@ def _print_summary(results: dict[str, Any]) -> None:
     click.echo("\n".join(lines))
 
 
+def _resumed_config(resume_dir: str, flags: dict[str, Any]) -> Any:
+    """The config of the run in ``resume_dir``; refuses flags that would change it (all but --epochs)."""
+    import dataclasses  # noqa: PLC0415
+
+    from click.core import ParameterSource  # noqa: PLC0415
+
+    from rethinking.training.rundir import config_of_run  # noqa: PLC0415 (no TensorFlow)
+
+    context = click.get_current_context()
+    given = [p for p in context.command.params if p.name in flags and p.name != "epochs"
+             and context.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
+    if given:
+        names = ", ".join(p.opts[0] for p in given)
+        raise click.UsageError(f"--resume continues the run with its own config.json; {names} would change it: drop "
+                               f"{'it' if len(given) == 1 else 'them'} (only --epochs may extend the run), or start a new "
+                               "run without --resume.")
+    config = config_of_run(resume_dir)
+    if context.get_parameter_source("epochs") is ParameterSource.COMMANDLINE:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=flags["epochs"]))
+    return config
+
+
 @cli.command()
 @run_options
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
-              help="Continue the run in this folder (its config.json; other flags are ignored).")
+              help="Continue the run in this folder with its own config.json (only --epochs may be given: a larger cap extends it).")
 @click.option("--overwrite", is_flag=True, help="Delete this config's run folder and start again.")
 @friendly_errors
 def train(resume_dir: str | None, overwrite: bool, **flags: Any) -> None:
@@ -51,12 +73,10 @@ def train(resume_dir: str | None, overwrite: bool, **flags: Any) -> None:
     Rerunning the same command resumes the run from its last checkpoint (or prints its results if
     it finished). Example: rethinking train --model inception_small --labels random --dataset cifar10
     """
-    from rethinking.training.rundir import config_of_run  # noqa: PLC0415 (no TensorFlow)
-
     if resume_dir is not None:
         if overwrite:
             raise click.UsageError("--resume continues a run and --overwrite deletes it: pass one of them.")
-        config = config_of_run(resume_dir)
+        config = _resumed_config(resume_dir, flags)
     else:
         config = run_config_from_flags(flags)
     start_tensorflow()

@@ -282,14 +282,27 @@ def dataset_fingerprint(dataset: str) -> str | None:
         return None
 
 
+def run_identity(config: RunConfig) -> dict[str, Any]:
+    """What makes a run's results, as a flat ``{dotted key: value}`` dict.
+
+    Every option except where the run is written (experiment, run name, log dir) and the epoch
+    cap: a longer run of the same config continues a shorter one, as the schedule does not depend
+    on the cap (except ``cosine``, whose cap is kept). Options at their default are left out, so a
+    new option (at its default) changes no existing run's identity.
+    """
+    from rethinking.config.options import option_values  # noqa: PLC0415
+
+    skip = {"experiment", "run_name", "log_dir"} | ({"epochs"} if config.train.schedule != "cosine" else set())
+    return {spec.key: value for name, (spec, value) in option_values(config).items()
+            if spec.path[-1] not in skip and value != spec.default}
+
+
 def config_digest(config: RunConfig) -> str:
-    """A short hash of everything that changes a run's results (not its name or folder).
+    """A short hash of ``run_identity``: everything that changes a run's results.
 
     For a ``.npz`` dataset that includes the file's content: a changed file is a new run.
     """
-    values = config.to_dict()
-    for key in ("experiment", "run_name", "log_dir"):
-        values.pop(key)
+    values = run_identity(config)
     fingerprint = dataset_fingerprint(config.data.dataset)
     if fingerprint is not None:  # only then, so the names of runs on named datasets never change
         values["dataset_sha256"] = fingerprint

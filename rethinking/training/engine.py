@@ -147,6 +147,8 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     if chief and not (directory / rundir.CONFIG_FILE).is_file():
         # Written once the data and the model are known to build: a rejected run leaves no folder.
         rundir.write_json(directory / rundir.CONFIG_FILE, rundir.config_record(config))
+    elif chief:
+        rundir.record_epoch_cap(directory, config)
     checkpointer = Checkpointer(own_dir / rundir.CHECKPOINT_DIR, model, model.optimizer)
     state = checkpointer.restore() or RunState()
     resumed = state.epoch > 0 or bool(state.history)

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from rethinking.atomic import FILE_MODE, atomic_write_text, atomic_write_with  # noqa: F401 (re-exported)
 from rethinking.config import RunConfig, dataset_fingerprint
+from rethinking.config.run import run_identity
 from rethinking.config.reproducing_command import command_line
 from rethinking.training.runlock import LOCK_FILE
 
@@ -188,10 +189,8 @@ def check_writable_root(log_dir: Path) -> None:
 
 
 def _comparable(config: RunConfig) -> dict[str, Any]:
-    values = config.to_dict()
-    values.pop("run_name")  # the folder is the name: an explicit name equal to the derived one is the same run
-    values.pop("log_dir")   # the same folder reached through a different path
-    return values
+    # The folder is the run: its name and path are not compared; the epoch cap may grow (an extension).
+    return run_identity(config)
 
 
 def versions() -> dict[str, str]:
@@ -259,7 +258,20 @@ def stored_complete(directory: Path, config: RunConfig) -> dict[str, Any] | None
     except ValueError:
         logger.warning("%s is unreadable; resuming the run from its checkpoints to rewrite it.", results_path)
         return None
-    return stored if stored.get("status") in COMPLETE_STATUSES else None
+    trained = int(stored.get("epochs_trained") or 0)
+    if trained > config.train.epochs:
+        raise ValueError(f"{directory} has trained {trained} epochs: ask for --epochs {trained} or more to continue "
+                         "it, or choose another --run-name.")
+    if stored.get("status") not in COMPLETE_STATUSES:
+        return None
+    extends = trained < config.train.epochs and stored["status"] != "fitted" and not stored.get("stopped_by_callback")
+    return None if extends else stored
+
+
+def record_epoch_cap(directory: Path, config: RunConfig) -> None:
+    """Rewrites config.json when a run is continued with a larger epoch cap (an extension)."""
+    if load_config(directory).train.epochs != config.train.epochs:
+        write_json(directory / CONFIG_FILE, config_record(config))
 
 
 def missing_outputs(directory: Path, own_dir: Path | None = None) -> list[str]:

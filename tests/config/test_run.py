@@ -111,7 +111,12 @@ def test_run_name_is_stable_readable_and_changes_with_the_config():
     name = default_run_name(config)
     assert name.startswith("inception_small-labels_partial0.2-pixels_original-seed0-")
     assert name == default_run_name(RunConfig.from_dict(config.to_dict()))
-    other = dataclasses.replace(config, train=TrainConfig(epochs=5))
+    other = dataclasses.replace(config, train=TrainConfig(batch_size=64))
     assert default_run_name(other) != name
+    # The epoch cap is not part of a run's identity (a longer run continues a shorter one), except
+    # under the cosine schedule, which depends on it.
+    assert default_run_name(dataclasses.replace(config, train=TrainConfig(epochs=5))) == name
+    cosine = [dataclasses.replace(config, train=TrainConfig(epochs=e, schedule="cosine")) for e in (5, 6)]
+    assert len({default_run_name(c) for c in cosine}) == 2
     # Where it is written does not change what the run is.
     assert config_digest(dataclasses.replace(config, experiment="x", log_dir="/elsewhere")) == config_digest(config)
