@@ -2,7 +2,7 @@
 
 Each command parses its flags, builds a config, calls the library and prints; no logic here.
 ``base`` holds the group, the one-line errors and the options derived from the config fields;
-``data_group`` (datasets, preview), ``train_group`` (train), ``sweep_group`` (run, report, tune)
+``data_group`` (datasets, preview), ``train_group`` (train), ``sweep_group`` (sweeps, run, report, tune)
 and ``theory_group`` (expressivity, kernel, linear) register their commands on it.
 """
 
@@ -13,12 +13,12 @@ import click
 from rethinking.cli import data_group, sweep_group, theory_group, train_group  # noqa: F401 (register the commands)
 from rethinking.cli.base import cli, data_config_from_flags, run_config_from_flags
 from rethinking.cli.data_group import datasets, preview
-from rethinking.cli.sweep_group import report, run, tune
+from rethinking.cli.sweep_group import report, run, sweeps, tune
 from rethinking.cli.theory_group import expressivity, kernel, linear
 from rethinking.cli.train_group import train
 
 __all__ = ["cli", "data_config_from_flags", "datasets", "expressivity", "kernel", "linear", "main", "preview",
-           "report", "run", "run_config_from_flags", "train", "tune"]
+           "report", "run", "run_config_from_flags", "sweeps", "train", "tune"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     runtime.configure()
     try:
         cli.main(args=argv, prog_name="rethinking", standalone_mode=False)
+    except BrokenPipeError:  # the reader went away (rethinking ... | head): stop quietly, as Unix tools do
+        import os  # noqa: PLC0415
+        import sys  # noqa: PLC0415
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130

@@ -39,7 +39,7 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except click.ClickException:
+        except (click.ClickException, BrokenPipeError):
             raise
         except Exception as err:  # noqa: BLE001 (classified below; anything else propagates unchanged)
             failure = _classify(err)

@@ -53,11 +53,11 @@ def _print_sweep_event(event: dict[str, Any]) -> None:
                    "overridden runs are new runs, in folders of their own.")
 @friendly_errors
 def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tuple[str, ...]) -> None:
-    """Run every run of a sweep file (sweeps/*.toml) and write its results table.
+    """Run every run of a sweep (a .toml file, or a shipped sweep's name) and write its results table.
 
     Finished runs are skipped and killed runs resume from their checkpoints: rerun the same command
     to continue a sweep. A run that fails is recorded (results.csv, error.txt) and the sweep goes on.
-    Example: rethinking run sweeps/laptop/figure1a.toml
+    Examples: rethinking run laptop/figure1a; rethinking run my_sweep.toml (see 'rethinking sweeps').
     """
     from rethinking.experiments.runner import (  # noqa: PLC0415
         check_local_files, plan, run_sweep, sweep_status, table_dir,
@@ -92,6 +92,20 @@ def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tupl
     failed = counts.get("failed", 0)
     if failed:
         raise Failure(f"{failed} run(s) failed (see the error column of results.csv); rerun to retry them.", 1)
+
+
+@cli.command()
+@friendly_errors
+def sweeps() -> None:
+    """List the sweeps shipped with rethinking (run one by name: rethinking run NAME)."""
+    from rethinking.experiments.sweep import expand, load_sweep, shipped_sweeps  # noqa: PLC0415
+
+    click.echo(f"{'name':<26} {'runs':>4}  description")
+    for name, path in shipped_sweeps().items():
+        sweep = load_sweep(path)
+        description = " ".join(sweep.description.split())
+        click.echo(f"{name:<26} {len(expand(sweep)):>4}  {description[:110] + ('...' if len(description) > 110 else '')}")
+    click.echo("\nFiles: rethinking/sweeps/ in the package (format: its README.md); a path to your own .toml works too.")
 
 
 @cli.command()

@@ -2,7 +2,7 @@
 hyperparameter search (``tune``).
 
     from rethinking.experiments import load_sweep, run_sweep, write_report
-    sweep = load_sweep("sweeps/laptop/figure1a.toml")
+    sweep = load_sweep("laptop/figure1a")          # a shipped sweep by name, or a path
     rows, folder = run_sweep(sweep)
     write_report(folder / "results.json")
 """

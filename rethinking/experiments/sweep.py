@@ -140,15 +140,39 @@ def parse_sweep(values: Mapping[str, Any], path: str = "") -> Sweep:
     return sweep
 
 
+# The sweeps shipped inside the package (installed with it): the paper's tables and figures.
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "sweeps"
+
+
+def shipped_sweeps() -> dict[str, Path]:
+    """``{name: path}`` of the shipped sweep files; a name is the path under ``sweeps/`` without ``.toml``."""
+    return {p.relative_to(SHIPPED_DIR).with_suffix("").as_posix(): p for p in sorted(SHIPPED_DIR.rglob("*.toml"))}
+
+
+def find_sweep(name_or_path: str | Path) -> Path:
+    """A sweep file by path, or a shipped sweep by name (``table1``, ``laptop/figure1a``).
+
+    Raises:
+        ValueError: neither a file nor a shipped name (the message lists the names).
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = shipped_sweeps()
+    name = str(name_or_path).removesuffix(".toml").removeprefix("sweeps/")
+    if name in shipped:
+        return shipped[name]
+    raise ValueError(f"No sweep file {name_or_path}: pass a .toml file, or the name of a shipped sweep "
+                     f"({', '.join(shipped)}; 'rethinking sweeps' describes them).")
+
+
 def load_sweep(path: str | Path) -> Sweep:
-    """Reads and checks a sweep TOML file.
+    """Reads and checks a sweep TOML file, given by path or by a shipped sweep's name.
 
     Raises:
         ValueError: the file is missing, is not TOML, or describes invalid runs.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"No sweep file {path}: pass a .toml file such as sweeps/figure1a.toml.")
+    path = find_sweep(path)
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:

@@ -206,9 +206,17 @@ def versions() -> dict[str, str]:
             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"), "machine": platform.machine()}
 
 
-def git_revision() -> str | None:
-    """The git commit of the installed ``rethinking`` source (``+dirty`` if modified), or None."""
-    source = Path(__file__).resolve().parents[2]
+def git_revision(source: Path | None = None) -> str | None:
+    """The git commit of ``rethinking``'s own source checkout (``+dirty`` if modified), else None.
+
+    Only when rethinking runs from a clone of its repository (editable install): an installed
+    package records its version (``versions()``), never the revision of whatever repository it
+    happens to sit in (a virtual environment inside a user's project).
+    """
+    source = source or Path(__file__).resolve().parents[2]
+    setup = source / "setup.cfg"
+    if not (source / ".git").exists() or not setup.is_file() or "name = rethinking" not in setup.read_text():
+        return None
     try:
         out = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=10, check=True).stdout.strip()

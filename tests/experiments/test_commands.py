@@ -94,3 +94,14 @@ def test_tune_runs_two_trials_and_writes_the_best_as_a_sweep(cli, tmp_path):
     code, out, err = cli("run", str(out_file), "--dry-run")
     assert code == 0, err
     assert "1 runs" in out
+
+
+def test_sweeps_lists_the_shipped_ones_and_run_takes_a_name(cli):
+    from rethinking.experiments.sweep import shipped_sweeps
+
+    code, out, err = cli("sweeps")
+    assert code == 0, err
+    listed = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()[1:] if line and line[0] != "F"}
+    assert set(listed) == set(shipped_sweeps()) and listed["table1"] == 19 and listed["laptop/figure1a"] == 5
+    code, out, err = cli("run", "laptop/figure1a", "--dry-run")
+    assert code == 0 and out.startswith("laptop-figure1a: 5 runs"), err

@@ -8,21 +8,21 @@ import pytest
 
 from rethinking.experiments.report import REPORTS, paper_numbers
 from rethinking.experiments.sweep import (
-    expand, load_sweep, parse_assignment, parse_sweep, select, set_path,
+    SHIPPED_DIR, expand, find_sweep, load_sweep, shipped_sweeps, parse_assignment, parse_sweep, select, set_path,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = sorted((ROOT / "sweeps").rglob("*.toml"))
+SHIPPED = sorted(SHIPPED_DIR.rglob("*.toml"))
 
 
 def test_the_repository_ships_every_paper_artifact():
-    names = {p.relative_to(ROOT / "sweeps").as_posix() for p in SHIPPED}
+    names = {p.relative_to(SHIPPED_DIR).as_posix() for p in SHIPPED}
     for artifact in ("table1", "figure1a", "figure1bc", "figure2"):
         assert f"{artifact}.toml" in names and f"laptop/{artifact}.toml" in names
     assert "table2_imagenet.toml" in names
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.relative_to(ROOT / "sweeps").as_posix())
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.relative_to(SHIPPED_DIR).as_posix())
 def test_every_shipped_sweep_expands_into_valid_distinct_runs(path):
     sweep = load_sweep(path)
     runs = expand(sweep)
@@ -35,21 +35,21 @@ def test_every_shipped_sweep_expands_into_valid_distinct_runs(path):
 
 
 def test_shipped_grids_have_the_papers_shape():
-    table1 = expand(load_sweep(ROOT / "sweeps/table1.toml"))
+    table1 = expand(load_sweep("table1"))
     assert len(table1) == 19
     random = [r for r in table1 if r.config.data.corruption.labels == "random"]
     assert len(random) == 5 and all(r.config.model.weight_decay == 0 and not r.config.data.preprocessing.random_crop
                                     for r in random)
-    bc = expand(load_sweep(ROOT / "sweeps/figure1bc.toml"))
+    bc = expand(load_sweep("figure1bc"))
     assert sorted({r.config.data.corruption.resolved_corruption_prob for r in bc}) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert {r.config.model.name for r in bc} == {"inception_small", "alexnet_small", "mlp_1x512"}
     assert all(r.config.train.until_fit for r in bc)
-    pixels = {r.config.data.corruption.pixels for r in expand(load_sweep(ROOT / "sweeps/figure1a.toml"))}
+    pixels = {r.config.data.corruption.pixels for r in expand(load_sweep("figure1a"))}
     assert pixels == {"original", "shuffled", "random", "gaussian"}
-    imagenet = expand(load_sweep(ROOT / "sweeps/table2_imagenet.toml"))
+    imagenet = expand(load_sweep("table2_imagenet"))
     assert {r.config.train.strategy for r in imagenet} == {"mirrored"}
     assert {r.config.model.name for r in imagenet} == {"inception_v3"}
-    laptop = expand(load_sweep(ROOT / "sweeps/laptop/figure1a.toml"))
+    laptop = expand(load_sweep("laptop/figure1a"))
     assert all(r.config.data.train_examples == 1000 for r in laptop)
 
 
@@ -130,3 +130,15 @@ def test_load_sweep_errors(tmp_path):
     bad.write_text("[sweep\nname = 1")
     with pytest.raises(ValueError, match="not valid TOML"):
         load_sweep(bad)
+
+
+def test_shipped_sweeps_are_found_by_name_and_paths_still_work(tmp_path):
+    assert set(shipped_sweeps()) >= {"table1", "laptop/figure1a", "laptop/mnist_figure1bc", "table2_imagenet"}
+    assert find_sweep("laptop/figure1a") == SHIPPED_DIR / "laptop" / "figure1a.toml"
+    assert find_sweep("sweeps/table1.toml") == SHIPPED_DIR / "table1.toml"  # the old repository path
+    mine = tmp_path / "table1.toml"
+    mine.write_text("")
+    assert find_sweep(mine) == mine  # a file of that name wins over the shipped one
+    with pytest.raises(ValueError, match="No sweep file figure9: .*laptop/figure1a"):
+        find_sweep("figure9")
+    assert load_sweep("laptop/table1").name == "laptop-table1"

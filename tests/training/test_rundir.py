@@ -48,3 +48,26 @@ def test_statuses_are_nested_and_log_roots_are_checked(tmp_path):
         rundir.check_writable_root(tmp_path / "file" / "logs")
     rundir.check_writable_root(tmp_path / "new" / "logs")  # a folder that does not exist yet is fine
     assert not rundir.readable_weights(tmp_path / "file")
+
+
+def test_the_git_revision_is_rethinkings_own_checkout_only(tmp_path):
+    import subprocess
+
+    from rethinking.training.rundir import git_revision
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "model.py").write_text("x = 1\n")
+    git("add", "model.py")
+    git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "a user's project")
+    assert git_revision(tmp_path) is None  # a repository, but not rethinking's: its revision is not ours
+    (tmp_path / "setup.cfg").write_text("[metadata]\nname = rethinking\n")
+    git("add", "setup.cfg")
+    git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "rethinking")
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert git_revision(tmp_path) == head
+    (tmp_path / "setup.cfg").write_text("[metadata]\nname = rethinking\n# edited\n")
+    assert git_revision(tmp_path) == head + "+dirty"
+    assert git_revision(tmp_path / "nowhere") is None
