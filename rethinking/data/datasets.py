@@ -44,7 +44,7 @@ class DatasetInfo:
 
     Attributes:
         name: the name it was loaded by (registry name, TFDS name, or the .npz path).
-        source: ``"embedded"``, ``"tfds"`` or ``"npz"``.
+        source: ``"embedded"``, ``"tfds"``, ``"npz"`` or ``"function"`` (a dataset function of yours).
         image_shape: (H, W, C); H and W are None for variable-size images (ImageNet).
         num_classes: K.
         class_names: one name per class.
@@ -111,8 +111,9 @@ def load_dataset(name: str, *, data_dir: str | None = None, with_stats: bool = F
     """Loads a dataset by name or path.
 
     Args:
-        name: ``"digits"``, a TFDS dataset name (``"cifar10"``, ``"mnist"``, ...), or a path to a
-            ``.npz`` file with ``x_train``, ``y_train``, ``x_test``, ``y_test`` (Keras layout).
+        name: ``"digits"``, a TFDS dataset name (``"cifar10"``, ``"mnist"``, ...), a path to a
+            ``.npz`` file with ``x_train``, ``y_train``, ``x_test``, ``y_test`` (Keras layout), or
+            ``"package.module:function"``, a function of yours returning the data (``load_from_function``).
         data_dir: the TFDS data directory (default: ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``).
         with_stats: make sure ``info.channel_mean``/``channel_std`` are set. In-memory datasets always
             have them; for TFDS they cost one pass over the training set, cached next to the data.
@@ -128,6 +129,8 @@ def load_dataset(name: str, *, data_dir: str | None = None, with_stats: bool = F
         return load_digits()
     if name.endswith(".npz") or os.sep in name or os.path.exists(name):
         return load_npz(name)
+    if is_function_path(name):
+        return load_from_function(name)
     from rethinking.data.tfds import load_tfds  # noqa: PLC0415
 
     return load_tfds(name, data_dir=data_dir, with_stats=with_stats)
@@ -137,7 +140,7 @@ def describe_known() -> str:
     """One line naming what ``load_dataset`` accepts, for error messages."""
     return (
         f"use one of {', '.join(DATASETS)}, another TFDS image-classification name, "
-        "or a path to a .npz file (x_train, y_train, x_test, y_test)"
+        "a path to a .npz file (x_train, y_train, x_test, y_test), or a function of yours as package.module:function"
     )
 
 
@@ -223,7 +226,7 @@ def from_arrays(
 
     Args:
         name: the dataset's name for ``DatasetInfo``.
-        source: ``"embedded"`` or ``"npz"``.
+        source: ``"embedded"``, ``"npz"`` or ``"function"``.
         x_train: uint8 images [N, H, W(, C)] in pixel units.
         y_train: integer labels [N].
         x_test: uint8 images [M, H, W(, C)].
@@ -299,6 +302,63 @@ def _array_dataset(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices(
         {"image": x, "label": y, "index": np.arange(len(x), dtype=np.int64)}
     )
+
+
+def is_function_path(name: str) -> bool:
+    """Whether ``name`` names a dataset function (``package.module:function``), not a file."""
+    module, sep, function = name.partition(":")
+    return bool(sep and module and function) and "/" not in module and not os.path.exists(name)
+
+
+def _split_arrays(ds: Any, split: str, path: str) -> tuple[np.ndarray, np.ndarray]:
+    """The (images, labels) of a ``tf.data.Dataset`` of ``(image, label)`` (or dicts), in its order."""
+    spec = ds.element_spec
+    if isinstance(spec, dict) and {"image", "label"} <= set(spec):
+        ds = ds.map(lambda ex: (ex["image"], ex["label"]))
+    elif not (isinstance(spec, tuple) and len(spec) == 2):
+        raise ValueError(f"dataset function {path}: the {split} dataset must yield (image, label) pairs. Received: {spec}")
+    images, labels = [], []
+    for image, label in ds.as_numpy_iterator():
+        images.append(image)
+        labels.append(label)
+    if not images:
+        raise ValueError(f"dataset function {path}: the {split} dataset is empty.")
+    return np.stack(images), np.asarray(labels)
+
+
+def load_from_function(path: str) -> DataBundle:
+    """A dataset of your own: ``package.module:function``, called without arguments.
+
+    It returns the splits in a fixed order (an example's index is its position, so every
+    randomization applies to it as to the built-in datasets), as either
+
+    * arrays ``(x_train, y_train, x_test, y_test)``, or a dict of them (optionally with
+      ``class_names``): images [N, H, W(, C)] in pixel units 0-255, integer labels; or
+    * ``(train, test)``: two ``tf.data.Dataset`` of ``(image, label)``, read once into memory.
+
+    Raises:
+        ValueError: the function cannot be loaded, or returns something else (one line saying what).
+    """
+    from rethinking.registry import load_function  # noqa: PLC0415
+
+    out = load_function(path, "dataset function")()
+    names = None
+    if isinstance(out, dict):
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in out]
+        if missing:
+            raise ValueError(f"dataset function {path} returned a dict without {', '.join(missing)}.")
+        arrays, names = [out[k] for k in ("x_train", "y_train", "x_test", "y_test")], out.get("class_names")
+    elif isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(d, tf.data.Dataset) for d in out):
+        arrays = [*_split_arrays(out[0], "train", path), *_split_arrays(out[1], "test", path)]
+    elif isinstance(out, (tuple, list)) and len(out) == 4:
+        arrays = list(out)
+    else:
+        raise ValueError(f"dataset function {path} returned {type(out).__name__}: return (x_train, y_train, x_test, "
+                         "y_test) arrays, a dict of them, or (train, test) tf.data.Datasets of (image, label).")
+    try:
+        return from_arrays(path, "function", *arrays, class_names=names)
+    except ValueError as err:
+        raise ValueError(f"dataset function {path}: {err}") from err
 
 
 def load_digits() -> DataBundle:
