@@ -174,7 +174,7 @@ def tune(learning_rates: str, weight_decays: str, batch_sizes: str, objective: s
         raise click.UsageError(f"--batch-sizes takes integers. Received: {batch_sizes!r}")
     base = run_config_from_flags(flags)
     if flags["experiment"] == "default":  # a search gets a folder of its own, not the runs' one
-        base = dataclasses.replace(base, experiment=f"tune-{base.model.name}")
+        base = dataclasses.replace(base, experiment=f"tune-{base.model.name.rpartition(':')[2]}")
     start_tensorflow()
     spec = TuneSpec(base=base, learning_rate=(lr[0], lr[1]), weight_decay=_floats(weight_decays, "--weight-decays"),
                     batch_size=tuple(int(b) for b in batch), objective=objective, algorithm=algorithm,

@@ -80,3 +80,13 @@ def test_a_builder_that_cannot_serve_is_one_line_exit_2(cli, my_nets, tmp_path, 
     code, out, err = cli("train", *args, "--dataset", "digits", "--epochs", "1", "--log-dir", str(tmp_path / "logs"))
     assert code == 2 and fragment in err and err.count("\n") == 1, err
     assert not (tmp_path / "logs" / "default").exists() or not any((tmp_path / "logs" / "default").iterdir())
+
+
+def test_tune_searches_your_builder(cli, my_nets, tmp_path):
+    out_file = tmp_path / "best.toml"
+    code, out, err = cli("tune", "--model", "my_nets:tiny", "--train-examples", "200", "--epochs", "1",
+                         "--algorithm", "random", "--max-trials", "1", "--batch-sizes", "32",
+                         "--log-dir", str(tmp_path / "logs"), "--write-sweep", str(out_file))
+    assert code == 0, err
+    assert str(tmp_path / "logs" / "tune-tiny") in out and "best: learning rate" in out
+    assert 'name = "my_nets:tiny"' in out_file.read_text()
