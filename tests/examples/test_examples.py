@@ -13,13 +13,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "EPOCHS": "3",
+    return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "EPOCHS": "1",
             "LOG_DIR": str(tmp_path / "logs")}
 
 
 @pytest.mark.slow
 def test_your_model_example(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / "your_model.py"), "--epochs", "3",
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "your_model.py"), "--epochs", "1",
                            "--log-dir", str(tmp_path / "logs")], capture_output=True, text=True, env=_env(tmp_path),
                           cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
