@@ -57,6 +57,9 @@ def load_table(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path} is not a sweep results table (no 'sweep' and 'runs'): pass the results.json "
                          "that 'rethinking run' wrote.")
     table["_path"] = str(path)
+    for row in table["runs"]:  # run folders are relative to the table's folder (absolute in older tables)
+        if isinstance(row.get("run_dir"), str):
+            row["run_dir"] = str(path.parent / row["run_dir"])
     return table
 
 

@@ -7,15 +7,19 @@ resumes from its last checkpoint (the engine's doing). A run that raises is reco
 sweep retries it. A run owned by another live process (its ``run.lock``) is recorded as ``locked``
 and left alone. A dataset that cannot be had here stops the sweep: every run would fail alike.
 
-After every run the sweep's table is rewritten (kill-safe), in ``<log_dir>/<sweep>/``:
-``results.csv`` (one row per run) and ``results.json`` (the same rows plus the sweep's name,
-reports and paper numbers: all ``rethinking report`` needs).
+After every run the sweep's table is rebuilt from all of the sweep's run folders (kill-safe), in
+``<log_dir>/<sweep>/``: ``results.csv`` (one row per run of the whole grid, whatever subset this
+process ran, e.g. with ``--only``) and ``results.json`` (the same rows plus the sweep's name,
+reports and paper numbers: all ``rethinking report`` needs). A run another live process is
+training shows as ``running``. Run folders are given relative to the table's folder, so a copied
+or committed sweep folder reports anywhere.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+import os
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -70,18 +74,57 @@ def describe(run: PlannedRun) -> dict[str, Any]:
     }
 
 
-def table_row(run: PlannedRun, results: Mapping[str, Any] | None, error: str | None = None) -> dict[str, Any]:
-    """One row of the sweep table: the run's descriptors and its results (blank if not run)."""
+def _stored_error(folder: Path) -> str | None:
+    """The last line of a failed run's error.txt (the exception), if any."""
+    try:
+        lines = [line for line in (folder / ERROR_FILE).read_text(encoding="utf-8").splitlines() if line.strip()]
+    except OSError:
+        return None
+    return lines[-1] if lines else None
+
+
+def _in_progress(folder: Path) -> bool:
+    """Whether a live process holds the run's lock (it is training the run now)."""
+    from rethinking.training.runlock import LOCK_FILE, is_stale, read_holder  # noqa: PLC0415 (no TensorFlow)
+
+    holder = read_holder(folder / LOCK_FILE)
+    return holder is not None and not is_stale(holder)
+
+
+def table_row(run: PlannedRun, results: Mapping[str, Any] | None, error: str | None = None,
+              relative_to: Path | None = None) -> dict[str, Any]:
+    """One row of the sweep table: the run's descriptors and its results (blank if not run).
+
+    ``relative_to``: the table's folder; the run's folder is then given relative to it.
+    """
     from rethinking.training import rundir  # noqa: PLC0415
 
     results = dict(results or {})
     row = describe(run)
     for column in RESULT_COLUMNS:
         row[column] = results.get(column)
+    folder = rundir.run_dir(run.config)
     row["status"] = results.get("status", "pending")
-    row["error"] = error if error is not None else results.get("error")
-    row["run_dir"] = str(rundir.run_dir(run.config))
+    if row["status"] not in DONE_STATUSES and _in_progress(folder):
+        row["status"] = "running"
+    row["error"] = error if error is not None else results.get("error") or (
+        _stored_error(folder) if row["status"] == "failed" else None)
+    row["run_dir"] = os.path.relpath(folder, relative_to) if relative_to is not None else str(folder)
     return row
+
+
+def rebuild_table(directory: Path, sweep: Sweep, runs: Sequence[PlannedRun],
+                  outcomes: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Rebuilds results.csv / results.json from every run's folder; returns the rows.
+
+    ``outcomes``: rows this process decided itself (``locked``, an error message), by run name;
+    every other row is read from its folder.
+    """
+    outcomes = outcomes or {}
+    rows = [outcomes.get(run.config.resolved_run_name)
+            or table_row(run, stored_results(run.config), relative_to=directory) for run in runs]
+    write_table(directory, sweep, rows)
+    return rows
 
 
 def write_table(directory: Path, sweep: Sweep, rows: Sequence[Mapping[str, Any]]) -> tuple[Path, Path]:
@@ -112,7 +155,8 @@ def check_local_files(runs: Sequence[PlannedRun]) -> None:
 
 
 def sweep_status(runs: Sequence[PlannedRun]) -> tuple[list[dict[str, Any]], int]:
-    """Each run's table row as it stands (from its results.json), and how many are done."""
+    """Each run's table row as it stands (from its results.json; running if another process holds
+    it), and how many are done."""
     rows = [table_row(run, stored_results(run.config)) for run in runs]
     return rows, sum(row["status"] in DONE_STATUSES for row in rows)
 
@@ -163,9 +207,12 @@ def run_sweep(
     train_fn = train_fn or default_train
     runs = plan(sweep, overrides, only)
     check_local_files(runs)
-    directory = table_dir(sweep, runs)
-    rows = [table_row(run, stored_results(run.config)) for run in runs]
-    write_table(directory, sweep, rows)
+    every_run = plan(sweep, overrides)  # the table covers the whole grid, whatever this process runs
+    directory = table_dir(sweep, every_run)
+    outcomes: dict[str, dict[str, Any]] = {}
+    table = rebuild_table(directory, sweep, every_run)
+    by_name = {row["run"]: row for row in table}
+    rows = [by_name[run.config.resolved_run_name] for run in runs]
     notify = progress or (lambda event: None)
     for index, run in enumerate(runs):
         base = {"index": index, "total": len(runs), "run": run}
@@ -184,8 +231,7 @@ def run_sweep(
         except DatasetUnavailableError:
             raise
         except KeyboardInterrupt:
-            rows[index] = table_row(run, stored_results(run.config))
-            write_table(directory, sweep, rows)
+            rebuild_table(directory, sweep, every_run, outcomes)
             raise
         except Exception as err:  # noqa: BLE001 (a sweep records any failure of one run and goes on)
             error = f"{type(err).__name__}: {err}"
@@ -196,7 +242,9 @@ def run_sweep(
             rundir.atomic_write_text(run_folder / ERROR_FILE, traceback.format_exc())
         finally:
             keras.backend.clear_session()  # many models in one process: free the last one's graph
-        rows[index] = table_row(run, results, error)
-        write_table(directory, sweep, rows)
+        rows[index] = table_row(run, results, error, relative_to=directory)
+        if error is not None:  # what the folder alone does not say (locked by another process; the message)
+            outcomes[run.config.resolved_run_name] = rows[index]
+        rebuild_table(directory, sweep, every_run, outcomes)
         notify({**base, "event": "done", "row": rows[index]})
     return rows, directory

@@ -128,3 +128,34 @@ def test_only_filters_and_missing_files_fail_before_training(tmp_path):
     with pytest.raises(ValueError, match="Dataset file .*missing.npz does not exist"):
         run_sweep(sweep, overrides={"data.dataset": str(tmp_path / "missing.npz")},
                      train_fn=lambda *a, **k: pytest.fail("trained"))
+
+
+def test_the_table_covers_the_whole_grid_whatever_subset_a_process_runs(tmp_path):
+    import os
+    import shutil
+
+    from rethinking.training.rundir import run_dir
+    from rethinking.training.runlock import RunLock
+
+    doc = tiny(tmp_path / "logs")
+    doc["grid"] = doc["grid"][:1]  # the four digits runs
+    sweep = parse_sweep(doc)
+    runs = plan(sweep)
+    held = RunLock(run_dir(runs[3].config)).acquire()  # "another process" is training the last run
+    try:
+        mine, folder = run_sweep(sweep, only=[("data.corruption.labels", "random")])
+    finally:
+        held.release()
+    assert [r["status"] for r in mine] == ["finished"]
+    table = json.loads((folder / "results.json").read_text())["runs"]
+    assert len(table) == 4  # not only the run this process trained
+    statuses = {r["labels"] + "/" + r["pixels"]: r["status"] for r in table}
+    assert statuses == {"true/original": "pending", "partial/original": "pending", "random/original": "finished",
+                        "true/shuffled": "running"}
+    assert all(not os.path.isabs(r["run_dir"]) for r in table)
+    # A copied sweep folder reports anywhere: the run folders are found relative to the table.
+    copy = tmp_path / "elsewhere" / "tiny"
+    shutil.copytree(folder, copy)
+    written = write_report(copy / "results.json")
+    assert any(p.name == "report.md" for p in written)
+    assert "random labels" in (copy / "report" / "report.md").read_text()
