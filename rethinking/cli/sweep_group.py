@@ -42,6 +42,27 @@ def _print_sweep_event(event: dict[str, Any]) -> None:
                    f"test acc {percent(row.get('test_accuracy'))}{error}")
 
 
+def _share(text: str | None, flag: str) -> tuple[int, int] | None:
+    from rethinking.experiments.runner import parse_share  # noqa: PLC0415
+
+    if text is None:
+        return None
+    try:
+        return parse_share(text, flag)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from err
+
+
+def _summarize(name: str, rows: list[dict[str, Any]], directory: Path) -> int:
+    """Prints the count of runs per status and where the table is; returns how many failed."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    click.echo(f"\n{name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    click.echo(f"  {directory / 'results.csv'}\n  report: rethinking report {directory / 'results.json'}")
+    return counts.get("failed", 0)
+
+
 @cli.command()
 @click.argument("sweep_file", metavar="SWEEP", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="List the runs and their state; train nothing.")
@@ -51,8 +72,17 @@ def _print_sweep_event(event: dict[str, Any]) -> None:
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override a config field in every run (e.g. train.epochs=5, data.dataset=my.npz); "
                    "overridden runs are new runs, in folders of their own.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Local worker processes training runs at once (each its own GPU(s), or its own CPU cores).")
+@click.option("--devices-per-worker", type=click.IntRange(min=1), default=1, show_default=True,
+              help="GPUs per worker with --workers (more workers than GPUs share them).")
+@click.option("--shard", default=None, metavar="K/N",
+              help="Only share K of N of the runs (0 <= K < N): one task of a cluster array job.")
+@click.option("--worker", default=None, metavar="K/N", hidden=True,
+              help="Set by --workers: this process's share first, then help with the others'.")
 @friendly_errors
-def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tuple[str, ...]) -> None:
+def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tuple[str, ...], workers: int,
+        devices_per_worker: int, shard: str | None, worker: str | None) -> None:
     """Run every run of a sweep (a .toml file, or a shipped sweep's name) and write its results table.
 
     Finished runs are skipped and killed runs resume from their checkpoints: rerun the same command
@@ -60,15 +90,22 @@ def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tupl
     Examples: rethinking run laptop/figure1a; rethinking run my_sweep.toml (see 'rethinking sweeps').
     """
     from rethinking.experiments.runner import (  # noqa: PLC0415
-        check_local_files, plan, run_sweep, sweep_status, table_dir,
+        check_local_files, plan, rebuild_table, run_sweep, share, sweep_status, table_dir,
     )
     from rethinking.experiments.sweep import load_sweep  # noqa: PLC0415
 
     sweep = load_sweep(sweep_file)
     overrides = dict(_assignments(assignments, "--set"))
     filters = _assignments(only, "--only")
+    shard_k_n = _share(shard, "--shard")
+    worker_k_n = _share(worker, "--worker")
+    if workers > 1 and (shard_k_n or dry_run):
+        raise click.UsageError("--workers runs the sweep in local processes: it does not combine with "
+                               f"{'--shard' if shard_k_n else '--dry-run'}.")
     runs = plan(sweep, overrides, filters)
-    directory = table_dir(sweep, runs)
+    if shard_k_n:
+        runs = share(runs, *shard_k_n)
+    directory = table_dir(sweep, plan(sweep, overrides))
     if dry_run:
         rows, done = sweep_status(runs)
         click.echo(f"{sweep.name}: {len(runs)} runs ({done} done, {len(runs) - done} to run); "
@@ -78,18 +115,24 @@ def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tupl
         check_local_files(runs)
         return
     click.echo(f"{sweep.name}: {len(runs)} runs; table: {directory / 'results.csv'}")
+    if workers > 1:
+        from rethinking.experiments.workers import run_workers  # noqa: PLC0415 (no TensorFlow)
+
+        check_local_files(runs)
+        args = [sweep_file, *(f"--only={o}" for o in only), *(f"--set={a}" for a in assignments)]
+        code = run_workers(args, workers, devices_per_worker, echo=click.echo)
+        _summarize(sweep.name, rebuild_table(directory, sweep, plan(sweep, overrides)), directory)
+        if code:
+            raise Failure(f"a worker ended with status {code} (see its lines above); rerun to retry.", 1)
+        return
     start_tensorflow()
     try:
-        rows, directory = run_sweep(sweep, overrides=overrides, only=filters, progress=_print_sweep_event)
+        rows, directory = run_sweep(sweep, overrides=overrides, only=filters, progress=_print_sweep_event,
+                                    shard=shard_k_n, prefer=worker_k_n)
     except KeyboardInterrupt:
         click.echo("Interrupted: finished runs are recorded; rerun the same command to resume.", err=True)
         raise Failure("interrupted", 130) from None
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    click.echo(f"\n{sweep.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    click.echo(f"  {directory / 'results.csv'}\n  report: rethinking report {directory / 'results.json'}")
-    failed = counts.get("failed", 0)
+    failed = _summarize(sweep.name, rows, directory)
     if failed:
         raise Failure(f"{failed} run(s) failed (see the error column of results.csv); rerun to retry them.", 1)
 

@@ -104,7 +104,8 @@ def table_row(run: PlannedRun, results: Mapping[str, Any] | None, error: str | N
     for column in RESULT_COLUMNS:
         row[column] = results.get(column)
     folder = rundir.run_dir(run.config)
-    row["status"] = results.get("status", "pending")
+    # No results.json but an error.txt: the run failed before the engine wrote anything.
+    row["status"] = results.get("status", "failed" if (folder / ERROR_FILE).is_file() else "pending")
     if row["status"] not in DONE_STATUSES and _in_progress(folder):
         row["status"] = "running"
     row["error"] = error if error is not None else results.get("error") or (
@@ -113,16 +114,9 @@ def table_row(run: PlannedRun, results: Mapping[str, Any] | None, error: str | N
     return row
 
 
-def rebuild_table(directory: Path, sweep: Sweep, runs: Sequence[PlannedRun],
-                  outcomes: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Rebuilds results.csv / results.json from every run's folder; returns the rows.
-
-    ``outcomes``: rows this process decided itself (``locked``, an error message), by run name;
-    every other row is read from its folder.
-    """
-    outcomes = outcomes or {}
-    rows = [outcomes.get(run.config.resolved_run_name)
-            or table_row(run, stored_results(run.config), relative_to=directory) for run in runs]
+def rebuild_table(directory: Path, sweep: Sweep, runs: Sequence[PlannedRun]) -> list[dict[str, Any]]:
+    """Rebuilds results.csv / results.json from every run's folder (any process may); returns the rows."""
+    rows = [table_row(run, stored_results(run.config), relative_to=directory) for run in runs]
     write_table(directory, sweep, rows)
     return rows
 
@@ -161,6 +155,22 @@ def sweep_status(runs: Sequence[PlannedRun]) -> tuple[list[dict[str, Any]], int]
     return rows, sum(row["status"] in DONE_STATUSES for row in rows)
 
 
+def parse_share(text: str, flag: str = "--shard") -> tuple[int, int]:
+    """``"K/N"`` -> ``(K, N)`` with 0 <= K < N (a SLURM array task id and the task count)."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        k, n = -1, 0
+    if not 0 <= k < n:
+        raise ValueError(f"{flag} takes K/N with 0 <= K < N (e.g. {flag} 0/4 ... 3/4). Received: {text!r}")
+    return k, n
+
+
+def share(runs: Sequence[PlannedRun], k: int, n: int) -> list[PlannedRun]:
+    """The deterministic share K of N of a sweep's runs: every N-th run from the K-th (grid order)."""
+    return list(runs[k::n])
+
+
 def plan(sweep: Sweep, overrides: Mapping[str, Any] | None = None,
          only: Sequence[tuple[str, Any]] = ()) -> list[PlannedRun]:
     """The runs a sweep would do: the expanded grid, overridden and filtered."""
@@ -177,6 +187,8 @@ def run_sweep(
     only: Sequence[tuple[str, Any]] = (),
     progress: Callable[[dict[str, Any]], None] | None = None,
     train_fn: Callable[..., dict[str, Any]] | None = None,
+    shard: tuple[int, int] | None = None,
+    prefer: tuple[int, int] | None = None,
 ) -> tuple[list[dict[str, Any]], Path]:
     """Runs (or resumes) a sweep's sweep.
 
@@ -188,6 +200,9 @@ def run_sweep(
         progress: called with events: ``{"event": "start" | "skip" | "done", "index", "total",
             "run", "row"}`` and, during training, ``{"event": "epoch", ...}`` with the epoch row.
         train_fn: the training function (``rethinking.training.train``); tests pass their own.
+        shard: ``(K, N)``: run only share K of N (``--shard``, cluster array jobs).
+        prefer: ``(K, N)``: run share K of N first, then help with the others' (``--workers``: a
+            run another process holds is left to it, so every run is trained once).
 
     Returns:
         The table rows and the folder holding results.csv / results.json.
@@ -206,16 +221,22 @@ def run_sweep(
 
     train_fn = train_fn or default_train
     runs = plan(sweep, overrides, only)
+    if shard is not None:
+        runs = share(runs, *shard)
+    if prefer is not None:
+        mine = share(runs, *prefer)
+        runs = mine + [run for run in runs if run not in mine]
     check_local_files(runs)
     every_run = plan(sweep, overrides)  # the table covers the whole grid, whatever this process runs
     directory = table_dir(sweep, every_run)
-    outcomes: dict[str, dict[str, Any]] = {}
     table = rebuild_table(directory, sweep, every_run)
     by_name = {row["run"]: row for row in table}
     rows = [by_name[run.config.resolved_run_name] for run in runs]
     notify = progress or (lambda event: None)
     for index, run in enumerate(runs):
         base = {"index": index, "total": len(runs), "run": run}
+        if rows[index]["status"] not in DONE_STATUSES:  # another process may have finished it since
+            rows[index] = table_row(run, stored_results(run.config), relative_to=directory)
         if rows[index]["status"] in DONE_STATUSES:
             notify({**base, "event": "skip", "row": rows[index]})
             continue
@@ -231,7 +252,7 @@ def run_sweep(
         except DatasetUnavailableError:
             raise
         except KeyboardInterrupt:
-            rebuild_table(directory, sweep, every_run, outcomes)
+            rebuild_table(directory, sweep, every_run)
             raise
         except Exception as err:  # noqa: BLE001 (a sweep records any failure of one run and goes on)
             error = f"{type(err).__name__}: {err}"
@@ -243,8 +264,6 @@ def run_sweep(
         finally:
             keras.backend.clear_session()  # many models in one process: free the last one's graph
         rows[index] = table_row(run, results, error, relative_to=directory)
-        if error is not None:  # what the folder alone does not say (locked by another process; the message)
-            outcomes[run.config.resolved_run_name] = rows[index]
-        rebuild_table(directory, sweep, every_run, outcomes)
+        rebuild_table(directory, sweep, every_run)
         notify({**base, "event": "done", "row": rows[index]})
     return rows, directory

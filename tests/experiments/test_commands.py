@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,50 @@ def test_sweeps_lists_the_shipped_ones_and_run_takes_a_name(cli):
     assert set(listed) == set(shipped_sweeps()) and listed["table1"] == 19 and listed["laptop/figure1a"] == 5
     code, out, err = cli("run", "laptop/figure1a", "--dry-run")
     assert code == 0 and out.startswith("laptop-figure1a: 5 runs"), err
+
+
+def _four_runs(tmp_path) -> Path:
+    sweep = tmp_path / "four.toml"
+    sweep.write_text(f"""
+[sweep]
+name = "four"
+
+[base]
+data = {{ dataset = "digits", train_examples = 300 }}
+model = {{ name = "mlp_1x512" }}
+train = {{ epochs = 2, batch_size = 64 }}
+log_dir = "{tmp_path / 'logs'}"
+
+[[grid]]
+"data.seed" = [0, 1, 2, 3]
+""")
+    return sweep
+
+
+def test_shard_k_of_n_selects_every_nth_run(cli, tmp_path):
+    sweep = _four_runs(tmp_path)
+    _, everything, _ = cli("run", str(sweep), "--dry-run")
+    names = [line.split()[2] for line in everything.splitlines()[1:]]
+    for k in (0, 1):
+        code, out, err = cli("run", str(sweep), "--dry-run", "--shard", f"{k}/2")
+        assert code == 0, err
+        assert [line.split()[2] for line in out.splitlines()[1:]] == names[k::2]
+    code, _, err = cli("run", str(sweep), "--shard", "2/2")
+    assert code == 2 and "--shard takes K/N with 0 <= K < N" in err
+
+
+@pytest.mark.slow
+def test_two_workers_train_every_run_exactly_once(cli, tmp_path):
+    import csv as csv_module
+
+    sweep = _four_runs(tmp_path)
+    code, out, err = cli("run", str(sweep), "--workers", "2")
+    assert code == 0, err + out
+    assert "[worker 0] started" in out and "[worker 1] started" in out
+    finished = [line for line in out.splitlines() if "] finished: train acc" in line]
+    assert len(finished) == 4  # each run finished by one worker; another one skips it or finds it locked
+    table = json.loads((tmp_path / "logs" / "four" / "results.json").read_text())["runs"]
+    assert [r["status"] for r in table] == ["finished"] * 4
+    for row in table:
+        with open(tmp_path / "logs" / "four" / row["run_dir"] / "metrics.csv") as f:
+            assert [int(r["epoch"]) for r in csv_module.DictReader(f)] == [0, 1, 2]  # trained once, no epoch twice
