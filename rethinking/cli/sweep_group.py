@@ -72,6 +72,11 @@ def _summarize(name: str, rows: list[dict[str, Any]], directory: Path) -> int:
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override a config field in every run (e.g. train.epochs=5, data.dataset=my.npz); "
                    "overridden runs are new runs, in folders of their own.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Run every grid point with seeds 0..N-1 (replacing the file's seeds).")
+@click.option("--seed-varies", type=click.Choice(("both", "data", "init")), default=None,
+              help="What a seed sets: both (the data seed; initialization follows it), data or init "
+                   "[default: the file's, else both].")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Local worker processes training runs at once (each its own GPU(s), or its own CPU cores).")
 @click.option("--devices-per-worker", type=click.IntRange(min=1), default=1, show_default=True,
@@ -81,8 +86,8 @@ def _summarize(name: str, rows: list[dict[str, Any]], directory: Path) -> int:
 @click.option("--worker", default=None, metavar="K/N", hidden=True,
               help="Set by --workers: this process's share first, then help with the others'.")
 @friendly_errors
-def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tuple[str, ...], workers: int,
-        devices_per_worker: int, shard: str | None, worker: str | None) -> None:
+def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tuple[str, ...], seeds: int | None,
+        seed_varies: str | None, workers: int, devices_per_worker: int, shard: str | None, worker: str | None) -> None:
     """Run every run of a sweep (a .toml file, or a shipped sweep's name) and write its results table.
 
     Finished runs are skipped and killed runs resume from their checkpoints: rerun the same command
@@ -95,6 +100,10 @@ def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tupl
     from rethinking.experiments.sweep import load_sweep  # noqa: PLC0415
 
     sweep = load_sweep(sweep_file)
+    if seeds is not None or seed_varies is not None:
+        from rethinking.experiments.sweep import with_seeds  # noqa: PLC0415
+
+        sweep = with_seeds(sweep, range(seeds) if seeds is not None else sweep.seeds, seed_varies)
     overrides = dict(_assignments(assignments, "--set"))
     filters = _assignments(only, "--only")
     shard_k_n = _share(shard, "--shard")
@@ -119,7 +128,9 @@ def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tupl
         from rethinking.experiments.workers import run_workers  # noqa: PLC0415 (no TensorFlow)
 
         check_local_files(runs)
-        args = [sweep_file, *(f"--only={o}" for o in only), *(f"--set={a}" for a in assignments)]
+        args = [sweep_file, *(f"--only={o}" for o in only), *(f"--set={a}" for a in assignments),
+                *([f"--seeds={seeds}"] if seeds is not None else []),
+                *([f"--seed-varies={seed_varies}"] if seed_varies is not None else [])]
         code = run_workers(args, workers, devices_per_worker, echo=click.echo)
         _summarize(sweep.name, rebuild_table(directory, sweep, plan(sweep, overrides)), directory)
         if code:

@@ -166,6 +166,64 @@ def _claims(table: Mapping[str, Any], reports: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(claims))
 
 
+# ------------------------------------------------------------------------------------------- statistics
+
+# Columns that tell runs of one grid point apart by seed only.
+_SEED_ONLY = {"run", "label", "seed", "init_seed", "run_dir", "status", "error"}
+_DESCRIPTORS = ("dataset", "train_examples", "model", "batch_norm", "weight_decay", "dropout", "width_multiplier",
+                "random_crop", "labels", "corruption_prob", "pixels")
+
+
+def seed_groups(rows: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """The rows grouped by grid point (everything but the seeds), in first-seen order."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row.get(c) for c in _DESCRIPTORS), []).append(row)
+    return list(groups.values())
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float | None, int]:
+    """Mean, half-width of the Student-t confidence interval (None for fewer than 2 values), n."""
+    xs = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not xs:
+        return float("nan"), None, 0
+    mean = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return mean, None, len(xs)
+    from scipy import stats  # noqa: PLC0415
+
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+    return mean, float(stats.t.ppf(0.5 + confidence / 2, len(xs) - 1)) * sd / math.sqrt(len(xs)), len(xs)
+
+
+def _pct_ci(values: Sequence[Any]) -> str:
+    """``56.44`` for one run, ``56.44 ± 1.20 (n=3)`` (95% CI) for several."""
+    mean, half, n = mean_ci(values)
+    if n == 0:
+        return "-"
+    return f"{100 * mean:.2f}" if half is None else f"{100 * mean:.2f} ± {100 * half:.2f} (n={n})"
+
+
+def _num_ci(values: Sequence[Any]) -> str:
+    """``1234`` for one value, ``1234 ± 56 (n=3)`` (95% CI) for several."""
+    mean, half, n = mean_ci(values)
+    if n == 0:
+        return "-"
+    return f"{mean:.0f}" if half is None else f"{mean:.0f} ± {half:.0f} (n={n})"
+
+
+def trend_test(xs: Sequence[float], ys: Sequence[float], claim: str) -> str:
+    """A rank-correlation test of "ys grow with xs" (Spearman), and whether the data support it."""
+    pairs = [(x, y) for x, y in zip(xs, ys) if y is not None and not (isinstance(y, float) and math.isnan(y))]
+    if len({x for x, _ in pairs}) < 3:
+        return f"{claim}: not tested (fewer than 3 levels with results)."
+    from scipy import stats  # noqa: PLC0415
+
+    rho, p_value = stats.spearmanr([x for x, _ in pairs], [y for _, y in pairs])
+    verdict = "supported" if rho > 0 and p_value < 0.05 else "not supported"
+    return f"{claim}: Spearman rho = {rho:.2f}, p = {p_value:.2g} over {len(pairs)} runs: **{verdict}** (rho > 0, p < 0.05)."
+
+
 def _markdown(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -225,54 +283,71 @@ def _by_corruption(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[
 
 
 def figure1b(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
-    """Time to fit relative to true labels vs the label corruption level."""
+    """Time to fit relative to true labels vs the label corruption level (mean and 95% CI over seeds)."""
     curves = _by_corruption(rows)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    table = []
+    table, trends = [], []
     for model, rs in curves.items():
-        base = next((r.get("fit_step") for r in rs if r["corruption_prob"] == 0 and r.get("fit_step")), None)
-        xs, ys = [], []
-        for r in rs:
-            rel = r["fit_step"] / base if base and r.get("fit_step") else None
-            table.append([model, f"{r['corruption_prob']:g}", r.get("fit_step") or "not fitted",
-                          f"{rel:.2f}" if rel else "-"])
-            if rel:
-                xs.append(r["corruption_prob"])
-                ys.append(rel)
-        ax.plot(xs, ys, marker="o", label=model)
+        base, _, _ = mean_ci([r.get("fit_step") for r in rs if r["corruption_prob"] == 0 and r.get("fit_step")])
+        xs, ys, errs = [], [], []
+        for group in seed_groups(rs):
+            p = group[0]["corruption_prob"]
+            steps = [r.get("fit_step") for r in group if r.get("fit_step")]
+            rel = [s / base for s in steps] if base == base and base else []
+            mean, half, n = mean_ci(rel)
+            unfitted = len(group) - len(steps)
+            table.append([model, f"{p:g}", _num_ci(steps) if steps else "not fitted",
+                          (f"{mean:.2f}" + (f" ± {half:.2f} (n={n})" if half is not None else "")) if n else "-",
+                          unfitted])
+            if n:
+                xs.append(p)
+                ys.append(mean)
+                errs.append(half or 0.0)
+        if xs:
+            ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=model)
+        trends.append(trend_test([r["corruption_prob"] for r in rs], [r.get("fit_step") for r in rs],
+                                 f"{model}: time to fit grows with p"))
     if not table:
         plt.close(fig)
         return None, "No finished run yet."
     ax.set(xlabel="label corruption", ylabel="time to fit / time with true labels")
     ax.legend(fontsize=8)
     path = _save(fig, out / "figure1b.png")
-    return path, _markdown(["model", "corruption", "steps to fit", "relative to true labels"], table)
+    text = _markdown(["model", "corruption", "steps to fit", "relative to true labels", "runs not fitted"], table)
+    return path, text + "\n\n" + "\n".join(f"- {t}" for t in trends)
 
 
 def figure1c(rows: Sequence[Mapping[str, Any]], out: Path, paper: Sequence[Mapping[str, Any]] = ()) -> tuple[Path | None, str]:
-    """Test error at the end of training vs the label corruption level (paper points as crosses)."""
+    """Test error at the end of training vs the label corruption level (mean and 95% CI over seeds;
+    paper points as crosses)."""
     curves = _by_corruption(rows)
     if not curves:
         return None, "No finished run yet."
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    table = []
+    table, trends = [], []
     for model, rs in curves.items():
-        line, = ax.plot([r["corruption_prob"] for r in rs], [1 - r["test_accuracy"] for r in rs], marker="o", label=model)
+        groups = seed_groups(rs)
+        stats = [mean_ci([1 - r["test_accuracy"] for r in g]) for g in groups]
+        line, *_ = ax.errorbar([g[0]["corruption_prob"] for g in groups], [m for m, _, _ in stats],
+                               yerr=[h or 0.0 for _, h, _ in stats], marker="o", capsize=3, label=model)
         ours_model = [p for p in paper if p.get("model") == rs[0].get("model")]
         if ours_model:
             ax.scatter([p["corruption_prob"] for p in ours_model], [p["test_error"] / 100 for p in ours_model],
                        marker="x", color=line.get_color(), label=f"{rs[0].get('model')} (paper)")
-        for r in rs:
-            match = next((p for p in ours_model if abs(p["corruption_prob"] - r["corruption_prob"]) < 1e-9), None)
-            table.append([model, f"{r['corruption_prob']:g}", _pct(1 - r["test_accuracy"]),
-                          f"{match['test_error']:.2f}" if match else "-", _pct(r.get("train_accuracy"))])
+        for g in groups:
+            p = g[0]["corruption_prob"]
+            match = next((q for q in ours_model if abs(q["corruption_prob"] - p) < 1e-9), None)
+            table.append([model, f"{p:g}", _pct_ci([1 - r["test_accuracy"] for r in g]),
+                          f"{match['test_error']:.2f}" if match else "-", _pct_ci([r.get("train_accuracy") for r in g])])
+        trends.append(trend_test([r["corruption_prob"] for r in rs], [1 - r["test_accuracy"] for r in rs],
+                                 f"{model}: test error grows with p"))
     ax.set(xlabel="label corruption", ylabel="test error", ylim=(0, 1))
     ax.legend(fontsize=7)
     path = _save(fig, out / "figure1c.png")
-    return path, _markdown(["model", "corruption", "test error % (ours)", "test error % (paper)", "train acc % (ours)"],
-                           table)
+    text = _markdown(["model", "corruption", "test error % (ours)", "test error % (paper)", "train acc % (ours)"], table)
+    return path, text + "\n\n" + "\n".join(f"- {t}" for t in trends)
 
 
 def figure2a(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
@@ -331,13 +406,16 @@ def _paper_cell(paper: Sequence[Mapping[str, Any]], row: Mapping[str, Any]) -> s
 
 
 def accuracy_table(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str, Any]] = ()) -> str:
-    """Table 1 / Table 2: train / test accuracy % per model and regularizers, ours beside the paper's."""
+    """Table 1 / Table 2: train / test accuracy % per model and regularizers (mean and 95% CI over
+    seeds when a grid point has several), ours beside the paper's."""
     body = []
-    for r in rows:
-        ours = f"{_pct(r.get('train_accuracy'))} / {_pct(r.get('test_accuracy'))}" if r.get("status") in COMPLETE_STATUSES \
-            else f"({r.get('status')})"
-        body.append([model_label(r), regularizers(r), condition(r), ours, _pct(r.get("best_test_accuracy")),
-                     _paper_cell(paper, r)])
+    for group in seed_groups(rows):
+        done = [r for r in group if r.get("status") in COMPLETE_STATUSES]
+        first = group[0]
+        ours = (f"{_pct_ci([r.get('train_accuracy') for r in done])} / {_pct_ci([r.get('test_accuracy') for r in done])}"
+                if done else f"({first.get('status')})")
+        body.append([model_label(first), regularizers(first), condition(first), ours,
+                     _pct_ci([r.get("best_test_accuracy") for r in done]), _paper_cell(paper, first)])
     return _markdown(["model", "regularizers", "data", "train / test % (ours)", "best test % (ours)",
                       "train / test % (paper)"], body)
 

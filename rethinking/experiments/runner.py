@@ -36,7 +36,8 @@ TABLE_JSON = "results.json"
 ERROR_FILE = "error.txt"
 # Columns of the table: who the run is, then what it gave (fractions for accuracies).
 DESCRIPTOR_COLUMNS = ("run", "label", "dataset", "train_examples", "model", "batch_norm", "weight_decay",
-                      "dropout", "width_multiplier", "random_crop", "labels", "corruption_prob", "pixels", "seed")
+                      "dropout", "width_multiplier", "random_crop", "labels", "corruption_prob", "pixels", "seed",
+                      "init_seed")
 RESULT_COLUMNS = ("status", "epochs_trained", "steps", "train_loss", "train_accuracy", "test_accuracy",
                   "best_test_accuracy", "best_test_epoch", "fit_epoch", "fit_step", "wall_seconds", "error", "run_dir")
 TABLE_COLUMNS = DESCRIPTOR_COLUMNS + RESULT_COLUMNS
@@ -71,6 +72,7 @@ def describe(run: PlannedRun) -> dict[str, Any]:
         "dropout": c.model.dropout, "width_multiplier": c.model.width_multiplier,
         "random_crop": c.data.preprocessing.random_crop, "labels": c.data.corruption.labels,
         "corruption_prob": c.data.corruption.resolved_corruption_prob, "pixels": c.data.corruption.pixels, "seed": c.data.seed,
+        "init_seed": c.init_seed,
     }
 
 
@@ -129,7 +131,8 @@ def write_table(directory: Path, sweep: Sweep, rows: Sequence[Mapping[str, Any]]
     rundir.write_csv(csv_path, rows, TABLE_COLUMNS)
     rundir.write_json(json_path, {
         "sweep": sweep.name, "description": sweep.description, "source": sweep.path,
-        "reports": list(sweep.reports), "paper": dict(sweep.paper),
+        "reports": list(sweep.reports), "paper": dict(sweep.paper), "seeds": list(sweep.seeds),
+        "seed_varies": sweep.seed_varies,
         "updated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "runs": list(rows),
     })

@@ -55,6 +55,10 @@ class Sweep:
         grids: each a mapping from dotted key to the values it takes.
         paper: the paper's numbers it targets (free-form tables, read by the report).
         path: the file it came from ("" when built in code).
+        seeds: each grid point runs once per seed (empty: once, with the base's seed).
+        seed_varies: what a seed sets: ``both`` (the data seed; initialization follows it),
+            ``data`` (the data seed; initialization fixed at the base's) or ``init`` (the
+            initialization seed; data fixed).
     """
 
     name: str
@@ -64,6 +68,35 @@ class Sweep:
     grids: tuple[Mapping[str, tuple[Any, ...]], ...] = ({},)
     paper: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     path: str = ""
+    seeds: tuple[int, ...] = ()
+    seed_varies: str = "both"
+
+    def __post_init__(self) -> None:
+        if self.seed_varies not in SEED_VARIES:
+            raise ValueError(f"seed_varies must be one of {', '.join(SEED_VARIES)}. Received: {self.seed_varies!r}")
+        if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in self.seeds) or \
+                len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct non-negative integers. Received: {list(self.seeds)}")
+
+
+# What a sweep's seeds set: the data seed (initialization follows it), only the data, only the init.
+SEED_VARIES = ("both", "data", "init")
+
+
+def with_seeds(sweep: Sweep, seeds: Sequence[int], varies: str | None = None) -> Sweep:
+    """``sweep`` run once per seed of ``seeds`` (``--seeds``), replacing the file's seeds."""
+    return dataclasses.replace(sweep, seeds=tuple(seeds), seed_varies=varies or sweep.seed_varies)
+
+
+def _seeded(sweep: Sweep) -> tuple[dict[str, Any], tuple[Mapping[str, tuple[Any, ...]], ...]]:
+    """The base and grids with the seeds as one more axis of every grid."""
+    if not sweep.seeds:
+        return dict(sweep.base), sweep.grids
+    base = copy.deepcopy(dict(sweep.base))
+    axis = "train.init_seed" if sweep.seed_varies == "init" else "data.seed"
+    if sweep.seed_varies == "data":  # initialization fixed at the base's (its data seed unless set)
+        base.setdefault("train", {}).setdefault("init_seed", base.get("data", {}).get("seed", 0))
+    return base, tuple({**grid, axis: sweep.seeds} for grid in sweep.grids)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,9 +140,9 @@ def parse_sweep(values: Mapping[str, Any], path: str = "") -> Sweep:
     head = values.get("sweep")
     if not isinstance(head, Mapping) or not isinstance(head.get("name"), str) or not head["name"]:
         raise _fail(path, 'needs a [sweep] table with a name, e.g. [sweep] name = "figure1a".')
-    extra = sorted(set(head) - {"name", "description", "reports"})
+    extra = sorted(set(head) - {"name", "description", "reports", "seeds", "seed_varies"})
     if extra:
-        raise _fail(path, f"unknown [sweep] keys {extra}: use name, description, reports.")
+        raise _fail(path, f"unknown [sweep] keys {extra}: use name, description, reports, seeds, seed_varies.")
     from rethinking.experiments.report import REPORTS  # noqa: PLC0415 (the registry of reports)
 
     reports = head.get("reports", [])
@@ -134,8 +167,15 @@ def parse_sweep(values: Mapping[str, Any], path: str = "") -> Sweep:
     paper = values.get("paper", {})
     if not isinstance(paper, Mapping):
         raise _fail(path, "[paper] must be a table.")
-    sweep = Sweep(name=head["name"], description=str(head.get("description", "")).strip(),
-                        reports=tuple(reports), base=dict(base), grids=tuple(grids), paper=dict(paper), path=path)
+    seeds = head.get("seeds", [])
+    if not isinstance(seeds, list):
+        raise _fail(path, f"[sweep] seeds must be a list of integers, e.g. seeds = [0, 1, 2]. Received: {seeds!r}")
+    try:
+        sweep = Sweep(name=head["name"], description=str(head.get("description", "")).strip(),
+                      reports=tuple(reports), base=dict(base), grids=tuple(grids), paper=dict(paper), path=path,
+                      seeds=tuple(seeds), seed_varies=head.get("seed_varies", "both"))
+    except ValueError as err:
+        raise _fail(path, f"[sweep] {err}") from err
     expand(sweep)  # every run must be a valid config: fail now, not halfway through a sweep
     return sweep
 
@@ -219,9 +259,10 @@ def expand(sweep: Sweep, overrides: Mapping[str, Any] | None = None) -> list[Pla
     """
     runs: list[PlannedRun] = []
     seen: set[str] = set()
-    for grid in sweep.grids:
+    base, grids = _seeded(sweep)
+    for grid in grids:
         for point in _grid_points(grid):
-            tree = copy.deepcopy(dict(sweep.base))
+            tree = copy.deepcopy(base)
             tree.setdefault("experiment", sweep.name)
             for key, value in {**point, **(overrides or {})}.items():
                 set_path(tree, key, value)

@@ -57,3 +57,28 @@ def test_the_papers_numbers_are_stored_once_and_match_its_tables():
     own = {"paper": {"table1": [{"model": "mlp", "train": 1.0, "test": 2.0}], "notes": ["mine"]}}
     assert _paper_rows(own, "table1") == own["paper"]["table1"] and _paper_rows(own, "table2") == paper["table2"]
     assert _claims(own, ["figure1b"]) == [*paper["claims"]["figure1b"], "mine"]
+
+
+def test_seed_statistics_intervals_and_trend_tests():
+    from rethinking.experiments.report import mean_ci, seed_groups, trend_test
+
+    mean, half, n = mean_ci([1.0, 2.0, 3.0])
+    assert (mean, n) == (2.0, 3) and math.isclose(half, 4.302653 / math.sqrt(3), rel_tol=1e-5)  # t(0.975, 2) = 4.3027
+    assert mean_ci([0.5]) == (0.5, None, 1) and mean_ci([])[2] == 0
+    rising = trend_test([0, 0, 0.5, 0.5, 1, 1], [100, 110, 200, 190, 300, 320], "time grows")
+    assert "**supported**" in rising and "rho = 0.96" in rising  # Pearson correlation of the ranks (ties averaged)
+    flat = trend_test([0, 0, 0.5, 0.5, 1, 1], [100, 300, 200, 110, 190, 120], "time grows")
+    assert "**not supported**" in flat
+    assert "not tested" in trend_test([0, 1], [1, 2], "x")
+    rows = [{"model": "mlp", "labels": "true", "corruption_prob": 0.0, "seed": s} for s in (0, 1)] + \
+        [{"model": "mlp", "labels": "random", "corruption_prob": 1.0, "seed": 0}]
+    assert [len(g) for g in seed_groups(rows)] == [2, 1]
+
+
+def test_the_accuracy_table_shows_mean_and_interval_over_seeds():
+    base = {"model": "mlp_1x512", "batch_norm": False, "random_crop": False, "weight_decay": 0.0, "labels": "true",
+            "corruption_prob": 0.0, "pixels": "original", "status": "finished", "best_test_accuracy": 0.5}
+    rows = [{**base, "seed": 0, "train_accuracy": 1.0, "test_accuracy": 0.50},
+            {**base, "seed": 1, "train_accuracy": 1.0, "test_accuracy": 0.52}]
+    line = accuracy_table(rows).splitlines()[2]
+    assert "100.00 ± 0.00 (n=2) / 51.00 ± 12.71 (n=2)" in line  # t(0.975, 1) = 12.706, sd 0.01414

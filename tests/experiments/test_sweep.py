@@ -142,3 +142,26 @@ def test_shipped_sweeps_are_found_by_name_and_paths_still_work(tmp_path):
     with pytest.raises(ValueError, match="No sweep file figure9: .*laptop/figure1a"):
         find_sweep("figure9")
     assert load_sweep("laptop/table1").name == "laptop-table1"
+
+
+@pytest.mark.parametrize("varies, data_seeds, init_seeds", [
+    ("both", [0, 1, 2], [0, 1, 2]),   # init follows the data seed
+    ("data", [0, 1, 2], [7, 7, 7]),   # init fixed at the base's
+    ("init", [7, 7, 7], [0, 1, 2]),   # data fixed
+])
+def test_seeds_run_every_grid_point_once_per_seed(varies, data_seeds, init_seeds):
+    doc = minimal(sweep={"name": "s", "seeds": [0, 1, 2], "seed_varies": varies},
+                  grid=[{"model.name": ["mlp_1x512", "mlp_3x512"]}])
+    doc["base"]["data"]["seed"] = 7
+    runs = expand(parse_sweep(doc))
+    assert len(runs) == 6 and [r.config.model.name for r in runs] == ["mlp_1x512"] * 3 + ["mlp_3x512"] * 3
+    first = runs[:3]
+    assert [r.config.data.seed for r in first] == data_seeds and [r.config.init_seed for r in first] == init_seeds
+    assert len({r.config.resolved_run_name for r in runs}) == len(runs)
+
+
+def test_bad_seeds_are_one_line_errors():
+    with pytest.raises(ValueError, match=r"\[sweep\] seeds must be distinct non-negative integers"):
+        parse_sweep(minimal(sweep={"name": "s", "seeds": [0, 0]}))
+    with pytest.raises(ValueError, match="seed_varies must be one of both, data, init"):
+        parse_sweep(minimal(sweep={"name": "s", "seeds": [0], "seed_varies": "all"}))
