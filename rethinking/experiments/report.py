@@ -239,9 +239,18 @@ def _plt():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+# Every figure is written in these formats beside each other (report.md shows the PNG).
+FIGURE_FORMATS = (".png", ".pdf", ".svg")
+
+
+def _save(fig, path: Path) -> Path | None:
+    """Writes the figure as PNG, PDF and SVG; None (nothing written) when no axis has anything drawn."""
+    if not any(ax.has_data() for ax in fig.axes):
+        _plt().close(fig)
+        return None
     fig.tight_layout()
-    atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=120))
+    for suffix in FIGURE_FORMATS:
+        atomic_write_with(path.with_suffix(suffix), lambda tmp: fig.savefig(tmp, dpi=120))
     _plt().close(fig)
     return path
 
@@ -423,6 +432,20 @@ def accuracy_table(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[st
 # ---------------------------------------------------------------------------------------------- report
 
 
+def _data_as_run(rows: Sequence[Mapping[str, Any]]) -> str:
+    """What the runs trained on, from the table itself: dataset, training examples, seeds."""
+    parts = []
+    for dataset in dict.fromkeys(str(r.get("dataset")) for r in rows):
+        mine = [r for r in rows if str(r.get("dataset")) == dataset]
+        sizes = sorted({r.get("train_examples") for r in mine}, key=lambda v: (v is None, v or 0))
+        examples = ", ".join("all training examples" if v is None else f"the first {int(v):,} training examples"
+                             for v in sizes)
+        seeds = sorted({r.get("seed") for r in mine if r.get("seed") is not None})
+        parts.append(f"{dataset} ({examples}; data seed{'s' if len(seeds) > 1 else ''} "
+                     f"{', '.join(str(s) for s in seeds)})")
+    return "; ".join(parts) or "no runs"
+
+
 def write_report(results: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """Writes the sweep's figures and ``report.md``.
 
@@ -445,14 +468,18 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> list
     lines = [f"# {table['sweep']}: ours beside the paper", "", table.get("description", ""), "",
              f"Runs: {len(rows)} ({', '.join(f'{n} {s}' for s, n in counts.items())}). Source: "
              f"`{table.get('source', '')}`; table updated {table.get('updated', '?')}. Accuracies are % of the whole "
-             "split; train accuracy is measured in inference mode after the last epoch.", ""]
+             "split; train accuracy is measured in inference mode after the last epoch.", "",
+             f"Data as run (after any --set): {_data_as_run(rows)}.", ""]
     written: list[Path] = []
     for report in reports:
         lines += [f"## {report}", ""]
         path, text = REPORTS[report](rows, out, _paper_rows(table, report))
         if path is not None:
             written.append(path)
-            lines += [f"![{report}]({path.name})", ""]
+            lines += [f"![{report}]({path.name}) ([PDF]({path.with_suffix('.pdf').name}), "
+                      f"[SVG]({path.with_suffix('.svg').name}))", ""]
+        elif report.startswith("figure"):
+            lines += ["No figure: none of the runs has anything to plot for it yet (see the table).", ""]
         lines += [text, ""]
     notes = _claims(table, reports)
     if notes:

@@ -67,11 +67,15 @@ def test_report_writes_figures_and_tables_beside_the_papers(swept, tmp_path):
     _, _, folder, _ = swept
     written = write_report(folder / "results.json", tmp_path / "report")
     names = {p.name for p in written}
-    assert {"figure1a.png", "figure1b.png", "figure1c.png", "figure2a.png", "figure2b.png", "report.md"} <= names
+    assert {"figure1a.png", "figure1c.png", "figure2a.png", "figure2b.png", "report.md"} <= names
     for p in written:
         if p.suffix == ".png":
             assert p.read_bytes()[:4] == b"\x89PNG" and p.stat().st_size > 10_000
+            assert p.with_suffix(".pdf").read_bytes()[:4] == b"%PDF" and b"<svg" in p.with_suffix(".svg").read_bytes()
     text = (tmp_path / "report" / "report.md").read_text()
+    # No run fits in 2 epochs: Figure 1b has nothing to plot, and says so instead of an empty figure.
+    assert "figure1b.png" not in names and "No figure: none of the runs has anything to plot" in text
+    assert "Data as run (after any --set): digits (the first 256 training examples; data seed 0)." in text
     assert "100.00 / 50.51" in text  # Table 1's paper cell beside our mlp_1x512 run with true labels
     shuffled = [line for line in text.splitlines() if line.startswith("| mlp_1x512 | none | shuffled pixels |")]
     assert len(shuffled) == 1 and shuffled[0].endswith("| - |")  # not the paper's true-label cell
