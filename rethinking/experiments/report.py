@@ -360,24 +360,29 @@ def figure1c(rows: Sequence[Mapping[str, Any]], out: Path, paper: Sequence[Mappi
 
 
 def figure2a(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
-    """Final vs best test accuracy per run (true labels only: the early-stopping gain)."""
+    """Final vs best test accuracy per grid point (true labels only: the early-stopping gain); mean
+    and 95% CI over seeds when there are several."""
     runs = [r for r in finished(rows) if (r.get("corruption_prob") or 0) == 0 and r.get("pixels") in (None, "original")]
     if not runs:
         return None, "No finished run with true labels yet."
+    groups = seed_groups(runs)
     plt = _plt()
-    labels = ["\n(".join(model_label(r).split(" (", 1)) + f"\n{regularizers(r)}" for r in runs]
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(runs)), 4.0))
-    xs = range(len(runs))
-    ax.bar([x - 0.2 for x in xs], [r["test_accuracy"] for r in runs], width=0.4, label="final")
-    ax.bar([x + 0.2 for x in xs], [r["best_test_accuracy"] for r in runs], width=0.4, label="best during training")
+    labels = ["\n(".join(model_label(g[0]).split(" (", 1)) + f"\n{regularizers(g[0])}" for g in groups]
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(groups)), 4.0))
+    xs = range(len(groups))
+    for offset, key, name in ((-0.2, "test_accuracy", "final"), (0.2, "best_test_accuracy", "best during training")):
+        stats = [mean_ci([r[key] for r in g]) for g in groups]
+        ax.bar([x + offset for x in xs], [m for m, _, _ in stats], width=0.4, label=name,
+               yerr=[h or 0.0 for _, h, _ in stats], capsize=3)
     ax.set_xticks(list(xs), labels, fontsize=7)
     ax.set(ylabel="test accuracy", ylim=(0, 1))
     ax.legend(fontsize=8)
     path = _save(fig, out / "figure2a.png")
-    table = [[model_label(r), regularizers(r), _pct(r["test_accuracy"]), _pct(r["best_test_accuracy"]),
-              r.get("best_test_epoch"), f"{100 * (r['best_test_accuracy'] - r['test_accuracy']):.2f}"] for r in runs]
-    return path, _markdown(["model", "regularizers", "final test %", "best test %", "best at epoch", "gain (points)"],
-                           table)
+    table = [[model_label(g[0]), regularizers(g[0]), _pct_ci([r["test_accuracy"] for r in g]),
+              _pct_ci([r["best_test_accuracy"] for r in g]), ", ".join(str(r.get("best_test_epoch")) for r in g),
+              _pct_ci([r["best_test_accuracy"] - r["test_accuracy"] for r in g])] for g in groups]
+    return path, _markdown(["model", "regularizers", "final test %", "best test %", "best at epoch",
+                            "gain (points)"], table)
 
 
 def figure2b(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:

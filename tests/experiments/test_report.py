@@ -82,3 +82,17 @@ def test_the_accuracy_table_shows_mean_and_interval_over_seeds():
             {**base, "seed": 1, "train_accuracy": 1.0, "test_accuracy": 0.52}]
     line = accuracy_table(rows).splitlines()[2]
     assert "100.00 ± 0.00 (n=2) / 51.00 ± 12.71 (n=2)" in line  # t(0.975, 1) = 12.706, sd 0.01414
+
+
+def test_figure2a_shows_each_grid_point_once_with_its_interval_over_seeds(tmp_path):
+    from rethinking.experiments.report import figure2a
+
+    base = {"model": "alexnet_small", "batch_norm": False, "random_crop": False, "weight_decay": 0.0, "labels": "true",
+            "corruption_prob": 0.0, "pixels": "original", "status": "finished"}
+    rows = [{**base, "seed": s, "test_accuracy": acc, "best_test_accuracy": acc + 0.02, "best_test_epoch": 5 + s}
+            for s, acc in ((0, 0.40), (1, 0.42), (2, 0.44))]
+    path, text = figure2a(rows, tmp_path)
+    assert path is not None and path.with_suffix(".pdf").is_file()
+    body = text.splitlines()[2:]
+    assert len(body) == 1 and "42.00 ± 4.97 (n=3)" in body[0] and "5, 6, 7" in body[0]  # t(0.975, 2) x 0.02 / sqrt(3)
+    assert "2.00 ± 0.00 (n=3)" in body[0]  # the early-stopping gain
