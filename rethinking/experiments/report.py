@@ -258,8 +258,27 @@ def _save(fig, path: Path) -> Path | None:
 # --------------------------------------------------------------------------------------------- figures
 
 
+def _mean_curve(runs: Sequence[Mapping[str, Any]], value: Callable[[Mapping[str, float]], float]
+                ) -> tuple[list[float], list[float], list[float]]:
+    """Per epoch, over the runs (seeds) that reached it: thousand steps, mean of ``value``, CI half-width."""
+    by_epoch: dict[int, list[tuple[float, float]]] = {}
+    for r in runs:
+        for m in read_metrics(r["run_dir"]):
+            y = value(m)
+            if not math.isnan(y):
+                by_epoch.setdefault(int(m["epoch"]), []).append((m["step"] / 1000, y))
+    xs, ys, halves = [], [], []
+    for epoch in sorted(by_epoch):
+        points = by_epoch[epoch]
+        mean, half, _ = mean_ci([y for _, y in points])
+        xs.append(points[0][0])
+        ys.append(mean)
+        halves.append(half or 0.0)
+    return xs, ys, halves
+
+
 def figure1a(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
-    """Training loss vs steps per data condition; one panel per model."""
+    """Training loss vs steps per data condition; one panel per model (mean and 95% band over seeds)."""
     runs = finished(rows) or [r for r in rows if read_metrics(r["run_dir"])]
     models = sorted({model_label(r) for r in runs})
     if not models:
@@ -270,12 +289,17 @@ def figure1a(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None,
     for ax, model in zip(axes[0], models):
         mine = sorted((r for r in runs if model_label(r) == model),
                       key=lambda r: (CONDITION_ORDER.index(condition(r)) if condition(r) in CONDITION_ORDER else 99))
-        for r in mine:
-            points = [(m["step"] / 1000, training_loss(m)) for m in read_metrics(r["run_dir"])]
-            points = [(x, y) for x, y in points if not math.isnan(y)]
-            ax.plot([x for x, _ in points], [y for _, y in points], marker=".", label=condition(r))
-            summary.append([model, condition(r), r.get("status"), r.get("fit_step") or "not fitted",
-                            _pct(r.get("train_accuracy")), _pct(r.get("test_accuracy"))])
+        for group in seed_groups(mine):
+            xs, ys, halves = _mean_curve(group, training_loss)
+            line, = ax.plot(xs, ys, marker=".", label=condition(group[0]))
+            if any(halves):
+                ax.fill_between(xs, [y - h for y, h in zip(ys, halves)], [y + h for y, h in zip(ys, halves)],
+                                color=line.get_color(), alpha=0.2)
+            fitted = [r.get("fit_step") for r in group if r.get("fit_step")]
+            summary.append([model, condition(group[0]), ", ".join(sorted({str(r.get("status")) for r in group})),
+                            (_num_ci(fitted) + (f" ({len(group) - len(fitted)} not fitted)" if len(fitted) < len(group)
+                                                else "")) if fitted else "not fitted",
+                            _pct_ci([r.get("train_accuracy") for r in group]), _pct_ci([r.get("test_accuracy") for r in group])])
         ax.set(title=model, xlabel="thousand steps", ylabel="average training loss per epoch")
         ax.legend(fontsize=8)
     path = _save(fig, out / "figure1a.png")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from rethinking.experiments.report import accuracy_table, condition, model_label, training_loss
 
 
@@ -96,3 +98,26 @@ def test_figure2a_shows_each_grid_point_once_with_its_interval_over_seeds(tmp_pa
     body = text.splitlines()[2:]
     assert len(body) == 1 and "42.00 ± 4.97 (n=3)" in body[0] and "5, 6, 7" in body[0]  # t(0.975, 2) x 0.02 / sqrt(3)
     assert "2.00 ± 0.00 (n=3)" in body[0]  # the early-stopping gain
+
+
+def test_figure1a_draws_one_mean_curve_per_condition_with_a_band_over_seeds(tmp_path):
+    from rethinking.experiments.report import _mean_curve, figure1a
+
+    rows = []
+    for seed, losses in ((0, [2.3, 1.0, 0.2]), (1, [2.3, 1.2, 0.4])):
+        run = tmp_path / f"run{seed}"
+        run.mkdir()
+        lines = ["epoch,step,batch_loss,train_loss"] + [f"{e},{40 * e},{'nan' if e == 0 else loss},{loss}"
+                                                        for e, loss in enumerate(losses)]
+        (run / "metrics.csv").write_text("\n".join(lines) + "\n")
+        rows.append({"model": "mlp_1x512", "labels": "random", "corruption_prob": 1.0, "pixels": "original",
+                     "seed": seed, "status": "fitted", "fit_step": 80, "train_accuracy": 1.0, "test_accuracy": 0.1,
+                     "run_dir": str(run)})
+    xs, ys, halves = _mean_curve(rows, lambda m: m["batch_loss"] if m["batch_loss"] == m["batch_loss"] else m["train_loss"])
+    assert xs == [0.0, 0.04, 0.08] and ys == pytest.approx([2.3, 1.1, 0.3])
+    sd = math.sqrt(2 * 0.1**2)  # of 1.0 and 1.2
+    assert halves[0] == 0.0 and halves[1] == pytest.approx(12.706205 * sd / math.sqrt(2), rel=1e-5)
+    path, text = figure1a(rows, tmp_path)
+    assert path is not None and path.is_file()
+    assert [line for line in text.splitlines()[2:]] == [
+        "| mlp_1x512 | random labels | fitted | 80 ± 0 (n=2) | 100.00 ± 0.00 (n=2) | 10.00 ± 0.00 (n=2) |"]
