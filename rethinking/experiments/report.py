@@ -410,21 +410,24 @@ def figure2a(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None,
 
 
 def figure2b(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
-    """Training and test accuracy vs steps, batch norm on vs off."""
+    """Training and test accuracy vs steps, batch norm on vs off (mean and 95% band over seeds)."""
     runs = [r for r in finished(rows) if str(r.get("model", "")).startswith("inception")]
     if not runs:
         return None, "No finished Inception run yet."
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     table = []
-    for r in runs:
-        metrics = read_metrics(r["run_dir"])
-        steps = [m["step"] / 1000 for m in metrics]
-        name = f"{'BN' if r.get('batch_norm') else 'no BN'}, {regularizers(r)}"
-        axes[0].plot(steps, [m["train_accuracy"] for m in metrics], label=name)
-        axes[1].plot(steps, [m["test_accuracy"] for m in metrics], label=name)
-        table.append([model_label(r), regularizers(r), _pct(r["train_accuracy"]), _pct(r["test_accuracy"]),
-                      _pct(r["best_test_accuracy"])])
+    for group in seed_groups(runs):
+        first = group[0]
+        name = f"{'BN' if first.get('batch_norm') else 'no BN'}, {regularizers(first)}"
+        for ax, key in zip(axes, ("train_accuracy", "test_accuracy")):
+            xs, ys, halves = _mean_curve(group, lambda m, key=key: m[key])
+            line, = ax.plot(xs, ys, label=name)
+            if any(halves):
+                ax.fill_between(xs, [y - h for y, h in zip(ys, halves)], [y + h for y, h in zip(ys, halves)],
+                                color=line.get_color(), alpha=0.2)
+        table.append([model_label(first), regularizers(first), _pct_ci([r["train_accuracy"] for r in group]),
+                      _pct_ci([r["test_accuracy"] for r in group]), _pct_ci([r["best_test_accuracy"] for r in group])])
     for ax, what in zip(axes, ("training accuracy", "test accuracy")):
         ax.set(xlabel="thousand steps", ylabel=what, ylim=(0, 1))
         ax.legend(fontsize=8)

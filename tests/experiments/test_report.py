@@ -121,3 +121,21 @@ def test_figure1a_draws_one_mean_curve_per_condition_with_a_band_over_seeds(tmp_
     assert path is not None and path.is_file()
     assert [line for line in text.splitlines()[2:]] == [
         "| mlp_1x512 | random labels | fitted | 80 ± 0 (n=2) | 100.00 ± 0.00 (n=2) | 10.00 ± 0.00 (n=2) |"]
+
+
+def test_figure2b_draws_one_band_per_grid_point(tmp_path):
+    from rethinking.experiments.report import figure2b
+
+    rows = []
+    for seed, accs in ((0, [0.1, 0.6, 0.9]), (1, [0.1, 0.5, 0.8])):
+        run = tmp_path / f"run{seed}"
+        run.mkdir()
+        lines = ["epoch,step,train_accuracy,test_accuracy"] + [f"{e},{40 * e},{a},{a / 2}" for e, a in enumerate(accs)]
+        (run / "metrics.csv").write_text("\n".join(lines) + "\n")
+        rows.append({"model": "inception_small", "batch_norm": True, "random_crop": False, "weight_decay": 0.0,
+                     "labels": "true", "corruption_prob": 0.0, "pixels": "original", "seed": seed, "status": "finished",
+                     "train_accuracy": accs[-1], "test_accuracy": accs[-1] / 2, "best_test_accuracy": accs[-1] / 2,
+                     "run_dir": str(run)})
+    path, text = figure2b(rows, tmp_path)
+    assert path is not None and len(text.splitlines()) == 3  # one row for the two seeds
+    assert "85.00 ± 63.53 (n=2)" in text  # mean of 0.9 and 0.8; t(0.975, 1) x sd 0.0707 / sqrt(2)
