@@ -95,7 +95,7 @@ def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tupl
     Examples: rethinking run laptop/figure1a; rethinking run my_sweep.toml (see 'rethinking sweeps').
     """
     from rethinking.experiments.runner import (  # noqa: PLC0415
-        check_local_files, plan, rebuild_table, run_sweep, share, sweep_status, table_dir,
+        check_local_files, narrow, plan, rebuild_table, run_sweep, share, sweep_status, table_dir,
     )
     from rethinking.experiments.sweep import load_sweep  # noqa: PLC0415
 
@@ -111,10 +111,11 @@ def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tupl
     if workers > 1 and (shard_k_n or dry_run):
         raise click.UsageError("--workers runs the sweep in local processes: it does not combine with "
                                f"{'--shard' if shard_k_n else '--dry-run'}.")
-    runs = plan(sweep, overrides, filters)
+    every_run = plan(sweep, overrides)
+    runs = narrow(every_run, filters)
     if shard_k_n:
         runs = share(runs, *shard_k_n)
-    directory = table_dir(sweep, plan(sweep, overrides))
+    directory = table_dir(sweep, every_run)
     if dry_run:
         rows, done = sweep_status(runs)
         click.echo(f"{sweep.name}: {len(runs)} runs ({done} done, {len(runs) - done} to run); "
@@ -132,7 +133,7 @@ def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tupl
                 *([f"--seeds={seeds}"] if seeds is not None else []),
                 *([f"--seed-varies={seed_varies}"] if seed_varies is not None else [])]
         code = run_workers(args, workers, devices_per_worker, echo=click.echo)
-        _summarize(sweep.name, rebuild_table(directory, sweep, plan(sweep, overrides)), directory)
+        _summarize(sweep.name, rebuild_table(directory, sweep, every_run), directory)
         if code:
             raise Failure(f"a worker ended with status {code} (see its lines above); rerun to retry.", 1)
         return

@@ -10,8 +10,6 @@ from rethinking.config.data import (
     CACHE_MODES,
     GAUSSIAN_STATS,
     LABEL_MODES,
-    LABEL_NOISE,
-    PIXEL_MODES,
     SPLITS,
     Corruption,
     DataConfig,
@@ -30,8 +28,8 @@ from rethinking.config.run import (
 )
 
 __all__ = [
-    "CACHE_MODES", "GAUSSIAN_STATS", "LABEL_MODES", "LABEL_NOISE", "MIXED_PRECISION",
-    "PIXEL_MODES", "SPLITS", "Corruption", "DataConfig",
+    "CACHE_MODES", "GAUSSIAN_STATS", "LABEL_MODES", "MIXED_PRECISION",
+    "SPLITS", "Corruption", "DataConfig",
     "ModelConfig", "Preprocessing", "RunConfig", "TrainConfig", "check_probability", "config_digest",
     "dataclass_from_dict", "dataset_fingerprint", "default_run_name",
 ]

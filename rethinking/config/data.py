@@ -15,10 +15,6 @@ from rethinking.config.options import ConfigDict, check_options, option
 from rethinking.data.conditions import LABEL_NOISES, PIXEL_CONDITIONS  # plain Python: the registries
 
 LABEL_MODES = ("true", "partial", "random")
-LABEL_NOISE = tuple(LABEL_NOISES)  # the registries' names at import, for choice lists
-PIXEL_MODES = tuple(PIXEL_CONDITIONS)
-
-
 def _label_noises() -> tuple[str, ...]:
     return tuple(LABEL_NOISES)  # read when used, so a condition registered later is accepted
 

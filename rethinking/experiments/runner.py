@@ -177,10 +177,19 @@ def share(runs: Sequence[PlannedRun], k: int, n: int) -> list[PlannedRun]:
 def plan(sweep: Sweep, overrides: Mapping[str, Any] | None = None,
          only: Sequence[tuple[str, Any]] = ()) -> list[PlannedRun]:
     """The runs a sweep would do: the expanded grid, overridden and filtered."""
-    runs = select(expand(sweep, overrides), only)
-    if not runs:
+    return narrow(expand(sweep, overrides), only)
+
+
+def narrow(runs: Sequence[PlannedRun], only: Sequence[tuple[str, Any]] = ()) -> list[PlannedRun]:
+    """The planned runs matching the ``--only`` filters (all of them without filters).
+
+    Raises:
+        ValueError: no run matches, or a filter key is not a config field.
+    """
+    chosen = select(runs, only)
+    if not chosen:
         raise ValueError("No run of the sweep matches the --only filters.")
-    return runs
+    return chosen
 
 
 def run_sweep(
@@ -223,14 +232,14 @@ def run_sweep(
     from rethinking.training import train as default_train  # noqa: PLC0415
 
     train_fn = train_fn or default_train
-    runs = plan(sweep, overrides, only)
+    every_run = plan(sweep, overrides)  # the table covers the whole grid, whatever this process runs
+    runs = narrow(every_run, only)
     if shard is not None:
         runs = share(runs, *shard)
     if prefer is not None:
         mine = share(runs, *prefer)
         runs = mine + [run for run in runs if run not in mine]
     check_local_files(runs)
-    every_run = plan(sweep, overrides)  # the table covers the whole grid, whatever this process runs
     directory = table_dir(sweep, every_run)
     table = rebuild_table(directory, sweep, every_run)
     by_name = {row["run"]: row for row in table}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from rethinking.data import Corruption, DataConfig, Preprocessing, build_pipeline
 from rethinking.data.datasets import load_dataset

@@ -153,3 +153,14 @@ def test_two_workers_train_every_run_exactly_once(cli, tmp_path):
     for row in table:
         with open(tmp_path / "logs" / "four" / row["run_dir"] / "metrics.csv") as f:
             assert [int(r["epoch"]) for r in csv_module.DictReader(f)] == [0, 1, 2]  # trained once, no epoch twice
+
+
+def test_seeds_from_the_command_line(cli, tmp_path):
+    sweep = _four_runs(tmp_path)
+    code, out, err = cli("run", str(sweep), "--dry-run", "--seeds", "2", "--seed-varies", "init")
+    assert code == 0, err
+    assert out.startswith("four: 8 runs")  # four grid points x two initialization seeds
+    labels = [line.split("(", 1)[1] for line in out.splitlines()[1:]]
+    assert sum("train.init_seed=1" in label for label in labels) == 4
+    code, _, err = cli("run", str(sweep), "--workers", "2", "--shard", "0/2")
+    assert code == 2 and "does not combine with --shard" in err
