@@ -69,14 +69,15 @@ def run_workers(args: Sequence[str], workers: int, devices_per_worker: int = 1,
     Returns:
         The largest exit status of the workers (0 when every one succeeded).
     """
-    resources = worker_resources(workers, devices_per_worker, visible_gpus(), sorted(os.sched_getaffinity(0)))
+    gpus = visible_gpus()
+    resources = worker_resources(workers, devices_per_worker, gpus, sorted(os.sched_getaffinity(0)))
     processes = []
     for k, resource in enumerate(resources):
         env = dict(os.environ)
         cores = resource.get("cores")
         if "gpus" in resource:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(resource["gpus"])  # type: ignore[arg-type]
-            if workers > len(visible_gpus()):
+            if workers * devices_per_worker > len(gpus):
                 env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # several workers on one GPU: memory as needed
         command = [sys.executable, "-m", "rethinking.cli", "run", *args, "--worker", f"{k}/{workers}"]
         process = subprocess.Popen(  # noqa: S603 (our own command)
