@@ -229,6 +229,30 @@ def import_tensorflow_quietly() -> None:
 
 
 
+def given_arguments(context: click.Context, leave_out: tuple[str, ...] = ()) -> list[str]:
+    """The command-line arguments the user gave this command, rebuilt from its parameters.
+
+    Options left at their defaults are not repeated, nor those named in ``leave_out``: the
+    arguments a child process needs to run the same command.
+    """
+    args: list[str] = []
+    for param in context.command.params:
+        if param.name in leave_out or context.get_parameter_source(param.name) in (
+                click.core.ParameterSource.DEFAULT, None):
+            continue
+        value = context.params[param.name]
+        if not isinstance(param, click.Option):
+            args.append(str(value))
+            continue
+        flag = max(param.opts, key=len)
+        if param.is_flag and param.secondary_opts:
+            args.append(flag if value else max(param.secondary_opts, key=len))
+        elif param.is_flag:
+            args.extend([flag] if value else [])
+        else:
+            args.extend(f"{flag}={item}" for item in (value if param.multiple else [value]))
+    return args
+
 
 def percent(value: Any) -> str:
     """A fraction as a percentage; ``-`` for None or NaN."""

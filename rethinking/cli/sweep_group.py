@@ -7,8 +7,11 @@ from typing import Any
 
 import click
 
-from rethinking.cli.base import Failure, cli, friendly_errors, percent, run_config_from_flags, run_options, start_tensorflow
-from rethinking.experiments.tuning import ALGORITHMS, OBJECTIVES  # plain Python: the tuner's lists
+from rethinking.cli.base import (
+    Failure, cli, friendly_errors, given_arguments, percent, run_config_from_flags, run_options, start_tensorflow,
+)
+from rethinking.experiments.tuning import ALGORITHMS, OBJECTIVES, distributed_role  # plain Python
+from rethinking.experiments.workers import CHIEF_GONE
 
 
 def _assignments(texts: tuple[str, ...], flag: str) -> list[tuple[str, Any]]:
@@ -179,6 +182,18 @@ def report(results: str, out: str | None) -> None:
         click.echo(f"Wrote {path}")
 
 
+def _tune_with_workers(spec: Any, workers: int, devices_per_worker: int) -> None:
+    """Runs the search as a local keras-tuner chief and ``workers`` workers, then prints its summary."""
+    from rethinking.experiments.workers import tune_workers  # noqa: PLC0415 (no TensorFlow)
+
+    click.echo(f"Searching {spec.base.model.name} with {workers} workers; state and TensorBoard logs in {spec.directory}")
+    code = tune_workers(given_arguments(click.get_current_context(), ("workers", "devices_per_worker")), workers,
+                        devices_per_worker, echo=click.echo)
+    if code:
+        raise Failure(f"the search ended with status {code} (see the lines above); rerun the same command to "
+                      "resume it.", 1)
+
+
 def _floats(text: str, flag: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in text.split(",") if v.strip())
@@ -206,18 +221,25 @@ def _floats(text: str, flag: str) -> tuple[float, ...]:
               help="Training examples held out for val_* objectives [default: 10%].")
 @click.option("--write-sweep", type=click.Path(dir_okay=False), default=None,
               help="Write the best trial as a sweep file (TOML) to run with 'rethinking run'.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train trials in N local worker processes at once (a keras-tuner chief and N workers).")
+@click.option("--devices-per-worker", type=click.IntRange(min=1), default=1, show_default=True,
+              help="GPUs per worker with --workers (more workers than GPUs share them).")
 @friendly_errors
 def tune(learning_rates: str, weight_decays: str, batch_sizes: str, objective: str, algorithm: str, max_trials: int,
-         factor: int, validation_examples: int | None, write_sweep: str | None, **flags: Any) -> None:
+         factor: int, validation_examples: int | None, write_sweep: str | None, workers: int,
+         devices_per_worker: int, **flags: Any) -> None:
     """Search learning rate, weight decay and batch size with keras-tuner for one model and data condition.
 
     Trials are logged to TensorBoard (with the HParams dashboard) under --log-dir/--experiment;
-    rerunning the same command resumes the search.
+    rerunning the same command resumes the search. Distributed: --workers N on one machine, or
+    the same command on many with keras-tuner's KERASTUNER_TUNER_ID (chief, tuner0, ...),
+    KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT (docs/cli.md).
     Example: rethinking tune --model alexnet_small --labels random --epochs 20 --experiment tune_alexnet
     """
     import dataclasses  # noqa: PLC0415
 
-    from rethinking.experiments.tuning import TuneSpec, sweep_toml  # noqa: PLC0415
+    from rethinking.experiments.tuning import ChiefUnavailable, TuneSpec, sweep_toml  # noqa: PLC0415
     from rethinking.experiments.tuning import tune as run_search  # noqa: PLC0415
     from rethinking.training.rundir import atomic_write_text  # noqa: PLC0415
 
@@ -230,13 +252,28 @@ def tune(learning_rates: str, weight_decays: str, batch_sizes: str, objective: s
     base = run_config_from_flags(flags)
     if flags["experiment"] == "default":  # a search gets a folder of its own, not the runs' one
         base = dataclasses.replace(base, experiment=f"tune-{base.model.name.rpartition(':')[2]}")
-    start_tensorflow()
     spec = TuneSpec(base=base, learning_rate=(lr[0], lr[1]), weight_decay=_floats(weight_decays, "--weight-decays"),
                     batch_size=tuple(int(b) for b in batch), objective=objective, algorithm=algorithm,
                     max_trials=max_trials, factor=factor, validation_examples=validation_examples, seed=flags["seed"])
-    click.echo(f"Searching {base.model.name} ({algorithm}, objective {objective}); state and TensorBoard logs in "
-               f"{spec.directory}")
-    summary = run_search(spec, verbose=True)
+    role = distributed_role()
+    if workers > 1:
+        if role is not None:
+            raise click.UsageError("--workers starts its own chief and workers: unset KERASTUNER_ORACLE_IP, or "
+                                   "drop --workers and start each process yourself.")
+        _tune_with_workers(spec, workers, devices_per_worker)
+        return
+    start_tensorflow()
+    where = "" if role is None else (" as the chief" if role == "chief" else f" as worker {role}")
+    click.echo(f"Searching {base.model.name} ({algorithm}, objective {objective}){where}; state and TensorBoard "
+               f"logs in {spec.directory}")
+    try:
+        summary = run_search(spec, verbose=True)
+    except ChiefUnavailable as err:
+        raise Failure(str(err), CHIEF_GONE) from None
+    if "best" not in summary:  # a worker of a distributed search: the chief reports it
+        click.echo(f"\nworker {summary['role']}: trained {summary['trials_trained']} trial(s); the chief reports "
+                   f"the search{' and writes ' + write_sweep if write_sweep else ''}.")
+        return
     click.echo(f"\n{'trial':<6} {'learning rate':>13} {'weight decay':>12} {'batch':>6} {'epochs':>6} {objective:>13}")
     for t in summary["trials"]:
         v = t["values"]

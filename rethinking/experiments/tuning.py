@@ -15,6 +15,12 @@ Our choices (not the paper's, which reports no search):
   instead (e.g. the fastest fit of random labels), with no validation split.
 * Hyperband's ``max_epochs`` is the base config's ``train.epochs``.
 
+Distributed search: keras-tuner's chief/worker model, configured by its environment variables
+``KERASTUNER_TUNER_ID`` (``chief``, or a worker's id such as ``tuner0``), ``KERASTUNER_ORACLE_IP``
+and ``KERASTUNER_ORACLE_PORT``. The chief holds the search's state and hands out trials over gRPC;
+any number of workers (same command, same folder) train them. ``tune`` on the chief returns the
+whole search's summary once every trial is done; on a worker, how many trials it trained.
+
 TensorBoard: keras-tuner gives each trial a folder under ``<log_dir>/<experiment>/tensorboard``
 with its scalars and hyperparameters (the HParams dashboard compares trials). The search state
 lives in ``<log_dir>/<experiment>/<project>`` (``tune``): rerunning the same search resumes it.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -94,6 +101,43 @@ class TuneSpec:
         return Path(self.base.log_dir) / self.base.experiment
 
 
+DISTRIBUTED_VARIABLES = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+
+
+class ChiefUnavailable(RuntimeError):
+    """A worker of a distributed search lost its chief (the search ended, or the chief stopped)."""
+
+
+def _chief_gone(err: BaseException) -> bool:
+    """Whether ``err`` is gRPC's "the other end is gone" (keras-tuner's chief has exited)."""
+    import grpc  # noqa: PLC0415 (keras-tuner's dependency; only a worker talks to a chief)
+
+    return isinstance(err, grpc.RpcError) and err.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def distributed_role(environ: Mapping[str, str] | None = None) -> str | None:
+    """This process's part in a distributed search: None (alone), ``"chief"`` or a worker's id.
+
+    keras-tuner's rule: a search is distributed when ``KERASTUNER_ORACLE_IP`` is set; a tuner id
+    containing "chief" is the chief.
+
+    Raises:
+        ValueError: the address is set without a port or a tuner id, or the port is not a port.
+    """
+    environ = os.environ if environ is None else environ
+    if not environ.get("KERASTUNER_ORACLE_IP"):
+        return None
+    missing = [name for name in DISTRIBUTED_VARIABLES if not environ.get(name)]
+    if missing:
+        raise ValueError(f"A distributed search needs {', '.join(DISTRIBUTED_VARIABLES)}; {', '.join(missing)} "
+                         "not set (the chief: KERASTUNER_TUNER_ID=chief; workers: tuner0, tuner1, ...).")
+    port = environ["KERASTUNER_ORACLE_PORT"]
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"KERASTUNER_ORACLE_PORT must be a port number (1-65535). Received: {port!r}")
+    tuner_id = environ["KERASTUNER_TUNER_ID"]
+    return "chief" if "chief" in tuner_id else tuner_id
+
+
 def trial_config(base: RunConfig, values: Mapping[str, Any]) -> RunConfig:
     """The base run with a trial's learning rate, weight decay and batch size."""
     return dataclasses.replace(
@@ -138,6 +182,8 @@ class _RunHyperModel:
         pipelines: dict[int, Any] = {}
 
         class RunHyperModel(keras_tuner.HyperModel):
+            trials_trained = 0  # by this process (a worker's share of a distributed search)
+
             def _config(self, hp) -> RunConfig:
                 values = {
                     "learning_rate": hp.Float("learning_rate", *spec.learning_rate, sampling="log"),
@@ -160,6 +206,7 @@ class _RunHyperModel:
 
             def fit(self, hp, model, *args, epochs: int = 1, initial_epoch: int = 0, callbacks=None, **kwargs):
                 pipeline = self._pipeline(self._config(hp))
+                type(self).trials_trained += 1
                 validation = supervised(pipeline.test()) if spec.objective.startswith("val_") else None
                 return model.fit(
                     supervised(pipeline.train_epochs(initial_epoch, epochs)), epochs=epochs, initial_epoch=initial_epoch,
@@ -193,9 +240,29 @@ def make_tuner(spec: TuneSpec, bundle=None) -> Any:
     common = dict(objective=objective, seed=spec.seed, directory=str(spec.directory), project_name=spec.project,
                   overwrite=False)
     if spec.algorithm == "hyperband":
-        return keras_tuner.Hyperband(hypermodel, max_epochs=spec.base.train.epochs, factor=spec.factor,
-                                     hyperband_iterations=spec.hyperband_iterations, **common)
-    return keras_tuner.RandomSearch(hypermodel, max_trials=spec.max_trials, **common)
+        tuner = keras_tuner.Hyperband(hypermodel, max_epochs=spec.base.train.epochs, factor=spec.factor,
+                                      hyperband_iterations=spec.hyperband_iterations, **common)
+    else:
+        tuner = keras_tuner.RandomSearch(hypermodel, max_trials=spec.max_trials, **common)
+    if distributed_role() in (None, "chief"):  # a worker's oracle is a gRPC client: the chief keeps the state
+        _save_after_ending_trials(tuner.oracle)
+    return tuner
+
+
+def _save_after_ending_trials(oracle: Any) -> None:
+    """Makes ``oracle`` save its state once an ended trial is no longer ongoing.
+
+    keras-tuner 1.4 saves the oracle in ``end_trial`` before it drops the trial from its ongoing
+    ones; a distributed chief saves nothing later, so a search resumed from that state trains its
+    last finished trial again (and re-scores it). Saving once more after ``end_trial`` fixes it.
+    """
+    end_trial = oracle.end_trial
+
+    def end_trial_then_save(trial: Any) -> None:
+        end_trial(trial)
+        oracle.save()
+
+    oracle.end_trial = end_trial_then_save
 
 
 def _finite(value: Any) -> float | None:
@@ -214,18 +281,37 @@ def tune(spec: TuneSpec, verbose: bool = False) -> dict[str, Any]:
         verbose: let keras-tuner print each trial's values and the best so far (the CLI does).
 
     Returns:
-        ``{"best": {"values", "score", "config"}, "trials": [...], "directory": str}``.
+        Alone or on the chief of a distributed search: ``{"role", "trials_trained", "best":
+        {"values", "score", "config"}, "trials": [...], "directory": str}`` (``trials_trained``:
+        by this process, 0 on a chief). On a worker: ``{"role": its tuner id,
+        "trials_trained": int, "directory": str}`` (the chief reports the search).
 
     Raises:
-        ValueError: a bad spec, or data that does not allow the validation split.
+        ValueError: a bad spec, data that does not allow the validation split, incomplete
+            distributed-search variables, or a chief that cannot listen on its port.
         DatasetUnavailableError: the dataset cannot be loaded here.
     """
     import keras  # noqa: PLC0415
 
+    role = distributed_role()
     tuner = make_tuner(spec)
     # keras-tuner gives each trial its own subfolder of this one and logs the trial's hparams there.
     board = keras.callbacks.TensorBoard(str(spec.directory / "tensorboard"), write_graph=False, profile_batch=0)
-    tuner.search(callbacks=[board], verbose=1 if verbose else 0)
+    try:
+        tuner.search(callbacks=[board], verbose=1 if verbose else 0)
+    except Exception as err:
+        address = f"{os.environ.get('KERASTUNER_ORACLE_IP')}:{os.environ.get('KERASTUNER_ORACLE_PORT')}"
+        if role == "chief" and isinstance(err, RuntimeError) and "bind" in str(err).lower():  # the port is taken
+            raise ValueError(f"The chief cannot listen on {address} (in use?): choose another "
+                             "KERASTUNER_ORACLE_PORT.") from None
+        if role not in (None, "chief") and _chief_gone(err):
+            raise ChiefUnavailable(
+                f"worker {role}: the chief at {address} stopped answering after {tuner.hypermodel.trials_trained} "
+                "trial(s) here: the search is over (the chief reports it) or the chief stopped (rerun it and "
+                "the workers to resume).") from None
+        raise
+    if role not in (None, "chief"):
+        return {"role": role, "trials_trained": tuner.hypermodel.trials_trained, "directory": str(spec.directory)}
     trials = [_trial_summary(t) for t in tuner.oracle.trials.values()]
     trials.sort(key=lambda t: int(t["trial"]) if str(t["trial"]).isdigit() else 0)
     best_hp = tuner.get_best_hyperparameters(1)
@@ -234,6 +320,8 @@ def tune(spec: TuneSpec, verbose: bool = False) -> dict[str, Any]:
     best_trial = tuner.oracle.get_best_trials(1)[0]
     values = {k: best_hp[0].values[k] for k in ("learning_rate", "weight_decay", "batch_size")}
     return {
+        "role": role or "alone",
+        "trials_trained": tuner.hypermodel.trials_trained,
         "best": {"values": values, "score": _finite(best_trial.score), "trial": best_trial.trial_id,
                  "config": trial_config(spec.base, values)},
         "trials": trials,

@@ -1,4 +1,4 @@
-"""Several local worker processes on one sweep (``rethinking run SWEEP --workers N``).
+"""Several local worker processes on one sweep (``rethinking run SWEEP --workers N``) or search.
 
 Each worker is a ``rethinking run`` process of its own: it trains its share of the runs first
 (``--worker K/N``), then helps with the others'. A run is claimed by exactly one live process (its
@@ -6,16 +6,19 @@ Each worker is a ``rethinking run`` process of its own: it trains its share of t
 trained once; a run whose worker died is taken over by the next start. Workers on one machine get
 disjoint resources: with GPUs, their own device(s) (``CUDA_VISIBLE_DEVICES``; more workers than
 GPUs share them, with memory growth on); on CPUs, a disjoint set of cores each (CPU affinity:
-TensorFlow sizes its thread pools from it). Plain Python: no TensorFlow in the parent.
+TensorFlow sizes its thread pools from it). ``rethinking tune --workers N`` starts one keras-tuner
+chief and N workers the same way. Plain Python: no TensorFlow in the parent.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 
@@ -62,6 +65,43 @@ def _pipe(stream, prefix: str, echo: Callable[[str], None]) -> None:
     stream.close()
 
 
+def _start(command: Sequence[str], env: dict[str, str], cores: Sequence[int] | None, label: str, what: str,
+           echo: Callable[[str], None]) -> tuple[subprocess.Popen, threading.Thread]:
+    """One child process whose output lines are echoed with ``[label]`` in front."""
+    process = subprocess.Popen(  # noqa: S603 (our own command)
+        list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None)  # noqa: PLW1509
+    echo(f"[{label}] started (pid {process.pid}, {what})")
+    thread = threading.Thread(target=_pipe, args=(process.stdout, f"[{label}] ", echo), daemon=True)
+    thread.start()
+    return process, thread
+
+
+def _wait(processes: Sequence[tuple[subprocess.Popen, threading.Thread]]) -> int:
+    """Waits for every process (terminating them all on Ctrl-C); the largest exit status."""
+    try:
+        codes = [process.wait() for process, _ in processes]
+    except KeyboardInterrupt:
+        for process, _ in processes:
+            process.terminate()
+        raise
+    for _, thread in processes:
+        thread.join(timeout=10)
+    return max(codes, default=0)
+
+
+def _worker_env(resource: dict[str, object], shared_gpus: bool) -> tuple[dict[str, str], list[int] | None, str]:
+    """A worker's environment, CPU cores (or None) and a description of what it got."""
+    env = dict(os.environ)
+    if "gpus" in resource:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(resource["gpus"])  # type: ignore[arg-type]
+        if shared_gpus:
+            env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # several workers on one GPU: memory as needed
+        return env, None, f"GPU {env['CUDA_VISIBLE_DEVICES']}"
+    cores = list(resource["cores"])  # type: ignore[call-overload]
+    return env, cores, f"cores {cores[0]}-{cores[-1]}"
+
+
 def run_workers(args: Sequence[str], workers: int, devices_per_worker: int = 1,
                 echo: Callable[[str], None] = print) -> int:
     """Starts ``workers`` processes of ``rethinking run ARGS --worker K/N`` and waits for them.
@@ -73,27 +113,88 @@ def run_workers(args: Sequence[str], workers: int, devices_per_worker: int = 1,
     resources = worker_resources(workers, devices_per_worker, gpus, sorted(os.sched_getaffinity(0)))
     processes = []
     for k, resource in enumerate(resources):
-        env = dict(os.environ)
-        cores = resource.get("cores")
-        if "gpus" in resource:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(resource["gpus"])  # type: ignore[arg-type]
-            if workers * devices_per_worker > len(gpus):
-                env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # several workers on one GPU: memory as needed
+        env, cores, what = _worker_env(resource, workers * devices_per_worker > len(gpus))
         command = [sys.executable, "-m", "rethinking.cli", "run", *args, "--worker", f"{k}/{workers}"]
-        process = subprocess.Popen(  # noqa: S603 (our own command)
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-            preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None)  # noqa: PLW1509
-        what = f"GPU {','.join(resource['gpus'])}" if "gpus" in resource else f"cores {cores[0]}-{cores[-1]}"  # type: ignore[index]
-        echo(f"[worker {k}] started (pid {process.pid}, {what})")
-        thread = threading.Thread(target=_pipe, args=(process.stdout, f"[worker {k}] ", echo), daemon=True)
-        thread.start()
-        processes.append((process, thread))
+        processes.append(_start(command, env, cores, f"worker {k}", what, echo))
+    return _wait(processes)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now (the operating system's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+CHIEF_GONE = 3  # exit status of a search worker whose chief stopped answering (the search may be over)
+
+
+def tune_workers(args: Sequence[str], workers: int, devices_per_worker: int = 1,
+                 echo: Callable[[str], None] = print, poll_seconds: float = 0.5) -> int:
+    """Runs one keras-tuner search as a chief and ``workers`` worker processes on this machine.
+
+    The chief (``KERASTUNER_TUNER_ID=chief``) holds the search's state and hands out trials over
+    gRPC on 127.0.0.1; the workers (``tuner0``, ``tuner1``, ...) train them, each on its own
+    GPU(s) or CPU cores. The chief gets no GPU: it trains nothing. The chief ends the search: once
+    it has ended, workers still starting have nothing to do and are stopped, and a worker that
+    lost the chief (exit status ``CHIEF_GONE``) is not a failure. A worker that fails otherwise
+    stops the search (its trial would keep the chief waiting); rerunning resumes it.
+
+    Returns:
+        The chief's exit status, or a failed worker's.
+    """
+    gpus = visible_gpus()
+    resources = worker_resources(workers, devices_per_worker, gpus, sorted(os.sched_getaffinity(0)))
+    address = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(free_port())}
+    command = [sys.executable, "-m", "rethinking.cli", "tune", *args]
+    chief_env = {**os.environ, **address, "KERASTUNER_TUNER_ID": "chief", "CUDA_VISIBLE_DEVICES": ""}
+    chief = _start(command, chief_env, None, "chief", f"port {address['KERASTUNER_ORACLE_PORT']}", echo)
+    tuners = []
+    for k, resource in enumerate(resources):
+        env, cores, what = _worker_env(resource, workers * devices_per_worker > len(gpus))
+        env.update(address, KERASTUNER_TUNER_ID=f"tuner{k}")
+        tuners.append(_start(command, env, cores, f"tuner{k}", what, echo))
+    everyone = [chief, *tuners]
     try:
-        codes = [process.wait() for process, _ in processes]
-    except KeyboardInterrupt:
-        for process, _ in processes:
-            process.terminate()
-        raise
-    for _, thread in processes:
+        code = _watch_search(chief[0], [process for process, _ in tuners], poll_seconds)
+        if code == 0:  # workers that got the chief's "stop" are ending; give them time to say so
+            _wait_quietly([process for process, _ in tuners], seconds=15.0)
+    finally:
+        _stop([process for process, _ in everyone])
+    for _, thread in everyone:
         thread.join(timeout=10)
-    return max(codes, default=0)
+    return code
+
+
+def _watch_search(chief: subprocess.Popen, tuners: Sequence[subprocess.Popen], poll_seconds: float) -> int:
+    """Waits until the chief ends (its status) or a worker fails (its status)."""
+    while True:
+        if chief.poll() is not None:
+            return chief.returncode
+        failed = [p.returncode for p in tuners if p.poll() not in (None, 0, CHIEF_GONE)]
+        if failed:
+            return failed[0]
+        time.sleep(poll_seconds)
+
+
+def _wait_quietly(processes: Sequence[subprocess.Popen], seconds: float) -> None:
+    """Waits up to ``seconds`` in all for the processes to end by themselves."""
+    deadline = time.monotonic() + seconds
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return
+
+
+def _stop(processes: Sequence[subprocess.Popen], grace_seconds: float = 10.0) -> None:
+    """Terminates the processes still running (killing those that outlive ``grace_seconds``)."""
+    alive = [p for p in processes if p.poll() is None]
+    for process in alive:
+        process.terminate()
+    for process in alive:
+        try:
+            process.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -229,3 +229,29 @@ def test_help_and_usage_errors_answer_without_starting_tensorflow(args):
     last = out.stderr.strip().splitlines()[-1]
     expected = 0 if "--help" in args else 2
     assert last == f"exit {expected} False", out.stderr[-1000:]
+
+
+def test_given_arguments_repeat_what_the_user_typed_and_nothing_else():
+    import click
+    from click.testing import CliRunner
+
+    from rethinking.cli.base import given_arguments
+
+    seen: list[list[str]] = []
+
+    @click.command()
+    @click.argument("name")
+    @click.option("--epochs", type=int, default=5)
+    @click.option("--augment/--no-augment", default=True)
+    @click.option("--verbose", is_flag=True)
+    @click.option("--only", multiple=True)
+    @click.option("--workers", type=int, default=1)
+    def command(**_: object) -> None:
+        seen.append(given_arguments(click.get_current_context(), ("workers",)))
+
+    typed = ["sweep.toml", "--no-augment", "--only", "a=1", "--only", "b=2", "--verbose", "--workers", "3"]
+    assert CliRunner().invoke(command, typed).exit_code == 0
+    assert seen[-1] == ["sweep.toml", "--no-augment", "--verbose", "--only=a=1", "--only=b=2"]
+    assert CliRunner().invoke(command, ["x", "--epochs", "7"]).exit_code == 0
+    assert seen[-1] == ["x", "--epochs=7"]  # defaults are not repeated
+    assert CliRunner().invoke(command, seen[-1]).exit_code == 0 and seen[-1] == ["x", "--epochs=7"]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,7 +15,7 @@ from rethinking.config import ModelConfig, RunConfig, TrainConfig
 from rethinking.data import DataConfig
 from rethinking.data.datasets import load_dataset
 from rethinking.experiments.sweep import expand, parse_sweep
-from rethinking.experiments.tuning import TuneSpec, holdout, sweep_toml, trial_config, tune
+from rethinking.experiments.tuning import TuneSpec, distributed_role, holdout, sweep_toml, trial_config, tune
 
 try:
     import tomllib
@@ -43,6 +47,7 @@ def test_two_random_trials_search_the_space_and_log_to_tensorboard(tmp_path):
     assert {e.relative_to(board).parts[0] for e in events} == {"0", "1"}  # one TensorBoard folder per trial
     # The search state is kept: the same search again trains nothing new and gives the same best.
     again = tune(spec)
+    assert summary["trials_trained"] == 2 and again["trials_trained"] == 0
     assert len(again["trials"]) == 2 and again["best"]["values"] == best["values"]
 
 
@@ -78,3 +83,66 @@ def test_holdout_keeps_the_training_examples_apart():
 def test_bad_specs_raise_clear_errors(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         TuneSpec(base=base(tmp_path), **kwargs)
+
+
+# ------------------------------------------------------------------------------------ distributed search
+def test_distributed_role_follows_keras_tuner_variables():
+    address = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"}
+    assert distributed_role({}) is None
+    assert distributed_role({"KERASTUNER_TUNER_ID": "tuner0"}) is None  # an id alone: one process
+    assert distributed_role({**address, "KERASTUNER_TUNER_ID": "chief"}) == "chief"
+    assert distributed_role({**address, "KERASTUNER_TUNER_ID": "tuner3"}) == "tuner3"
+    with pytest.raises(ValueError, match="KERASTUNER_TUNER_ID not set"):
+        distributed_role(address)
+    with pytest.raises(ValueError, match="KERASTUNER_ORACLE_PORT not set"):
+        distributed_role({"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_TUNER_ID": "chief"})
+    with pytest.raises(ValueError, match="must be a port number"):
+        distributed_role({**address, "KERASTUNER_ORACLE_PORT": "http", "KERASTUNER_TUNER_ID": "chief"})
+
+
+def _trained_per_worker(output: str) -> dict[str, int]:
+    found = re.findall(r"worker (tuner\d): trained (\d+) trial", output)
+    return {worker: int(count) for worker, count in found}
+
+
+@pytest.mark.slow
+def test_a_chief_and_two_workers_share_one_search_and_resume_it(tmp_path):
+    command = [sys.executable, "-m", "rethinking.cli", "tune", "--dataset", "digits", "--train-examples", "300",
+               "--model", "mlp_1x512", "--epochs", "1", "--algorithm", "random", "--max-trials", "4",
+               "--validation-examples", "60", "--log-dir", str(tmp_path), "--experiment", "shared",
+               "--workers", "2", "--write-sweep", str(tmp_path / "best.toml")]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    trained = _trained_per_worker(first.stdout)
+    # Every trial was trained once, by the workers (the chief trains none).
+    assert sum(trained.values()) == 4 and set(trained) <= {"tuner0", "tuner1"}, first.stdout[-3000:]
+    oracle = json.loads((tmp_path / "shared" / "tune" / "oracle.json").read_text())
+    assert sorted(oracle["end_order"]) == ["0", "1", "2", "3"] and oracle["ongoing_trials"] == {}
+    assert re.search(r"\[chief\] best: learning rate", first.stdout)
+    assert (tmp_path / "best.toml").is_file()  # written by the chief only
+    statuses = [json.loads(p.read_text())["status"] for p in (tmp_path / "shared" / "tune").glob("trial_*/trial.json")]
+    assert statuses == ["COMPLETED"] * 4
+    # The search's state, as the chief left it, is finished: resumed, it trains no trial again.
+    spec = TuneSpec(base=dataclasses.replace(base(tmp_path), experiment="shared"), algorithm="random", max_trials=4,
+                    validation_examples=60)
+    resumed = tune(spec)
+    assert resumed["trials_trained"] == 0 and len(resumed["trials"]) == 4
+    assert resumed["best"]["values"]["learning_rate"] == pytest.approx(float(
+        re.search(r"\[chief\] best: learning rate ([0-9.e-]+)", first.stdout).group(1)), rel=1e-4)
+
+
+def test_workers_refuse_a_distributed_environment_and_bad_variables_are_one_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from rethinking.cli import cli
+
+    args = ["tune", "--dataset", "digits", "--model", "mlp_1x512", "--log-dir", str(tmp_path)]
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8000")
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
+    result = CliRunner().invoke(cli, [*args, "--workers", "2"])
+    assert result.exit_code == 2 and "--workers starts its own chief" in result.output
+    monkeypatch.delenv("KERASTUNER_TUNER_ID")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "KERASTUNER_TUNER_ID not set" in result.output
+    assert "Traceback" not in result.output
