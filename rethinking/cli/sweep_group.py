@@ -194,6 +194,24 @@ def _tune_with_workers(spec: Any, workers: int, devices_per_worker: int) -> None
                       "resume it.", 1)
 
 
+@cli.command()
+@click.argument("results", type=click.Path())
+@click.argument("destination", type=click.Path(file_okay=False))
+@friendly_errors
+def export(results: str, destination: str) -> None:
+    """Copy a sweep's table and its runs' small files to DESTINATION, to commit or share them.
+
+    RESULTS is the results.json (or its folder) that 'rethinking run' wrote. Per run: config.json,
+    results.json and metrics.csv (no checkpoints, weights or TensorBoard events), so that
+    'rethinking report DESTINATION' draws every table and figure anywhere.
+    """
+    from rethinking.experiments.runner import export_sweep  # noqa: PLC0415
+
+    folder, copied = export_sweep(results, destination)
+    click.echo(f"Wrote {folder / 'results.json'} and {copied} run folder(s) under {folder / 'runs'}; "
+               f"report: rethinking report {folder}")
+
+
 def _floats(text: str, flag: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in text.split(",") if v.strip())

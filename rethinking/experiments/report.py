@@ -30,13 +30,17 @@ from rethinking.atomic import atomic_write_with
 from rethinking.training.rundir import COMPLETE_STATUSES
 
 REPORT_FILE = "report.md"
+_NO_CURVES = ("The curves need the runs' per-epoch metrics (metrics.csv), and no run folder with one is "
+              "beside this table ('rethinking export' copies a sweep with them).")
 CONDITION_ORDER = ("true labels", "random labels", "shuffled pixels", "random pixels", "gaussian")
 
 
 def load_table(path: str | Path) -> dict[str, Any]:
-    """Reads a sweep table (``results.json`` written by ``rethinking run``).
+    """Reads a sweep table: the ``results.json`` written by ``rethinking run``, or its ``results.csv``.
 
-    Accepts the file or the folder holding it.
+    Accepts either file or the folder holding them (results.json first). A results.csv alone
+    (e.g. committed without its JSON twin) gives the same rows; its reports and the paper's numbers
+    are those of the shipped sweep of the same name (the folder's name), else every report.
 
     Raises:
         ValueError: missing, unreadable or not a sweep table.
@@ -45,28 +49,75 @@ def load_table(path: str | Path) -> dict[str, Any]:
 
     path = Path(path)
     if path.is_dir():
-        path = path / "results.json"
+        path = path / "results.json" if (path / "results.json").is_file() or not (path / "results.csv").is_file() \
+            else path / "results.csv"
     if not path.is_file():
         raise ValueError(f"No results table {path}: pass the results.json that 'rethinking run' wrote "
                          "(tensorboard_logs/<sweep>/results.json).")
-    try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not valid JSON: {err}.") from err
+    if path.suffix == ".csv":
+        table = _table_from_csv(path)
+    else:
+        try:
+            table = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path} is not valid JSON: {err}.") from err
     if not isinstance(table, dict) or not isinstance(table.get("runs"), list) or "sweep" not in table:
         raise ValueError(f"{path} is not a sweep results table (no 'sweep' and 'runs'): pass the results.json "
                          "that 'rethinking run' wrote.")
     table["_path"] = str(path)
-    for row in table["runs"]:  # run folders are relative to the table's folder (absolute in older tables)
+    for row in table["runs"]:
         if isinstance(row.get("run_dir"), str):
-            row["run_dir"] = str(path.parent / row["run_dir"])
+            row["run_dir"] = str(_run_folder(path.parent, row["run_dir"]))
     return table
 
 
-def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
+def _run_folder(table_folder: Path, stored: str) -> Path:
+    """A run's folder: relative to the table's (today's tables), else as stored (absolute, or
+    relative to where an older table was written), else beside the table under the same name."""
+    for candidate in (table_folder / stored, Path(stored), table_folder / Path(stored).name):
+        if candidate.is_dir():
+            return candidate
+    return table_folder / stored
+
+
+def _csv_value(text: str) -> Any:
+    """A results.csv cell as the JSON table holds it: None, bool, int, float or text."""
+    if text == "":
+        return None
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _table_from_csv(path: Path) -> dict[str, Any]:
+    """A results.csv as a table; its sweep facts from the shipped sweep named like its folder."""
+    from rethinking.experiments.sweep import load_sweep, shipped_sweeps  # noqa: PLC0415
+
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = [{k: _csv_value(v or "") for k, v in row.items()} for row in csv.DictReader(f)]
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"{path} is not a readable CSV table: {err}.") from err
+    if not rows or "run" not in rows[0] or "status" not in rows[0]:
+        raise ValueError(f"{path} is not a sweep results table (no 'run' and 'status' columns): pass the "
+                         "results.csv or results.json that 'rethinking run' wrote.")
+    name = path.parent.name
+    sweeps = [load_sweep(p) for p in shipped_sweeps().values()]
+    sweep = next((s for s in sweeps if s.name == name), None)
+    return {"sweep": name, "description": sweep.description if sweep else "",
+            "source": sweep.path if sweep else str(path), "reports": list(sweep.reports) if sweep else list(REPORTS),
+            "paper": dict(sweep.paper) if sweep else {}, "updated": "(results.csv)", "runs": rows}
+
+
+def read_metrics(run_dir: str | Path | None) -> list[dict[str, float]]:
     """A run's metrics.csv as rows of floats ([] if it has none)."""
-    path = Path(run_dir) / "metrics.csv"
-    if not path.is_file():
+    path = Path(run_dir) / "metrics.csv" if run_dir else None
+    if path is None or not path.is_file():
         return []
     with path.open(newline="", encoding="utf-8") as f:
         return [{k: _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
@@ -279,10 +330,10 @@ def _mean_curve(runs: Sequence[Mapping[str, Any]], value: Callable[[Mapping[str,
 
 def figure1a(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
     """Training loss vs steps per data condition; one panel per model (mean and 95% band over seeds)."""
-    runs = finished(rows) or [r for r in rows if read_metrics(r["run_dir"])]
+    runs = [r for r in (finished(rows) or rows) if read_metrics(r["run_dir"])]
     models = sorted({model_label(r) for r in runs})
     if not models:
-        return None, "No run has metrics yet."
+        return None, _NO_CURVES
     plt = _plt()
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.6), squeeze=False)
     summary = []
@@ -345,7 +396,8 @@ def figure1b(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None,
         plt.close(fig)
         return None, "No finished run yet."
     ax.set(xlabel="label corruption", ylabel="time to fit / time with true labels")
-    ax.legend(fontsize=8)
+    if ax.has_data():  # no run fitted: nothing to label (and _save writes no figure)
+        ax.legend(fontsize=8)
     path = _save(fig, out / "figure1b.png")
     text = _markdown(["model", "corruption", "steps to fit", "relative to true labels", "runs not fitted"], table)
     return path, text + "\n\n" + "\n".join(f"- {t}" for t in trends)
@@ -414,10 +466,16 @@ def figure2b(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None,
     runs = [r for r in finished(rows) if str(r.get("model", "")).startswith("inception")]
     if not runs:
         return None, "No finished Inception run yet."
+    table = [[model_label(g[0]), regularizers(g[0]), _pct_ci([r["train_accuracy"] for r in g]),
+              _pct_ci([r["test_accuracy"] for r in g]), _pct_ci([r["best_test_accuracy"] for r in g])]
+             for g in seed_groups(runs)]
+    text = _markdown(["model", "regularizers", "train %", "test %", "best test %"], table)
+    curves = [r for r in runs if read_metrics(r["run_dir"])]
+    if not curves:
+        return None, f"{_NO_CURVES}\n\n{text}"
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    table = []
-    for group in seed_groups(runs):
+    for group in seed_groups(curves):
         first = group[0]
         name = f"{'BN' if first.get('batch_norm') else 'no BN'}, {regularizers(first)}"
         for ax, key in zip(axes, ("train_accuracy", "test_accuracy")):
@@ -426,13 +484,11 @@ def figure2b(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None,
             if any(halves):
                 ax.fill_between(xs, [y - h for y, h in zip(ys, halves)], [y + h for y, h in zip(ys, halves)],
                                 color=line.get_color(), alpha=0.2)
-        table.append([model_label(first), regularizers(first), _pct_ci([r["train_accuracy"] for r in group]),
-                      _pct_ci([r["test_accuracy"] for r in group]), _pct_ci([r["best_test_accuracy"] for r in group])])
     for ax, what in zip(axes, ("training accuracy", "test accuracy")):
         ax.set(xlabel="thousand steps", ylabel=what, ylim=(0, 1))
         ax.legend(fontsize=8)
     path = _save(fig, out / "figure2b.png")
-    return path, _markdown(["model", "regularizers", "train %", "test %", "best test %"], table)
+    return path, text
 
 
 def _paper_cell(paper: Sequence[Mapping[str, Any]], row: Mapping[str, Any]) -> str:

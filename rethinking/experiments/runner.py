@@ -279,3 +279,54 @@ def run_sweep(
         rebuild_table(directory, sweep, every_run)
         notify({**base, "event": "done", "row": rows[index]})
     return rows, directory
+
+
+# Per run, what a copied sweep needs to be reported (curves included): no checkpoints, weights or events.
+EXPORTED_RUN_FILES = ("config.json", "results.json", "metrics.csv")
+
+
+def export_sweep(results: str | Path, destination: str | Path) -> tuple[Path, int]:
+    """Copies a sweep's table and each run's small files so that ``rethinking report`` works on the copy.
+
+    The copy holds ``results.json``/``results.csv`` (run folders rewritten to ``runs/<run>``) and,
+    per run that has a folder, ``EXPORTED_RUN_FILES``: small enough to commit beside a paper or
+    docs. Every file is written atomically.
+
+    Args:
+        results: the sweep's results.json (or its folder).
+        destination: the folder to write (created; files of the same names are replaced).
+
+    Returns:
+        The destination folder and the number of run folders copied.
+
+    Raises:
+        ValueError: an unreadable table, or a destination inside the source's run folders.
+    """
+    from rethinking.atomic import atomic_write_with  # noqa: PLC0415
+    from rethinking.experiments.report import load_table  # noqa: PLC0415
+    from rethinking.training import rundir  # noqa: PLC0415
+
+    table = load_table(results)
+    destination = Path(destination)
+    if destination.resolve() == Path(table["_path"]).parent.resolve():
+        raise ValueError(f"{destination} is the sweep's own folder: export to another folder.")
+    rows, copied = [], 0
+    for row in table["runs"]:
+        row = dict(row)
+        source = Path(row["run_dir"]) if row.get("run_dir") else None
+        if source is not None and source.is_dir():
+            target = destination / "runs" / source.name
+            for name in EXPORTED_RUN_FILES:
+                if (source / name).is_file():
+                    data = (source / name).read_bytes()
+                    atomic_write_with(target / name, lambda tmp, data=data: tmp.write_bytes(data))
+            row["run_dir"] = f"runs/{source.name}"
+            copied += 1
+        else:
+            row["run_dir"] = None
+        rows.append(row)
+    meta = {k: v for k, v in table.items() if k not in ("runs", "_path")}
+    destination.mkdir(parents=True, exist_ok=True)
+    rundir.write_csv(destination / TABLE_CSV, rows, TABLE_COLUMNS)
+    rundir.write_json(destination / TABLE_JSON, {**meta, "runs": rows})
+    return destination, copied

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -82,6 +83,43 @@ def test_report_writes_figures_and_tables_beside_the_papers(swept, tmp_path):
     assert "89.39" in text  # the paper's Figure 1c point
     assert "Random labels are fitted." in text
     assert "inception_small (no BN, width 0.125)" in text and "inception_small (width 0.125)" in text
+
+
+def test_an_exported_sweep_reports_anywhere_with_its_curves_and_a_csv_alone_still_reports(swept, tmp_path, cli):
+    _, rows, folder, _ = swept
+    code, out, err = cli("export", str(folder / "results.json"), str(tmp_path / "shared"))
+    assert code == 0, err
+    assert "6 run folder(s)" in out
+    runs = sorted(p.name for p in (tmp_path / "shared" / "runs").iterdir())
+    assert len(runs) == 6
+    for run in runs:  # the small files only: no checkpoints, weights or TensorBoard events
+        assert sorted(f.name for f in (tmp_path / "shared" / "runs" / run).iterdir()) == [
+            "config.json", "metrics.csv", "results.json"]
+    moved = tmp_path / "moved"  # the copy is self-contained: moved elsewhere, it still reports
+    (tmp_path / "shared").rename(moved)
+    stored = json.loads((moved / "results.json").read_text())
+    assert [r["run_dir"] for r in stored["runs"]] == [f"runs/{Path(r['run_dir']).name}" for r in rows]
+    names = {p.name for p in write_report(moved)}
+    assert {"figure1a.png", "figure2b.png", "report.md"} <= names  # the curves come from the copied metrics
+    # Only the table (results.csv, as older docs committed it): the tables and the figures of
+    # final numbers are drawn; the curves are not, and report.md says why.
+    table_only = tmp_path / "tiny"
+    table_only.mkdir()
+    (table_only / "results.csv").write_text((moved / "results.csv").read_text())
+    names = {p.name for p in write_report(table_only / "results.csv")}
+    assert "figure1c.png" in names and "figure2a.png" in names
+    assert "figure1a.png" not in names and "figure2b.png" not in names
+    text = (table_only / "report" / "report.md").read_text()
+    assert "need the runs' per-epoch metrics (metrics.csv)" in text
+    assert "| inception_small (width 0.125) | none |" in text  # Figure 2b's table is still there
+
+
+def test_export_refuses_the_sweeps_own_folder_and_a_missing_table(swept, cli):
+    _, _, folder, _ = swept
+    code, _, err = cli("export", str(folder / "results.json"), str(folder))
+    assert code == 2 and "the sweep's own folder" in err
+    code, _, err = cli("export", str(folder / "nothing.json"), str(folder / "x"))
+    assert code == 2 and "No results table" in err and "Traceback" not in err
 
 
 def test_an_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path):
