@@ -108,7 +108,7 @@ def test_sweeps_lists_the_shipped_ones_and_run_takes_a_name(cli):
     assert code == 0 and out.startswith("laptop-figure1a: 5 runs"), err
 
 
-def _four_runs(tmp_path) -> Path:
+def _four_runs(tmp_path: Path, seeds: int = 4) -> Path:
     sweep = tmp_path / "four.toml"
     sweep.write_text(f"""
 [sweep]
@@ -121,7 +121,7 @@ train = {{ epochs = 2, batch_size = 64 }}
 log_dir = "{tmp_path / 'logs'}"
 
 [[grid]]
-"data.seed" = [0, 1, 2, 3]
+"data.seed" = {list(range(seeds))}
 """)
     return sweep
 
@@ -139,17 +139,25 @@ def test_shard_k_of_n_selects_every_nth_run(cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_workers_train_every_run_exactly_once(cli, tmp_path):
+def test_three_concurrent_processes_train_every_run_exactly_once_and_leave_one_table(tmp_path):
+    """`--workers 2` (two worker processes) and a third, independent `rethinking run` on six runs."""
     import csv as csv_module
+    import subprocess
+    import sys
 
-    sweep = _four_runs(tmp_path)
-    code, out, err = cli("run", str(sweep), "--workers", "2")
-    assert code == 0, err + out
-    assert "[worker 0] started" in out and "[worker 1] started" in out
-    finished = [line for line in out.splitlines() if "] finished: train acc" in line]
-    assert len(finished) == 4  # each run finished by one worker; another one skips it or finds it locked
+    sweep = _four_runs(tmp_path, seeds=6)
+    command = [sys.executable, "-m", "rethinking.cli", "run", str(sweep)]
+    with_workers = subprocess.Popen([*command, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True)
+    alone = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outputs = [p.communicate(timeout=600)[0] for p in (with_workers, alone)]
+    assert with_workers.returncode == 0 and alone.returncode == 0, outputs
+    assert "[worker 0] started" in outputs[0] and "[worker 1] started" in outputs[0]
+    finished = [line for out in outputs for line in out.splitlines() if "] finished: train acc" in line]
+    assert len(finished) == 6, outputs  # each run finished by one process; the others skip it or find it locked
     table = json.loads((tmp_path / "logs" / "four" / "results.json").read_text())["runs"]
-    assert [r["status"] for r in table] == ["finished"] * 4
+    assert [r["status"] for r in table] == ["finished"] * 6
+    assert len((tmp_path / "logs" / "four" / "results.csv").read_text().splitlines()) == 7  # header + 6 rows
     for row in table:
         with open(tmp_path / "logs" / "four" / row["run_dir"] / "metrics.csv") as f:
             assert [int(r["epoch"]) for r in csv_module.DictReader(f)] == [0, 1, 2]  # trained once, no epoch twice

@@ -139,40 +139,63 @@ def _train_command(log_dir: Path, *extra: str) -> list[str]:
             *extra]
 
 
+def _one_run_sweep(folder: Path, epochs: int) -> Path:
+    """A sweep of one run: the run of ``_train_command`` (same config), in ``folder/logs/one/``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sweep = folder / "one.toml"
+    sweep.write_text(f"""
+[sweep]
+name = "one"
+
+[base]
+data = {{ dataset = "digits", corruption = {{ labels = "random" }} }}
+model = {{ name = "mlp_1x512", dropout = 0.2 }}
+train = {{ epochs = {epochs}, batch_size = 32, learning_rate = 0.03, lr_decay = 0.99, deterministic = true }}
+log_dir = "{folder / 'logs'}"
+experiment = "one"
+""")
+    return sweep
+
+
 @pytest.mark.slow
-def test_resume_after_sigkill_ends_with_the_same_weights(tmp_path):
-    epochs = ["--epochs", "6"]
+def test_a_sweep_worker_killed_mid_run_is_taken_over_and_ends_with_the_same_weights(tmp_path):
+    """SIGKILL a `rethinking run` process mid-run; the next one takes the run over, bit-identical to
+    the same run trained without interruption by `rethinking train`."""
     env = {**os.environ, "RETHINKING_OFFLINE": "1"}
-    straight = subprocess.run(_train_command(tmp_path / "straight", *epochs), capture_output=True, text=True, env=env,
-                              timeout=600)
+    straight = subprocess.run(_train_command(tmp_path / "straight", "--epochs", "6"), capture_output=True, text=True,
+                              env=env, timeout=600)
     assert straight.returncode == 0, straight.stderr[-2000:]
 
-    killed_dir = tmp_path / "killed"
-    latest = killed_dir / "default" / "r" / "checkpoints" / "latest.json"
-    process = subprocess.Popen(_train_command(killed_dir, *epochs), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env=env)
+    sweep = _one_run_sweep(tmp_path / "killed", 6)
+    command = [*CLI, "run", str(sweep)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    runs = tmp_path / "killed" / "logs" / "one"
     deadline = time.monotonic() + 300
+    latest = None
     while time.monotonic() < deadline and process.poll() is None:
-        if latest.is_file() and json.loads(latest.read_text())["epoch"] >= 3:
+        found = list(runs.glob("*/checkpoints/latest.json"))
+        if found and json.loads(found[0].read_text())["epoch"] >= 3:
+            latest = found[0]
             break
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
+    assert latest is not None, "the run ended before it could be killed mid-way"
+    run = latest.parents[1]
     stopped_at = json.loads(latest.read_text())["epoch"]
-    assert 3 <= stopped_at < 6, "the run ended before it could be killed mid-way"
+    assert 3 <= stopped_at < 6
     # SIGKILL runs no handler: results.json, if any was written, does not say the run completed.
-    killed_results = killed_dir / "default" / "r" / "results.json"
-    if killed_results.exists():
-        assert json.loads(killed_results.read_text())["status"] not in ("finished", "fitted")
-    assert (killed_dir / "default" / "r" / "run.lock").exists()  # the dead holder's lock, taken over below
+    if (run / "results.json").exists():
+        assert json.loads((run / "results.json").read_text())["status"] not in ("finished", "fitted")
+    assert (run / "run.lock").exists()  # the dead worker's lock, taken over below
 
-    resumed = subprocess.run(_train_command(killed_dir, *epochs), capture_output=True, text=True, env=env, timeout=600)
+    resumed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert f"epoch    {stopped_at + 1}/6" in resumed.stdout and "epoch    1/6" not in resumed.stdout
-    assert same_weights(tmp_path / "straight" / "default" / "r" / "final.weights.h5",
-                        killed_dir / "default" / "r" / "final.weights.h5")
-    rows = list(csv.DictReader((killed_dir / "default" / "r" / "metrics.csv").open()))
+    assert f"epoch {stopped_at + 1}/6" in resumed.stdout and "epoch 1/6" not in resumed.stdout
+    assert same_weights(tmp_path / "straight" / "default" / "r" / "final.weights.h5", run / "final.weights.h5")
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert [int(r["epoch"]) for r in rows] == list(range(7))
+    assert json.loads((runs / "results.json").read_text())["runs"][0]["status"] == "finished"
 
 
 def test_per_epoch_evaluation_is_in_inference_mode_on_the_corrupted_labels(tmp_path):
