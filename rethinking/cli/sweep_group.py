@@ -240,7 +240,7 @@ def _floats(text: str, flag: str) -> tuple[float, ...]:
 @click.option("--write-sweep", type=click.Path(dir_okay=False), default=None,
               help="Write the best trial as a sweep file (TOML) to run with 'rethinking run'.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Train trials in N local worker processes at once (a keras-tuner chief and N workers).")
+              help="Train trials in N local processes at once (N >= 2: a keras-tuner chief and N workers).")
 @click.option("--devices-per-worker", type=click.IntRange(min=1), default=1, show_default=True,
               help="GPUs per worker with --workers (more workers than GPUs share them).")
 @friendly_errors
