@@ -108,6 +108,7 @@ def test_network_probe_on_loopback(monkeypatch):
     accepter.start()
     try:
         assert T.network_reachable([f"http://127.0.0.1:{port}/file.tar.gz"], timeout=2)
+        accepter.join(timeout=5)  # the probe's connection was accepted: close the server only then
     finally:
         server.close()
     closed = socket.socket()

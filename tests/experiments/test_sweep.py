@@ -30,7 +30,9 @@ def test_every_shipped_sweep_expands_into_valid_distinct_runs(path):
     folders = {(r.config.experiment, r.config.resolved_run_name) for r in runs}
     assert len(folders) == len(runs)  # every run has a folder of its own
     assert all(r.config.experiment == sweep.name for r in runs)
-    assert not sweep.paper, "the paper's numbers are stored once, in paper.toml"
+    # The paper's numbers are stored once, in paper.toml; a shipped sweep may only leave some out
+    # (an empty table: the MNIST sweep has no CIFAR-10 numbers beside it).
+    assert all(value == [] for value in sweep.paper.values()), "the paper's numbers are stored once, in paper.toml"
     assert all(paper_numbers()["claims"].get(r) for r in sweep.reports), "every report drawn has the paper's claims"
 
 
