@@ -594,4 +594,13 @@ REPORTS: dict[str, Report] = {
     "figure2a": lambda rows, out, paper: figure2a(rows, out),
     "figure2b": lambda rows, out, paper: figure2b(rows, out),
     "table2": lambda rows, out, paper: (None, accuracy_table(rows, paper)),
+    # The follow-ups (experiments/learning_dynamics.py): per-example dynamics under label noise.
+    "learning_order": lambda rows, out, paper: _dynamics("learning_order")(rows, out),
+    "forgetting": lambda rows, out, paper: _dynamics("forgetting")(rows, out),
 }
+
+
+def _dynamics(name: str) -> Callable[..., tuple[Path | None, str]]:
+    from rethinking.experiments import learning_dynamics  # noqa: PLC0415
+
+    return getattr(learning_dynamics, name)

@@ -283,14 +283,17 @@ def run_sweep(
 
 # Per run, what a copied sweep needs to be reported (curves included): no checkpoints, weights or events.
 EXPORTED_RUN_FILES = ("config.json", "results.json", "metrics.csv")
+# ... and, for the reports of per-example dynamics, examples.csv (one row per training example).
+EXAMPLE_REPORTS = ("learning_order", "forgetting")
 
 
 def export_sweep(results: str | Path, destination: str | Path) -> tuple[Path, int]:
     """Copies a sweep's table and each run's small files so that ``rethinking report`` works on the copy.
 
     The copy holds ``results.json``/``results.csv`` (run folders rewritten to ``runs/<run>``) and,
-    per run that has a folder, ``EXPORTED_RUN_FILES``: small enough to commit beside a paper or
-    docs. Every file is written atomically.
+    per run that has a folder, ``EXPORTED_RUN_FILES`` (and examples.csv when the sweep draws one of
+    ``EXAMPLE_REPORTS``): small enough to commit beside a paper or docs. Every file is written
+    atomically.
 
     Args:
         results: the sweep's results.json (or its folder).
@@ -310,13 +313,14 @@ def export_sweep(results: str | Path, destination: str | Path) -> tuple[Path, in
     destination = Path(destination)
     if destination.resolve() == Path(table["_path"]).parent.resolve():
         raise ValueError(f"{destination} is the sweep's own folder: export to another folder.")
+    names = EXPORTED_RUN_FILES + (("examples.csv",) if set(table.get("reports", ())) & set(EXAMPLE_REPORTS) else ())
     rows, copied = [], 0
     for row in table["runs"]:
         row = dict(row)
         source = Path(row["run_dir"]) if row.get("run_dir") else None
         if source is not None and source.is_dir():
             target = destination / "runs" / source.name
-            for name in EXPORTED_RUN_FILES:
+            for name in names:
                 if (source / name).is_file():
                     data = (source / name).read_bytes()
                     atomic_write_with(target / name, lambda tmp, data=data: tmp.write_bytes(data))

@@ -3,8 +3,10 @@
 A checkpoint ``checkpoints/epoch-000012`` is the TensorFlow checkpoint of the model and optimizer
 (``tf.train.Checkpoint``: every variable, including batch-norm statistics, the optimizer's
 momentum and step counter, and dropout's seed state) plus ``epoch-000012.state.json`` (history,
-best test accuracy, time to fit) and ``epoch-000012.first_correct.npy`` (per-example
-memorization epochs). ``latest.json`` is renamed into place last, so a process killed at any
+best test accuracy, time to fit) and ``epoch-000012.examples.npz`` (per-example learning
+dynamics: first epoch fitted, forgetting events, epochs correct; ``training/dynamics.py``).
+Checkpoints of older versions hold only ``epoch-000012.first_correct.npy``: a run resumed from one
+counts forgetting events and epochs correct from its next evaluation on (``since_epoch``). ``latest.json`` is renamed into place last, so a process killed at any
 moment (SIGKILL included) leaves ``latest.json`` naming a complete checkpoint: a resumed run loses
 at most the epoch in progress. The two newest checkpoints are kept.
 
@@ -27,6 +29,9 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+
+from rethinking.training.dynamics import ExampleDynamics
+from rethinking.training.dynamics import empty as empty_dynamics
 
 from rethinking.atomic import atomic_write_with
 from rethinking.training.rundir import atomic_write_text, read_json, write_json
@@ -54,8 +59,8 @@ class RunState:
         best_test_epoch: the epoch it was reached.
         fit_epoch: first epoch with training accuracy >= the fit threshold (None: not yet).
         fit_step: optimizer steps at that epoch.
-        first_correct: per training example (index order), the first evaluated epoch at which it
-            was classified correctly; -1: never yet.
+        dynamics: per training example (index order), its learning history so far (first epoch
+            fitted, forgetting events, epochs correct; ``first_correct`` is its first field).
         train_examples: the last evaluation of the training set (for examples.csv).
         train_seconds: wall time spent in training steps (not evaluation), summed over sessions.
         images_trained: training images processed, summed over sessions.
@@ -69,22 +74,27 @@ class RunState:
     best_test_epoch: int | None = None
     fit_epoch: int | None = None
     fit_step: int | None = None
-    first_correct: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int32))
+    dynamics: ExampleDynamics = dataclasses.field(default_factory=lambda: empty_dynamics(0))
     train_seconds: float = 0.0
     images_trained: int = 0
     wall_seconds: float = 0.0
     train_examples: Any = None  # the last training-set SplitEvaluation (not checkpointed)
 
+    @property
+    def first_correct(self) -> np.ndarray:
+        """Per training example, the first evaluated epoch at which it was correct (-1: never yet)."""
+        return self.dynamics.first_correct
+
     def to_json(self) -> dict[str, Any]:
-        """Everything but ``first_correct`` (stored as .npy)."""
+        """Everything but ``dynamics`` (stored as .npz)."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        values.pop("first_correct")
+        values.pop("dynamics")
         values.pop("train_examples")
         return values
 
     @classmethod
-    def from_json(cls, values: dict[str, Any], first_correct: np.ndarray) -> RunState:
-        return cls(**values, first_correct=first_correct)
+    def from_json(cls, values: dict[str, Any], dynamics: ExampleDynamics) -> RunState:
+        return cls(**values, dynamics=dynamics)
 
 
 def seed_states(model: Any) -> list[tf.Variable]:
@@ -132,7 +142,7 @@ class Checkpointer:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.checkpoint.write(str(self.directory / name))
         write_json(self.directory / f"{name}.state.json", state.to_json())
-        _save_npy(self.directory / f"{name}.first_correct.npy", state.first_correct)
+        _save_dynamics(self.directory / f"{name}.{DYNAMICS_SUFFIX}", state.dynamics)
         atomic_write_text(self.directory / LATEST, json.dumps({"checkpoint": name, "epoch": state.epoch}) + "\n")
         self._prune(keep_from=state.epoch)
         return name
@@ -173,9 +183,9 @@ class Checkpointer:
         if not (self.directory / f"{name}.index").is_file():
             raise FileNotFoundError(f"{name}.index is missing")
         state = read_json(self.directory / f"{name}.state.json")
-        first_correct = np.load(self.directory / f"{name}.first_correct.npy", allow_pickle=False)
+        dynamics = _load_dynamics(self.directory, name, int(state["epoch"]))
         self.checkpoint.read(str(prefix)).assert_existing_objects_matched()
-        return RunState.from_json(state, first_correct)
+        return RunState.from_json(state, dynamics)
 
     def clean_temporary(self) -> None:
         """Removes what killed writes left: ``*_temp`` checkpoint folders and ``.tmp`` files."""
@@ -196,9 +206,37 @@ class Checkpointer:
                     path.unlink(missing_ok=True)
 
 
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    """``np.save``, atomically."""
-    atomic_write_with(path, lambda tmp: np.save(tmp, array))
+DYNAMICS_SUFFIX = "examples.npz"
+_DYNAMICS_ARRAYS = ("first_correct", "first_learned", "forgetting_events", "epochs_correct", "last_correct")
+
+
+def _save_dynamics(path: Path, dynamics: ExampleDynamics) -> None:
+    """The per-example arrays and ``since_epoch`` in one .npz, atomically."""
+    arrays = {name: getattr(dynamics, name) for name in _DYNAMICS_ARRAYS}
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as f:  # a file object: np.savez would append ".npz" to a path
+            np.savez(f, since_epoch=np.int64(dynamics.since_epoch), **arrays)
+
+    atomic_write_with(path, write)
+
+
+def _load_dynamics(directory: Path, name: str, epoch: int) -> ExampleDynamics:
+    """A checkpoint's dynamics; from an older checkpoint's first_correct.npy, counting from the next epoch."""
+    path = directory / f"{name}.{DYNAMICS_SUFFIX}"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {key: stored[key] for key in _DYNAMICS_ARRAYS}
+            since = int(stored["since_epoch"])
+        sizes = {a.size for a in arrays.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"{path.name}: per-example arrays of different lengths {sorted(sizes)}")
+        return ExampleDynamics(**arrays, since_epoch=since)
+    older = directory / f"{name}.first_correct.npy"
+    if not older.is_file():
+        raise FileNotFoundError(f"{path.name} is missing")
+    first_correct = np.load(older, allow_pickle=False).astype(np.int32)
+    return dataclasses.replace(empty_dynamics(first_correct.size, since_epoch=epoch + 1), first_correct=first_correct)
 
 
 def _first_line(err: BaseException) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from rethinking.data.pipeline import DataPipeline
+from rethinking.training import dynamics
 from rethinking.training.checkpoints import RunState
 
 # The evaluation inputs are the same every epoch (no augmentation): keep them preprocessed in memory
@@ -100,14 +101,13 @@ def evaluation_datasets(pipeline: DataPipeline, budget: int = EVAL_CACHE_BYTES) 
 
 def evaluate_epoch(state: RunState, predict: Callable, datasets: tuple[tf.data.Dataset, tf.data.Dataset],
                     threshold: float) -> dict[str, Any]:
-    """Evaluates both splits and updates ``state``'s best accuracy, time to fit and memorization."""
+    """Evaluates both splits and updates ``state``'s best accuracy, time to fit and per-example dynamics."""
     train = evaluate_split(predict, datasets[0])
     test = evaluate_split(predict, datasets[1])
     state.train_examples = train
-    if state.first_correct.size != train.correct.size:
-        state.first_correct = np.full(train.correct.size, -1, np.int32)
-    newly = train.correct & (state.first_correct < 0)
-    state.first_correct[newly] = state.epoch
+    if state.dynamics.size != train.correct.size:  # the first evaluation of the run
+        state.dynamics = dynamics.empty(train.correct.size, since_epoch=state.epoch)
+    state.dynamics = dynamics.update(state.dynamics, train.correct, state.epoch)
     if not state.best_test_accuracy >= test.accuracy:  # also true while best is NaN
         state.best_test_accuracy, state.best_test_epoch = test.accuracy, state.epoch
     if state.fit_epoch is None and train.accuracy >= threshold:

@@ -60,7 +60,8 @@ MODEL_FILE = "model.keras"
 METRIC_COLUMNS = ("epoch", "step", "learning_rate", "batch_loss", "train_loss", "train_accuracy",
                   "train_accuracy_corrupted", "train_accuracy_clean", "test_loss", "test_accuracy",
                   "best_test_accuracy", "epoch_seconds", "train_images_per_second")
-EXAMPLE_COLUMNS = ("index", "label", "true_label", "label_corrupted", "first_correct_epoch")
+EXAMPLE_COLUMNS = ("index", "label", "true_label", "label_corrupted", "first_correct_epoch", "first_learned_epoch",
+                   "forgetting_events", "epochs_correct", "never_learned", "correct_at_end")
 # results.json statuses: the run has everything it promises on disk ...
 COMPLETE_STATUSES = ("finished", "fitted")
 # ... and outcomes a rerun would only repeat (a sweep skips them; diverging is deterministic).
@@ -361,11 +362,17 @@ def load_run(directory: str | Path, *, compile: bool = False) -> LoadedRun:
 
 
 def write_examples(directory: Path, state: RunState) -> None:
-    """examples.csv: per training example, its labels and the first epoch it was fitted."""
-    ev = state.train_examples
+    """examples.csv: per training example, its labels and its learning dynamics (training/dynamics.py).
+
+    ``first_correct_epoch`` counts the evaluation before training (epoch 0), ``first_learned_epoch``
+    only those after it; ``never_learned``: not correct at any evaluation after training began;
+    ``correct_at_end``: at the last evaluation. Counts cover the epochs from ``dynamics_since_epoch`` in results.json on.
+    """
+    ev, d = state.train_examples, state.dynamics
     rows = [dict(zip(EXAMPLE_COLUMNS, values)) for values in zip(
         ev.index.tolist(), ev.label.tolist(), ev.true_label.tolist(), ev.label_corrupted.astype(int).tolist(),
-        state.first_correct.tolist())]
+        d.first_correct.tolist(), d.first_learned.tolist(), d.forgetting_events.tolist(), d.epochs_correct.tolist(),
+        (d.epochs_correct == 0).astype(int).tolist(), d.last_correct.astype(int).tolist())]
     write_csv(directory / EXAMPLES_FILE, rows, EXAMPLE_COLUMNS)
 
 
@@ -391,6 +398,8 @@ def results_record(config: RunConfig, state: RunState, status: str, directory: P
         "fit_epoch": state.fit_epoch,
         "fit_step": state.fit_step,
         "examples_never_fitted": int((state.first_correct < 0).sum()),
+        "examples_forgotten": int((state.dynamics.forgetting_events > 0).sum()),
+        "dynamics_since_epoch": state.dynamics.since_epoch,
         "wall_seconds": state.wall_seconds,
         "train_seconds": state.train_seconds,
         "train_images_per_second": state.images_trained / state.train_seconds if state.train_seconds else None,

@@ -21,6 +21,7 @@ def test_forgetting_events_epochs_correct_and_first_fit_on_a_hand_made_history()
     ], bool)
     d = from_history(history)
     assert d.first_correct.tolist() == [0, 1, -1, 0, 4]
+    assert d.first_learned.tolist() == [2, 1, -1, 1, 4]  # epoch 0 is not "learned"
     assert d.forgetting_events.tolist() == [1, 2, 0, 0, 0]
     assert d.epochs_correct.tolist() == [3, 3, 0, 5, 2]
     assert d.last_correct.tolist() == [True, True, False, True, True]

@@ -64,9 +64,23 @@ def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):
     mixed = (n_bad * float(last["train_accuracy_corrupted"]) + (1438 - n_bad) * float(last["train_accuracy_clean"])) / 1438
     assert float(last["train_accuracy"]) == pytest.approx(mixed, abs=1e-4)
     examples = list(csv.DictReader((run / "examples.csv").open()))
-    assert {k for k in examples[0]} == {"index", "label", "true_label", "label_corrupted", "first_correct_epoch"}
+    assert list(examples[0]) == ["index", "label", "true_label", "label_corrupted", "first_correct_epoch",
+                                 "first_learned_epoch", "forgetting_events", "epochs_correct", "never_learned",
+                                 "correct_at_end"]
+    assert all((int(e["first_learned_epoch"]) == -1) == (e["never_learned"] == "1") for e in examples)
     assert all(int(e["label_corrupted"]) == int(e["label"] != e["true_label"]) for e in examples)
     assert {int(e["first_correct_epoch"]) for e in examples} <= {-1, 0, 1, 2}
+    # The per-example dynamics agree with the per-epoch accuracies of metrics.csv: the evaluations
+    # after training began (epochs 1 and 2) hold sum(epochs_correct) correct answers, the last one
+    # sum(correct_at_end); an example can be forgotten only between epochs 1 and 2.
+    assert sum(int(e["epochs_correct"]) for e in examples) == round(
+        1438 * (float(rows[1]["train_accuracy"]) + float(rows[2]["train_accuracy"])))
+    assert sum(int(e["correct_at_end"]) for e in examples) == round(1438 * float(rows[2]["train_accuracy"]))
+    forgotten = sum(int(e["forgetting_events"]) for e in examples)
+    assert {int(e["forgetting_events"]) for e in examples} <= {0, 1}
+    assert forgotten >= round(1438 * (float(rows[1]["train_accuracy"]) - float(rows[2]["train_accuracy"])))
+    assert all(int(e["never_learned"]) == int(e["epochs_correct"] == "0") for e in examples)
+    assert stored["examples_forgotten"] == forgotten and stored["dynamics_since_epoch"] == 0
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

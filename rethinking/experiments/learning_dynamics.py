@@ -1,0 +1,216 @@
+"""Reports of per-example learning dynamics: learning order and forgetting under label noise.
+
+Two reports of ``rethinking report`` (names in ``REPORTS`` of report.py), read from each run's
+``metrics.csv`` and ``examples.csv`` (training/dynamics.py says how they are counted):
+
+* ``learning_order``: per grid point, the fraction of clean and of corrupted training examples
+  classified as labelled, per epoch (mean and 95% band over seeds): Arpit et al. 2017 ("A closer
+  look at memorization in deep networks") find that networks fit the clean examples first and the
+  noise later, and that regularizers (dropout) delay the memorization of noise more than learning.
+* ``forgetting``: per grid point, histograms of forgetting events for clean and corrupted examples
+  (Toneva et al. 2019, "An empirical study of example forgetting"), and how well "forgotten often"
+  or "learned late" picks out the corrupted examples, which the toolkit knows: the area under the
+  ROC curve (AUROC; 0.5 = no better than chance) and the precision and recall at the threshold of
+  the best F1, mean and 95% interval over seeds.
+
+Scores (ours): "forgotten often" is the forgetting-event count; "learned late" is the first epoch
+after training began at which an example was classified as labelled (``first_learned_epoch``;
+being right by chance before training does not count), never-learned examples ranking last.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+EXAMPLES_FILE = "examples.csv"
+SCORES = ("forgotten often", "learned late")
+
+
+def read_examples(run_dir: str | Path | None) -> dict[str, np.ndarray] | None:
+    """A run's examples.csv as integer columns (None when missing or written before the dynamics)."""
+    path = Path(run_dir) / EXAMPLES_FILE if run_dir else None
+    if path is None or not path.is_file():
+        return None
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "forgetting_events" not in rows[0]:
+        return None
+    return {key: np.array([int(r[key]) for r in rows], np.int64) for key in rows[0]}
+
+
+def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float:
+    """Probability that a positive scores above a negative (ties count half); NaN without both."""
+    from scipy.stats import rankdata  # noqa: PLC0415
+
+    scores, positives = np.asarray(scores, float), np.asarray(positives, bool)
+    n_pos, n_neg = int(positives.sum()), int((~positives).sum())
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    ranks = rankdata(scores)  # average ranks for ties: the Mann-Whitney U statistic
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def best_threshold(scores: Sequence[float], positives: Sequence[bool]) -> tuple[float, float, float]:
+    """The threshold (flag ``score >= t``) of the best F1, with its precision and recall."""
+    scores, positives = np.asarray(scores, float), np.asarray(positives, bool)
+    best = (math.nan, math.nan, math.nan, -1.0)
+    for threshold in np.unique(scores):
+        flagged = scores >= threshold
+        true_pos = int((flagged & positives).sum())
+        if true_pos == 0:
+            continue
+        precision, recall = true_pos / int(flagged.sum()), true_pos / int(positives.sum())
+        f1 = 2 * precision * recall / (precision + recall)
+        if f1 > best[3]:
+            best = (float(threshold), precision, recall, f1)
+    return best[0], best[1], best[2]
+
+
+def score(examples: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    """Per example, one of ``SCORES``: higher means "more likely corrupted"."""
+    if name == "forgotten often":
+        return examples["forgetting_events"].astype(float)
+    if name == "learned late":
+        # The first epoch correct after training began; the never learned rank after every learned one.
+        first = examples["first_learned_epoch"].astype(float)
+        return np.where(first < 0, first.max(initial=0.0) + 1, first)
+    raise ValueError(f"Unknown score {name!r}: use one of {', '.join(SCORES)}.")
+
+
+def separation(examples: Mapping[str, np.ndarray]) -> dict[str, tuple[float, float, float]]:
+    """Per score: (AUROC, precision, recall at the best F1) for picking out the corrupted examples."""
+    positives = examples["label_corrupted"].astype(bool)
+    result = {}
+    for name in SCORES:
+        values = score(examples, name)
+        _, precision, recall = best_threshold(values, positives)
+        result[name] = (auroc(values, positives), precision, recall)
+    return result
+
+
+def setting(row: Mapping[str, Any]) -> str:
+    """A grid point's name: model, regularizers (dropout included) and label corruption."""
+    from rethinking.experiments.report import model_label  # noqa: PLC0415
+
+    regs = ((["crop"] if row.get("random_crop") else []) + ([f"wd {row['weight_decay']:g}"] if row.get("weight_decay")
+            else []) + ([f"dropout {row['dropout']:g}"] if row.get("dropout") else []))
+    return f"{model_label(row)}, {' + '.join(regs) or 'no regularizer'}, p={row.get('corruption_prob') or 0:g}"
+
+
+def _noisy_groups(rows: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """Finished runs with some but not all labels corrupted, grouped by grid point."""
+    from rethinking.experiments.report import finished, seed_groups  # noqa: PLC0415
+
+    noisy = [r for r in finished(rows) if 0 < (r.get("corruption_prob") or 0) < 1 and r.get("pixels") in (None, "original")]
+    return seed_groups(noisy)
+
+
+def _epoch_reaching(metrics: Sequence[Mapping[str, float]], key: str, level: float) -> float | None:
+    return next((m["epoch"] for m in metrics if m.get(key, math.nan) >= level), None)
+
+
+def learning_order(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
+    """Fraction of clean vs corrupted training examples fitted per epoch, one panel per grid point."""
+    from rethinking.experiments.report import _NO_CURVES, _markdown, _num_ci, _plt, _save, read_metrics  # noqa: PLC0415
+
+    groups = _noisy_groups(rows)
+    if not groups:
+        return None, "No finished run with partially corrupted labels (0 < p < 1): nothing to split into clean and corrupted."
+    curves = [[r for r in g if read_metrics(r["run_dir"])] for g in groups]
+    if not any(curves):
+        return None, _NO_CURVES
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 3.6), squeeze=False)
+    table = []
+    for ax, group in zip(axes[0], curves):
+        if not group:
+            continue
+        for key, style, name in (("train_accuracy_clean", "-", "clean"), ("train_accuracy_corrupted", "--", "corrupted")):
+            per_epoch: dict[int, list[float]] = {}
+            for r in group:
+                for m in read_metrics(r["run_dir"]):
+                    if not math.isnan(m.get(key, math.nan)):
+                        per_epoch.setdefault(int(m["epoch"]), []).append(m[key])
+            epochs = sorted(per_epoch)
+            means = [float(np.mean(per_epoch[e])) for e in epochs]
+            line, = ax.plot(epochs, means, style, label=f"{name} examples")
+            if len(group) > 1:
+                from rethinking.experiments.report import mean_ci  # noqa: PLC0415
+
+                halves = [mean_ci(per_epoch[e])[1] or 0.0 for e in epochs]
+                ax.fill_between(epochs, [m - h for m, h in zip(means, halves)], [m + h for m, h in zip(means, halves)],
+                                color=line.get_color(), alpha=0.2)
+        ax.set(title=setting(group[0]), xlabel="epoch", ylabel="fraction fitted (inference mode)", ylim=(0, 1.02))
+        ax.title.set_fontsize(8)
+        ax.legend(fontsize=8)
+        reach = {key: [_epoch_reaching(read_metrics(r["run_dir"]), key, 0.5) for r in group]
+                 for key in ("train_accuracy_clean", "train_accuracy_corrupted")}
+        table.append([setting(group[0]), len(group),
+                      _num_ci([e for e in reach["train_accuracy_clean"] if e is not None]),
+                      _num_ci([e for e in reach["train_accuracy_corrupted"] if e is not None])
+                      + _missing(reach["train_accuracy_corrupted"])])
+    path = _save(fig, out / "learning_order.png")
+    text = _markdown(["grid point", "seeds", "epoch half the clean examples are fitted",
+                      "epoch half the corrupted examples are fitted"], table)
+    return path, text
+
+
+def _missing(values: Sequence[Any]) -> str:
+    gone = sum(v is None for v in values)
+    return f" ({gone} run(s) never)" if gone else ""
+
+
+def forgetting(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
+    """Forgetting-event histograms (clean vs corrupted) and how well the dynamics find the noise."""
+    from rethinking.experiments.report import _markdown, _pct_ci, _plt, _save  # noqa: PLC0415
+
+    groups = _noisy_groups(rows)
+    if not groups:
+        return None, "No finished run with partially corrupted labels (0 < p < 1): nothing to compare."
+    with_examples = [[(r, ex) for r in g if (ex := read_examples(r["run_dir"])) is not None] for g in groups]
+    if not any(with_examples):
+        return None, ("The histograms need the runs' examples.csv with forgetting counts (written since this "
+                      "version; 'rethinking export' copies it for these reports).")
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 3.6), squeeze=False)
+    table = []
+    for ax, group in zip(axes[0], with_examples):
+        if not group:
+            continue
+        events = np.concatenate([ex["forgetting_events"] for _, ex in group])
+        corrupted = np.concatenate([ex["label_corrupted"] for _, ex in group]).astype(bool)
+        bins = np.arange(0, max(int(events.max(initial=0)), 1) + 2) - 0.5
+        for mask, name in ((~corrupted, "clean"), (corrupted, "corrupted")):
+            ax.hist(events[mask], bins=bins, alpha=0.6, label=f"{name} examples", density=True)
+        ax.set(title=setting(group[0][0]), xlabel="forgetting events", ylabel="fraction of examples")
+        ax.title.set_fontsize(8)
+        ax.legend(fontsize=8)
+        per_seed = [separation(ex) for _, ex in group]
+        mean_events = {name: [float(ex["forgetting_events"][ex["label_corrupted"].astype(bool) == want].mean())
+                              for _, ex in group] for name, want in (("clean", False), ("corrupted", True))}
+        row = [setting(group[0][0]), len(group), _ci(mean_events["clean"]), _ci(mean_events["corrupted"])]
+        for name in ("forgotten often", "learned late"):
+            row += [_ci([s[name][0] for s in per_seed]), _pct_ci([s[name][1] for s in per_seed]),
+                    _pct_ci([s[name][2] for s in per_seed])]
+        table.append(row)
+    path = _save(fig, out / "forgetting.png")
+    header = ["grid point", "seeds", "forgetting events, clean", "forgetting events, corrupted",
+              "AUROC forgotten often", "precision %", "recall %", "AUROC learned late", "precision %", "recall %"]
+    note = ("AUROC: how well a score picks out the corrupted examples (0.5: chance, 1: perfectly); precision "
+            "and recall at the threshold of the best F1. Mean ± 95% interval over seeds.")
+    return path, _markdown(header, table) + "\n\n" + note
+
+
+def _ci(values: Sequence[float]) -> str:
+    from rethinking.experiments.report import mean_ci  # noqa: PLC0415
+
+    mean, half, n = mean_ci(values)
+    if n == 0:
+        return "-"
+    return f"{mean:.2f}" if half is None else f"{mean:.2f} ± {half:.2f} (n={n})"
