@@ -140,6 +140,8 @@ class TrainConfig(ConfigDict):
         jit_compile: XLA; None: the model's default (``rethinking.models.MODEL_CATALOG``).
         steps_per_execution: training steps per graph call; None: the model's default.
         init_seed: seed of weight initialization and dropout; None: the data seed.
+        init_from: a completed run's folder whose network (all but the classifier head) this run
+            starts from (pre-training, e.g. on random labels); None: a fresh initialization.
         divergence_loss: a training loss above this (or NaN) stops the run as diverged.
         eval_batch_size: batch size of the per-epoch evaluations (inference only, so it does not
             change results); None: max(batch_size, 256).
@@ -163,6 +165,7 @@ class TrainConfig(ConfigDict):
     jit_compile: bool | None = option(None, "--jit-compile", "XLA.", off_flag="--no-jit-compile", default_help="per model, docs/models.md")
     steps_per_execution: int | None = option(None, "--steps-per-execution", "Training steps per graph call.", minimum=1, default_help="per model")
     init_seed: int | None = option(None, "--init-seed", "Seed of weight initialization and dropout.", minimum=0, default_help="--seed")
+    init_from: str | None = option(None, "--init-from", "Start from a completed run's network (its folder): every layer but the classifier head, which starts afresh; the source is recorded.", default_help="a fresh initialization")
     divergence_loss: float = option(1e4, "--divergence-loss", "A training loss above this (or NaN) stops the run as diverged.")
     eval_batch_size: int | None = option(None, "--eval-batch-size", "Batch size of the per-epoch evaluations.", minimum=1, default_help="max(--batch-size, 256)")
 

@@ -34,7 +34,7 @@ import tensorflow as tf
 from rethinking.config import RunConfig
 from rethinking.data.pipeline import DataPipeline, build_pipeline
 from rethinking.data.preview import image_grid, sample_training_images
-from rethinking.training import drivers, rundir, summaries
+from rethinking.training import drivers, init_from, rundir, summaries
 from rethinking.training.assembly import assemble_model, scheduled_rate, use_builder
 from rethinking.training.checkpoints import Checkpointer, RunState
 from rethinking.training.runlock import RunLock
@@ -144,6 +144,11 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     with strategy.scope():
         model, settings = assemble_model(config, pipeline, keras_fit=keras_fit, replicas=strategy.num_replicas_in_sync,
                                          metrics=metrics)
+    source = None
+    if config.train.init_from:  # checked before the run writes anything: a refused source leaves no folder
+        source_model, source_record = init_from.load_source(config.train.init_from)
+        init_from.check_compatible(source_model, model, config.train.init_from)
+        source = (source_model, source_record)
     if chief and not (directory / rundir.CONFIG_FILE).is_file():
         # Written once the data and the model are known to build: a rejected run leaves no folder.
         rundir.write_json(directory / rundir.CONFIG_FILE, rundir.config_record(config))
@@ -152,6 +157,10 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     checkpointer = Checkpointer(own_dir / rundir.CHECKPOINT_DIR, model, model.optimizer)
     state = checkpointer.restore() or RunState()
     resumed = state.epoch > 0 or bool(state.history)
+    if source is not None:
+        source[1]["layers_copied"] = len(init_from.weighted_layers(model)) - 1
+        if not resumed:  # a resumed run continues from its own checkpoint, not from the source again
+            init_from.copy_all_but_head(source[0], model)
     writer = summaries.create_writer(str(directory) if chief else None)
     batch_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
     predict = make_loss_and_correct_fn(model, jit_compile=settings["jit_compile"])
@@ -220,6 +229,8 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
         results = rundir.results_record(config, state, status, directory, pipeline, settings, strategy, batch_norm)
         if stopped:
             results["stopped_by_callback"] = True
+        if source is not None:
+            results["init_from"] = source[1]
         try:
             if lock is None or lock.owns():  # never write into a directory another process took over
                 results = _finish(results, model=model, state=state, predict=predict, evaluation=evaluation,

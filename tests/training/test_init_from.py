@@ -1,0 +1,53 @@
+"""--init-from: a run starts from another run's network, all but the classifier head."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from rethinking.config import ModelConfig
+from rethinking.training import train
+from tests.training.helpers import digits_run, read_weights
+
+
+def _weights(run_dir) -> dict[str, np.ndarray]:
+    return dict(read_weights(run_dir / "final.weights.h5"))
+
+
+def test_every_layer_but_the_head_is_copied_and_the_source_recorded(tmp_path):
+    source = train(digits_run(tmp_path, labels="random", epochs=1, run_name="source"))
+    config = digits_run(tmp_path, labels="true", epochs=1, run_name="target", learning_rate=1e-12)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, init_from=source["run_dir"]))
+    target = train(config)
+    before, after = _weights(tmp_path / "default" / "source"), _weights(tmp_path / "default" / "target")
+    # Keras' weight files name the layers by class: dense = hidden1, dense_1 = logits (the head).
+    hidden = [k for k in before if k.startswith("layers/dense/")]
+    head = [k for k in before if k.startswith("layers/dense_1/")]
+    assert len(hidden) == len(head) == 2 and set(before) == set(after)
+    for key in hidden:  # copied (and all but unchanged by one epoch at a rate of 1e-12)
+        np.testing.assert_allclose(after[key], before[key], atol=1e-6)
+    for key in head:  # the classifier head starts afresh
+        assert not np.allclose(after[key], before[key], atol=1e-3)
+    record = json.loads((tmp_path / "default" / "target" / "results.json").read_text())["init_from"]
+    assert record["run"] == "source" and record["labels"] == "random" and record["layers_copied"] == 1
+    assert record == target["init_from"] and record["status"] == "finished"
+    # Without --init-from the same run is another run (a folder of its own), freshly initialized.
+    fresh = train(dataclasses.replace(config, train=dataclasses.replace(config.train, init_from=None), run_name=None))
+    assert not np.allclose(_weights(tmp_path / "default" / fresh["run_dir"].rsplit("/", 1)[1])[hidden[0]], before[hidden[0]])
+
+
+def test_an_incompatible_or_unfinished_source_is_refused_in_one_line_and_leaves_no_folder(tmp_path, cli):
+    source = train(digits_run(tmp_path, labels="random", epochs=1, run_name="source"))
+    common = ["train", "--dataset", "digits", "--epochs", "1", "--log-dir", str(tmp_path), "--init-from", source["run_dir"]]
+    code, _, err = cli(*common, "--model", "mlp_3x512", "--run-name", "deeper")
+    assert code == 2 and "its network has 2 layers with weights, this one 4" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = cli(*common, "--model", "mlp", "--units", "256", "--run-name", "narrower")
+    assert code == 2 and "layer hidden1 has weights of shapes [(64, 256), (256,)] here but [(64, 512), (512,)] there" in err
+    assert not (tmp_path / "default" / "deeper").exists() and not (tmp_path / "default" / "narrower").exists()
+    code, _, err = cli("train", "--dataset", "digits", "--epochs", "1", "--log-dir", str(tmp_path),
+                       "--init-from", str(tmp_path / "nothing"), "--run-name", "x")
+    assert code == 2 and "is not a run folder" in err and "Traceback" not in err
