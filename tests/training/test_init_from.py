@@ -6,9 +6,7 @@ import dataclasses
 import json
 
 import numpy as np
-import pytest
 
-from rethinking.config import ModelConfig
 from rethinking.training import train
 from tests.training.helpers import digits_run, read_weights
 
