@@ -161,6 +161,8 @@ class DataConfig(ConfigDict):
         shuffle_buffer: examples in the shuffle buffer; None: the whole training set up to 100,000.
         train_examples: train on the first N training examples only (by index, so each keeps the
             label and pixels it has in the full dataset); None: all. For laptop-scale runs.
+        train_offset: skip the first K training examples (by index: each kept example is still what
+            it is in the full dataset); with ``train_examples``, train on examples K .. K+N-1.
     """
 
     dataset: str = option("digits", "--dataset", "digits (embedded), a TFDS name (cifar10, mnist, ...) or a path to a .npz file.")
@@ -171,6 +173,7 @@ class DataConfig(ConfigDict):
     cache: str = option("memory", "--cache", "Cache of the corrupted data: memory, none, or a file path prefix.", hparam=False)
     shuffle_buffer: int | None = option(None, "--shuffle-buffer", "Shuffle buffer in examples.", minimum=1, default_help="the whole training set, up to 100,000")
     train_examples: int | None = option(None, "--train-examples", "Train on the first N training examples only (laptop-scale runs).", minimum=1, default_help="all")
+    train_offset: int = option(0, "--train-offset", "Skip the first K training examples: with --train-examples N, train on examples K to K+N-1 (e.g. one half for pre-training, the other for training).", minimum=0)
 
     def __post_init__(self) -> None:
         check_options(self)

@@ -253,20 +253,38 @@ def _permutation(condition: PixelCondition, size: tuple[int, int], *, seed: int,
     return function(size[0] * size[1], seed=seed, split=split, index=index)
 
 
-def first_training_examples(bundle: DataBundle, count: int) -> DataBundle:
-    """The bundle with only its first ``count`` training examples (the test split untouched).
+def first_training_examples(bundle: DataBundle, count: int, offset: int = 0) -> DataBundle:
+    """The bundle with only ``count`` training examples, from the ``offset``-th on (the test split untouched).
 
     Corruptions are functions of (seed, example index) and the Gaussian condition keeps the full
-    training set's moments, so a kept example is exactly what it is in the full dataset.
+    training set's moments, so a kept example is exactly what it is in the full dataset (with its
+    index: examples ``offset`` .. ``offset + count - 1``).
 
     Raises:
-        ValueError: ``count`` exceeds the training set.
+        ValueError: the range exceeds the training set.
     """
-    if count > bundle.info.train_size:
-        raise ValueError(f"train_examples={count} exceeds the {bundle.info.train_size:,} training examples of "
-                         f"{bundle.info.name}: use a smaller value or leave it unset.")
+    size = bundle.info.train_size
+    if offset + count > size:
+        where = f"train_offset={offset} + " if offset else ""
+        raise ValueError(f"{where}train_examples={count} exceeds the {size:,} training examples of "
+                         f"{bundle.info.name}: use smaller values or leave them unset.")
     info = dataclasses.replace(bundle.info, train_size=count)
-    return dataclasses.replace(bundle, train=bundle.train.take(count), info=info)
+    return dataclasses.replace(bundle, train=bundle.train.skip(offset).take(count), info=info)
+
+
+def kept_training_examples(bundle: DataBundle, config: DataConfig) -> DataBundle:
+    """The bundle with the training examples ``config`` keeps (``train_offset``, ``train_examples``).
+
+    Raises:
+        ValueError: the offset leaves no example, or the range exceeds the training set.
+    """
+    if config.train_offset >= bundle.info.train_size:
+        raise ValueError(f"train_offset={config.train_offset} leaves none of the {bundle.info.train_size:,} "
+                         f"training examples of {bundle.info.name}: use a smaller value.")
+    if config.train_examples is None and not config.train_offset:
+        return bundle
+    count = config.train_examples if config.train_examples is not None else bundle.info.train_size - config.train_offset
+    return first_training_examples(bundle, count, config.train_offset)
 
 
 def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | None = None) -> DataPipeline:
@@ -295,8 +313,7 @@ def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | Non
     condition = pixel_condition(pixels)
     # Moments of the full training set, so a truncated run's Gaussian images equal the full run's.
     moments = seen_moments(bundle, size) if condition.kind == "replacement" else None
-    if config.train_examples is not None:
-        bundle = first_training_examples(bundle, config.train_examples)
+    bundle = kept_training_examples(bundle, config)
     common = dict(num_classes=bundle.info.num_classes, size=size, moments=moments)
     train = corrupt_split(bundle.train, config, split="train", **common)
     test = corrupt_split(bundle.test, config, split="test", **common)

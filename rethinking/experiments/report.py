@@ -221,7 +221,7 @@ def _claims(table: Mapping[str, Any], reports: Sequence[str]) -> list[str]:
 
 # Columns that tell runs of one grid point apart by seed only.
 _SEED_ONLY = {"run", "label", "seed", "init_seed", "run_dir", "status", "error"}
-_DESCRIPTORS = ("dataset", "train_examples", "model", "batch_norm", "weight_decay", "dropout", "width_multiplier",
+_DESCRIPTORS = ("dataset", "train_examples", "train_offset", "model", "batch_norm", "weight_decay", "dropout", "width_multiplier",
                 "random_crop", "labels", "corruption_prob", "pixels")
 
 
@@ -520,14 +520,23 @@ def accuracy_table(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[st
 # ---------------------------------------------------------------------------------------------- report
 
 
+def _examples_range(offset: int, count: int | None) -> str:
+    """``the first 1,000 training examples``, ``training examples 2,500 to 4,999``, ``all ...``."""
+    if not offset:
+        return "all training examples" if count is None else f"the first {int(count):,} training examples"
+    if count is None:
+        return f"the training examples from {int(offset):,} on"
+    return f"training examples {int(offset):,} to {int(offset) + int(count) - 1:,}"
+
+
 def _data_as_run(rows: Sequence[Mapping[str, Any]]) -> str:
     """What the runs trained on, from the table itself: dataset, training examples, seeds."""
     parts = []
     for dataset in dict.fromkeys(str(r.get("dataset")) for r in rows):
         mine = [r for r in rows if str(r.get("dataset")) == dataset]
-        sizes = sorted({r.get("train_examples") for r in mine}, key=lambda v: (v is None, v or 0))
-        examples = ", ".join("all training examples" if v is None else f"the first {int(v):,} training examples"
-                             for v in sizes)
+        ranges = sorted({(r.get("train_offset") or 0, r.get("train_examples")) for r in mine},
+                        key=lambda v: (v[1] is None, v[1] or 0, v[0]))
+        examples = ", ".join(_examples_range(offset, count) for offset, count in ranges)
         seeds = sorted({r.get("seed") for r in mine if r.get("seed") is not None})
         parts.append(f"{dataset} ({examples}; data seed{'s' if len(seeds) > 1 else ''} "
                      f"{', '.join(str(s) for s in seeds)})")

@@ -35,7 +35,7 @@ TABLE_CSV = "results.csv"
 TABLE_JSON = "results.json"
 ERROR_FILE = "error.txt"
 # Columns of the table: who the run is, then what it gave (fractions for accuracies).
-DESCRIPTOR_COLUMNS = ("run", "label", "dataset", "train_examples", "model", "batch_norm", "weight_decay",
+DESCRIPTOR_COLUMNS = ("run", "label", "dataset", "train_examples", "train_offset", "model", "batch_norm", "weight_decay",
                       "dropout", "width_multiplier", "random_crop", "labels", "corruption_prob", "pixels", "seed",
                       "init_seed")
 RESULT_COLUMNS = ("status", "epochs_trained", "steps", "train_loss", "train_accuracy", "test_accuracy",
@@ -68,6 +68,7 @@ def describe(run: PlannedRun) -> dict[str, Any]:
     batch_norm = c.model.resolved_batch_norm
     return {
         "run": c.resolved_run_name, "label": run.label, "dataset": c.data.dataset, "train_examples": c.data.train_examples,
+        "train_offset": c.data.train_offset,
         "model": c.model.name, "batch_norm": batch_norm, "weight_decay": c.model.weight_decay,
         "dropout": c.model.dropout, "width_multiplier": c.model.width_multiplier,
         "random_crop": c.data.preprocessing.random_crop, "labels": c.data.corruption.labels,

@@ -195,7 +195,7 @@ class _RunHyperModel:
             def _pipeline(self, config: RunConfig):
                 batch = config.train.batch_size
                 if batch not in pipelines:  # the bundle has train_examples applied already
-                    pipelines[batch] = build_pipeline(dataclasses.replace(config.data, train_examples=None), batch,
+                    pipelines[batch] = build_pipeline(dataclasses.replace(config.data, train_examples=None, train_offset=0), batch,
                                                       bundle=bundle)
                 return pipelines[batch]
 
@@ -217,14 +217,13 @@ class _RunHyperModel:
 
 
 def _bundle(spec: TuneSpec):
-    """The data a search trains on: the run's (``train_examples`` applied), with the holdout split."""
+    """The data a search trains on: the run's (``train_offset``/``train_examples`` applied), with the holdout split."""
     from rethinking.data.datasets import load_dataset  # noqa: PLC0415
-    from rethinking.data.pipeline import first_training_examples  # noqa: PLC0415
+    from rethinking.data.pipeline import kept_training_examples  # noqa: PLC0415
 
     data = spec.base.data
     bundle = load_dataset(data.dataset, data_dir=data.data_dir, with_stats=data.corruption.needs_moments)
-    if data.train_examples is not None:
-        bundle = first_training_examples(bundle, data.train_examples)
+    bundle = kept_training_examples(bundle, data)
     if spec.objective.startswith("val_"):
         count = spec.validation_examples or max(1, bundle.info.train_size // 10)
         bundle = holdout(bundle, count)

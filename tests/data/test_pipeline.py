@@ -92,6 +92,33 @@ def test_a_training_subset_keeps_each_example_as_in_the_full_dataset(pixels):
     assert sum(len(b["index"]) for b in part.train(3).as_numpy_iterator()) == 30
 
 
+@pytest.mark.parametrize("pixels", ["original", "shuffled", "random", "gaussian"])
+def test_an_offset_range_keeps_each_example_as_in_the_full_dataset_through_the_crop(pixels):
+    """--train-offset 40 --train-examples 30: examples 40..69, each exactly as in the full run, on the
+    network's (cropped) input, with and without augmentation's crop switched off."""
+    corruption = Corruption(labels="partial", corruption_prob=0.5, pixels=pixels)
+    prep = Preprocessing(crop_size=6)
+    full = build_pipeline(DataConfig(corruption=corruption, preprocessing=prep, seed=4), 16,
+                          bundle=synthetic_bundle(100, 20))
+    part = build_pipeline(DataConfig(corruption=corruption, preprocessing=prep, seed=4, train_examples=30,
+                                     train_offset=40), 16, bundle=synthetic_bundle(100, 20))
+    assert part.info.train_size == 30 and part.steps_per_epoch == 2 and part.info.test_size == 20
+    whole = {k: np.concatenate([b[k] for b in full.train_in_order().as_numpy_iterator()]) for k in ("image", "label")}
+    kept = {k: np.concatenate([b[k] for b in part.train_in_order().as_numpy_iterator()]) for k in ("image", "label", "index")}
+    np.testing.assert_array_equal(kept["index"], np.arange(40, 70))
+    np.testing.assert_array_equal(kept["label"], whole["label"][40:70])
+    np.testing.assert_allclose(kept["image"], whole["image"][40:70], atol=1e-6)
+    shuffled = np.concatenate([b["index"] for b in part.train(2).as_numpy_iterator()])
+    assert sorted(shuffled.tolist()) == list(range(40, 70))  # an epoch sees each kept example once
+    # Without --train-examples: everything from the offset on.
+    rest = build_pipeline(DataConfig(corruption=corruption, seed=4, train_offset=90), 16, bundle=synthetic_bundle(100, 20))
+    assert rest.info.train_size == 10
+    with pytest.raises(ValueError, match="train_offset=90 \\+ train_examples=20 exceeds the 100 training examples"):
+        build_pipeline(DataConfig(train_offset=90, train_examples=20), 16, bundle=synthetic_bundle(100, 20))
+    with pytest.raises(ValueError, match="train_offset=100 leaves none of the 100 training examples"):
+        build_pipeline(DataConfig(train_offset=100), 16, bundle=synthetic_bundle(100, 20))
+
+
 def test_data_config_round_trip_and_errors():
     config = DataConfig(
         dataset="x.npz", corruption=Corruption(labels="partial", corruption_prob=0.2),
