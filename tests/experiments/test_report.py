@@ -139,3 +139,31 @@ def test_figure2b_draws_one_band_per_grid_point(tmp_path):
     path, text = figure2b(rows, tmp_path)
     assert path is not None and len(text.splitlines()) == 3  # one row for the two seeds
     assert "85.00 ± 63.53 (n=2)" in text  # mean of 0.9 and 0.8; t(0.975, 1) x sd 0.0707 / sqrt(2)
+
+
+def test_report_of_a_three_seed_table_has_intervals_error_bars_and_trend_tests(tmp_path):
+    """write_report on a 3-seed Figure 1b/1c table (no training: the rows a sweep would write)."""
+    import json
+
+    from rethinking.experiments.report import write_report
+
+    rows = []
+    for p, steps, test in ((0.0, (100, 110, 120), 0.60), (0.5, (150, 160, 170), 0.35), (1.0, (200, 210, 230), 0.10)):
+        for seed, fit in enumerate(steps):
+            rows.append({"run": f"r{p}-{seed}", "label": "", "dataset": "digits", "train_examples": None, "model": "mlp_1x512",
+                         "batch_norm": False, "weight_decay": 0.0, "dropout": 0.0, "width_multiplier": 1.0,
+                         "random_crop": False, "labels": "partial" if 0 < p < 1 else ("random" if p else "true"),
+                         "corruption_prob": p, "pixels": "original", "seed": seed, "status": "fitted",
+                         "fit_step": fit, "train_accuracy": 1.0, "test_accuracy": test + 0.01 * seed,
+                         "best_test_accuracy": test + 0.02, "run_dir": None})
+    table = {"sweep": "seeds", "reports": ["figure1b", "figure1c"], "paper": {}, "runs": rows}
+    (tmp_path / "results.json").write_text(json.dumps(table))
+    written = {p.name for p in write_report(tmp_path / "results.json", tmp_path / "report")}
+    assert {"figure1b.png", "figure1c.png", "report.md"} <= written
+    for name in ("figure1b", "figure1c"):  # every figure in three formats
+        assert (tmp_path / "report" / f"{name}.pdf").is_file() and (tmp_path / "report" / f"{name}.svg").is_file()
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "| mlp_1x512 | 0.5 | 160 ± 25 (n=3) |" in text  # mean steps ± t(0.975, 2) x sd 10 / sqrt(3)
+    assert "| mlp_1x512 | 0.5 | 64.00 ± 2.48 (n=3) |" in text  # test error: 100 - (35, 36, 37)%
+    assert "mlp_1x512: time to fit grows with p: Spearman rho = 0.95" in text and text.count("**supported**") == 2
+    assert "data seeds 0, 1, 2" in text
