@@ -135,7 +135,12 @@ def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tupl
         args = [sweep_file, *(f"--only={o}" for o in only), *(f"--set={a}" for a in assignments),
                 *([f"--seeds={seeds}"] if seeds is not None else []),
                 *([f"--seed-varies={seed_varies}"] if seed_varies is not None else [])]
-        code = run_workers(args, workers, devices_per_worker, echo=click.echo)
+        try:
+            code = run_workers(args, workers, devices_per_worker, echo=click.echo)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the workers are stopped; record where the sweep is
+            rebuild_table(directory, sweep, every_run)
+            click.echo("Interrupted: the workers were stopped; rerun the same command to resume.", err=True)
+            raise Failure("interrupted", 130) from None
         _summarize(sweep.name, rebuild_table(directory, sweep, every_run), directory)
         if code:
             raise Failure(f"a worker ended with status {code} (see its lines above); rerun to retry.", 1)
@@ -187,8 +192,12 @@ def _tune_with_workers(spec: Any, workers: int, devices_per_worker: int) -> None
     from rethinking.experiments.workers import tune_workers  # noqa: PLC0415 (no TensorFlow)
 
     click.echo(f"Searching {spec.base.model.name} with {workers} workers; state and TensorBoard logs in {spec.directory}")
-    code = tune_workers(given_arguments(click.get_current_context(), ("workers", "devices_per_worker")), workers,
-                        devices_per_worker, echo=click.echo)
+    try:
+        code = tune_workers(given_arguments(click.get_current_context(), ("workers", "devices_per_worker")), workers,
+                            devices_per_worker, echo=click.echo)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the chief and the workers are stopped
+        click.echo("Interrupted: the chief and the workers were stopped; rerun the same command to resume.", err=True)
+        raise Failure("interrupted", 130) from None
     if code:
         raise Failure(f"the search ended with status {code} (see the lines above); rerun the same command to "
                       "resume it.", 1)

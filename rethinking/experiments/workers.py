@@ -12,14 +12,16 @@ chief and N workers the same way. Plain Python: no TensorFlow in the parent.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 
 def visible_gpus() -> list[str]:
@@ -77,13 +79,32 @@ def _start(command: Sequence[str], env: dict[str, str], cores: Sequence[int] | N
     return process, thread
 
 
-def _wait(processes: Sequence[tuple[subprocess.Popen, threading.Thread]]) -> int:
-    """Waits for every process (terminating them all on Ctrl-C); the largest exit status."""
+@contextlib.contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """Within: SIGTERM (a scheduler's or ``kill``'s stop) acts on this parent as Ctrl-C does, so its
+    workers are stopped too instead of being left running without it."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
     try:
-        codes = [process.wait() for process, _ in processes]
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (e.g. a test runner's): nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _wait(processes: Sequence[tuple[subprocess.Popen, threading.Thread]]) -> int:
+    """Waits for every process (stopping them all on Ctrl-C or SIGTERM); the largest exit status."""
+    try:
+        with _stopped_by_sigterm():
+            codes = [process.wait() for process, _ in processes]
     except KeyboardInterrupt:
-        for process, _ in processes:
-            process.terminate()
+        _stop([process for process, _ in processes])
         raise
     for _, thread in processes:
         thread.join(timeout=10)
@@ -156,9 +177,10 @@ def tune_workers(args: Sequence[str], workers: int, devices_per_worker: int = 1,
         tuners.append(_start(command, env, cores, f"tuner{k}", what, echo))
     everyone = [chief, *tuners]
     try:
-        code = _watch_search(chief[0], [process for process, _ in tuners], poll_seconds)
-        if code == 0:  # workers that got the chief's "stop" are ending; give them time to say so
-            _wait_quietly([process for process, _ in tuners], seconds=15.0)
+        with _stopped_by_sigterm():
+            code = _watch_search(chief[0], [process for process, _ in tuners], poll_seconds)
+            if code == 0:  # workers that got the chief's "stop" are ending; give them time to say so
+                _wait_quietly([process for process, _ in tuners], seconds=15.0)
     finally:
         _stop([process for process, _ in everyone])
     for _, thread in everyone:

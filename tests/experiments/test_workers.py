@@ -24,3 +24,45 @@ def test_visible_gpus_follow_cuda_visible_devices(monkeypatch):
     assert visible_gpus() == ["2", "5"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
     assert visible_gpus() == []
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_parent_stops_its_workers_and_the_table_is_written(tmp_path):
+    """A scheduler's SIGTERM reaches only `rethinking run --workers 2`: its workers must stop too."""
+    import json
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sweep = tmp_path / "long.toml"
+    sweep.write_text(f"""
+[sweep]
+name = "long"
+[base]
+data = {{ dataset = "digits", train_examples = 200 }}
+model = {{ name = "mlp_1x512" }}
+train = {{ epochs = 2000, batch_size = 50 }}
+log_dir = "{tmp_path / 'logs'}"
+[[grid]]
+"data.seed" = [0, 1]
+""")
+    parent = subprocess.Popen([sys.executable, "-m", "rethinking.cli", "run", str(sweep), "--workers", "2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pids, seen, deadline = [], set(), time.monotonic() + 300
+    for line in parent.stdout:  # until both workers are training
+        pids += [int(p) for p in re.findall(r"started \(pid (\d+)", line)]
+        seen |= set(re.findall(r"\[worker (\d)\] \[1/2\]   epoch", line))
+        if len(seen) == 2 or time.monotonic() > deadline:
+            break
+    assert len(pids) == 2 and len(seen) == 2
+    parent.send_signal(signal.SIGTERM)
+    rest = parent.communicate(timeout=120)[0]
+    assert parent.returncode == 130 and "the workers were stopped" in rest
+    for pid in pids:  # no worker is left running without its parent
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    table = json.loads((tmp_path / "logs" / "long" / "results.json").read_text())["runs"]
+    assert len(table) == 2 and all(r["status"] != "finished" for r in table)
