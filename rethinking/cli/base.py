@@ -228,7 +228,6 @@ def import_tensorflow_quietly() -> None:
         os.close(saved)
 
 
-
 def given_arguments(context: click.Context, leave_out: tuple[str, ...] = ()) -> list[str]:
     """The command-line arguments the user gave this command, rebuilt from its parameters.
 

@@ -132,9 +132,7 @@ def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tupl
         from rethinking.experiments.workers import run_workers  # noqa: PLC0415 (no TensorFlow)
 
         check_local_files(runs)
-        args = [sweep_file, *(f"--only={o}" for o in only), *(f"--set={a}" for a in assignments),
-                *([f"--seeds={seeds}"] if seeds is not None else []),
-                *([f"--seed-varies={seed_varies}"] if seed_varies is not None else [])]
+        args = given_arguments(click.get_current_context(), ("workers", "devices_per_worker"))
         try:
             code = run_workers(args, workers, devices_per_worker, echo=click.echo)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the workers are stopped; record where the sweep is

@@ -115,9 +115,23 @@ def _epoch_reaching(metrics: Sequence[Mapping[str, float]], key: str, level: flo
     return next((m["epoch"] for m in metrics if m.get(key, math.nan) >= level), None)
 
 
+def _panels(count: int):
+    """A figure with one panel per grid point, side by side: (figure, axes)."""
+    from rethinking.experiments.report import _plt  # noqa: PLC0415
+
+    fig, axes = _plt().subplots(1, count, figsize=(4.6 * count, 3.6), squeeze=False)
+    return fig, axes[0]
+
+
+def _label_panel(ax, row: Mapping[str, Any], xlabel: str, ylabel: str, **limits: Any) -> None:
+    ax.set(title=setting(row), xlabel=xlabel, ylabel=ylabel, **limits)
+    ax.title.set_fontsize(8)
+    ax.legend(fontsize=8)
+
+
 def learning_order(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
     """Fraction of clean vs corrupted training examples fitted per epoch, one panel per grid point."""
-    from rethinking.experiments.report import _NO_CURVES, _markdown, _num_ci, _plt, _save, read_metrics  # noqa: PLC0415
+    from rethinking.experiments.report import _NO_CURVES, _markdown, _num_ci, _save, plot_mean_curve, read_metrics  # noqa: PLC0415
 
     groups = _noisy_groups(rows)
     if not groups:
@@ -125,30 +139,15 @@ def learning_order(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path |
     curves = [[r for r in g if read_metrics(r["run_dir"])] for g in groups]
     if not any(curves):
         return None, _NO_CURVES
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 3.6), squeeze=False)
+    fig, axes = _panels(len(groups))
     table = []
-    for ax, group in zip(axes[0], curves):
+    for ax, group in zip(axes, curves):
         if not group:
             continue
         for key, style, name in (("train_accuracy_clean", "-", "clean"), ("train_accuracy_corrupted", "--", "corrupted")):
-            per_epoch: dict[int, list[float]] = {}
-            for r in group:
-                for m in read_metrics(r["run_dir"]):
-                    if not math.isnan(m.get(key, math.nan)):
-                        per_epoch.setdefault(int(m["epoch"]), []).append(m[key])
-            epochs = sorted(per_epoch)
-            means = [float(np.mean(per_epoch[e])) for e in epochs]
-            line, = ax.plot(epochs, means, style, label=f"{name} examples")
-            if len(group) > 1:
-                from rethinking.experiments.report import mean_ci  # noqa: PLC0415
-
-                halves = [mean_ci(per_epoch[e])[1] or 0.0 for e in epochs]
-                ax.fill_between(epochs, [m - h for m, h in zip(means, halves)], [m + h for m, h in zip(means, halves)],
-                                color=line.get_color(), alpha=0.2)
-        ax.set(title=setting(group[0]), xlabel="epoch", ylabel="fraction fitted (inference mode)", ylim=(0, 1.02))
-        ax.title.set_fontsize(8)
-        ax.legend(fontsize=8)
+            plot_mean_curve(ax, group, lambda m, key=key: m.get(key, math.nan), x=lambda m: m["epoch"],
+                            linestyle=style, label=f"{name} examples")
+        _label_panel(ax, group[0], "epoch", "fraction fitted (inference mode)", ylim=(0, 1.02))
         reach = {key: [_epoch_reaching(read_metrics(r["run_dir"]), key, 0.5) for r in group]
                  for key in ("train_accuracy_clean", "train_accuracy_corrupted")}
         table.append([setting(group[0]), len(group),
@@ -168,7 +167,7 @@ def _missing(values: Sequence[Any]) -> str:
 
 def forgetting(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
     """Forgetting-event histograms (clean vs corrupted) and how well the dynamics find the noise."""
-    from rethinking.experiments.report import _markdown, _pct_ci, _plt, _save  # noqa: PLC0415
+    from rethinking.experiments.report import _markdown, _pct_ci, _save  # noqa: PLC0415
 
     groups = _noisy_groups(rows)
     if not groups:
@@ -177,10 +176,9 @@ def forgetting(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | Non
     if not any(with_examples):
         return None, ("The histograms need the runs' examples.csv with forgetting counts (written since this "
                       "version; 'rethinking export' copies it for these reports).")
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 3.6), squeeze=False)
+    fig, axes = _panels(len(groups))
     table = []
-    for ax, group in zip(axes[0], with_examples):
+    for ax, group in zip(axes, with_examples):
         if not group:
             continue
         events = np.concatenate([ex["forgetting_events"] for _, ex in group])
@@ -188,9 +186,7 @@ def forgetting(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | Non
         bins = np.arange(0, max(int(events.max(initial=0)), 1) + 2) - 0.5
         for mask, name in ((~corrupted, "clean"), (corrupted, "corrupted")):
             ax.hist(events[mask], bins=bins, alpha=0.6, label=f"{name} examples", density=True)
-        ax.set(title=setting(group[0][0]), xlabel="forgetting events", ylabel="fraction of examples")
-        ax.title.set_fontsize(8)
-        ax.legend(fontsize=8)
+        _label_panel(ax, group[0][0], "forgetting events", "fraction of examples")
         per_seed = [separation(ex) for _, ex in group]
         mean_events = {name: [float(ex["forgetting_events"][ex["label_corrupted"].astype(bool) == want].mean())
                               for _, ex in group] for name, want in (("clean", False), ("corrupted", True))}

@@ -115,12 +115,22 @@ def _table_from_csv(path: Path) -> dict[str, Any]:
 
 
 def read_metrics(run_dir: str | Path | None) -> list[dict[str, float]]:
-    """A run's metrics.csv as rows of floats ([] if it has none)."""
+    """A run's metrics.csv as rows of floats ([] if it has none).
+
+    Read once per file version (path, size, modification time): a report asks for the same run's
+    metrics from several figures and filters.
+    """
     path = Path(run_dir) / "metrics.csv" if run_dir else None
     if path is None or not path.is_file():
         return []
-    with path.open(newline="", encoding="utf-8") as f:
-        return [{k: _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    stat = path.stat()
+    return list(_metrics_file(str(path), stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=512)
+def _metrics_file(path: str, size: int, mtime_ns: int) -> tuple[dict[str, float], ...]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return tuple({k: _float(v) for k, v in row.items()} for row in csv.DictReader(f))
 
 
 def training_loss(metrics: Mapping[str, float]) -> float:
@@ -219,8 +229,7 @@ def _claims(table: Mapping[str, Any], reports: Sequence[str]) -> list[str]:
 
 # ------------------------------------------------------------------------------------------- statistics
 
-# Columns that tell runs of one grid point apart by seed only.
-_SEED_ONLY = {"run", "label", "seed", "init_seed", "run_dir", "status", "error"}
+# The columns of a grid point: runs that share them differ by seed only.
 _DESCRIPTORS = ("dataset", "train_examples", "train_offset", "model", "batch_norm", "weight_decay", "dropout", "width_multiplier",
                 "random_crop", "labels", "corruption_prob", "pixels")
 
@@ -309,15 +318,21 @@ def _save(fig, path: Path) -> Path | None:
 # --------------------------------------------------------------------------------------------- figures
 
 
-def _mean_curve(runs: Sequence[Mapping[str, Any]], value: Callable[[Mapping[str, float]], float]
+def _thousand_steps(metrics: Mapping[str, float]) -> float:
+    return metrics["step"] / 1000
+
+
+def _mean_curve(runs: Sequence[Mapping[str, Any]], value: Callable[[Mapping[str, float]], float],
+                x: Callable[[Mapping[str, float]], float] = _thousand_steps
                 ) -> tuple[list[float], list[float], list[float]]:
-    """Per epoch, over the runs (seeds) that reached it: thousand steps, mean of ``value``, CI half-width."""
+    """Per epoch, over the runs (seeds) that reached it: ``x`` (default: thousand steps), mean of
+    ``value``, CI half-width."""
     by_epoch: dict[int, list[tuple[float, float]]] = {}
     for r in runs:
         for m in read_metrics(r["run_dir"]):
             y = value(m)
             if not math.isnan(y):
-                by_epoch.setdefault(int(m["epoch"]), []).append((m["step"] / 1000, y))
+                by_epoch.setdefault(int(m["epoch"]), []).append((x(m), y))
     xs, ys, halves = [], [], []
     for epoch in sorted(by_epoch):
         points = by_epoch[epoch]
@@ -326,6 +341,16 @@ def _mean_curve(runs: Sequence[Mapping[str, Any]], value: Callable[[Mapping[str,
         ys.append(mean)
         halves.append(half or 0.0)
     return xs, ys, halves
+
+
+def plot_mean_curve(ax, runs: Sequence[Mapping[str, Any]], value: Callable[[Mapping[str, float]], float],
+                    x: Callable[[Mapping[str, float]], float] = _thousand_steps, **style: Any) -> None:
+    """``_mean_curve`` drawn on ``ax``: the mean line and, over several seeds, its 95% band."""
+    xs, ys, halves = _mean_curve(runs, value, x)
+    line, = ax.plot(xs, ys, **style)
+    if any(halves):
+        ax.fill_between(xs, [y - h for y, h in zip(ys, halves)], [y + h for y, h in zip(ys, halves)],
+                        color=line.get_color(), alpha=0.2)
 
 
 def figure1a(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
@@ -341,11 +366,7 @@ def figure1a(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None,
         mine = sorted((r for r in runs if model_label(r) == model),
                       key=lambda r: (CONDITION_ORDER.index(condition(r)) if condition(r) in CONDITION_ORDER else 99))
         for group in seed_groups(mine):
-            xs, ys, halves = _mean_curve(group, training_loss)
-            line, = ax.plot(xs, ys, marker=".", label=condition(group[0]))
-            if any(halves):
-                ax.fill_between(xs, [y - h for y, h in zip(ys, halves)], [y + h for y, h in zip(ys, halves)],
-                                color=line.get_color(), alpha=0.2)
+            plot_mean_curve(ax, group, training_loss, marker=".", label=condition(group[0]))
             fitted = [r.get("fit_step") for r in group if r.get("fit_step")]
             summary.append([model, condition(group[0]), ", ".join(sorted({str(r.get("status")) for r in group})),
                             (_num_ci(fitted) + (f" ({len(group) - len(fitted)} not fitted)" if len(fitted) < len(group)
@@ -479,11 +500,7 @@ def figure2b(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None,
         first = group[0]
         name = f"{'BN' if first.get('batch_norm') else 'no BN'}, {regularizers(first)}"
         for ax, key in zip(axes, ("train_accuracy", "test_accuracy")):
-            xs, ys, halves = _mean_curve(group, lambda m, key=key: m[key])
-            line, = ax.plot(xs, ys, label=name)
-            if any(halves):
-                ax.fill_between(xs, [y - h for y, h in zip(ys, halves)], [y + h for y, h in zip(ys, halves)],
-                                color=line.get_color(), alpha=0.2)
+            plot_mean_curve(ax, group, lambda m, key=key: m[key], label=name)
     for ax, what in zip(axes, ("training accuracy", "test accuracy")):
         ax.set(xlabel="thousand steps", ylabel=what, ylim=(0, 1))
         ax.legend(fontsize=8)

@@ -123,6 +123,13 @@ def _worker_env(resource: dict[str, object], shared_gpus: bool) -> tuple[dict[st
     return env, cores, f"cores {cores[0]}-{cores[-1]}"
 
 
+def _worker_envs(workers: int, devices_per_worker: int) -> list[tuple[dict[str, str], list[int] | None, str]]:
+    """Per worker on this machine: its environment, CPU cores (or None) and what it got."""
+    gpus = visible_gpus()
+    resources = worker_resources(workers, devices_per_worker, gpus, sorted(os.sched_getaffinity(0)))
+    return [_worker_env(resource, workers * devices_per_worker > len(gpus)) for resource in resources]
+
+
 def run_workers(args: Sequence[str], workers: int, devices_per_worker: int = 1,
                 echo: Callable[[str], None] = print) -> int:
     """Starts ``workers`` processes of ``rethinking run ARGS --worker K/N`` and waits for them.
@@ -130,11 +137,8 @@ def run_workers(args: Sequence[str], workers: int, devices_per_worker: int = 1,
     Returns:
         The largest exit status of the workers (0 when every one succeeded).
     """
-    gpus = visible_gpus()
-    resources = worker_resources(workers, devices_per_worker, gpus, sorted(os.sched_getaffinity(0)))
     processes = []
-    for k, resource in enumerate(resources):
-        env, cores, what = _worker_env(resource, workers * devices_per_worker > len(gpus))
+    for k, (env, cores, what) in enumerate(_worker_envs(workers, devices_per_worker)):
         command = [sys.executable, "-m", "rethinking.cli", "run", *args, "--worker", f"{k}/{workers}"]
         processes.append(_start(command, env, cores, f"worker {k}", what, echo))
     return _wait(processes)
@@ -164,15 +168,13 @@ def tune_workers(args: Sequence[str], workers: int, devices_per_worker: int = 1,
     Returns:
         The chief's exit status, or a failed worker's.
     """
-    gpus = visible_gpus()
-    resources = worker_resources(workers, devices_per_worker, gpus, sorted(os.sched_getaffinity(0)))
+    envs = _worker_envs(workers, devices_per_worker)  # before the chief: too many workers fail here, not later
     address = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(free_port())}
     command = [sys.executable, "-m", "rethinking.cli", "tune", *args]
     chief_env = {**os.environ, **address, "KERASTUNER_TUNER_ID": "chief", "CUDA_VISIBLE_DEVICES": ""}
     chief = _start(command, chief_env, None, "chief", f"port {address['KERASTUNER_ORACLE_PORT']}", echo)
     tuners = []
-    for k, resource in enumerate(resources):
-        env, cores, what = _worker_env(resource, workers * devices_per_worker > len(gpus))
+    for k, (env, cores, what) in enumerate(envs):
         env.update(address, KERASTUNER_TUNER_ID=f"tuner{k}")
         tuners.append(_start(command, env, cores, f"tuner{k}", what, echo))
     everyone = [chief, *tuners]

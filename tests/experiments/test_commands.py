@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.experiments.helpers import digits_sweep
+
 
 SWEEP = """
 [sweep]
@@ -109,21 +111,7 @@ def test_sweeps_lists_the_shipped_ones_and_run_takes_a_name(cli):
 
 
 def _four_runs(tmp_path: Path, seeds: int = 4) -> Path:
-    sweep = tmp_path / "four.toml"
-    sweep.write_text(f"""
-[sweep]
-name = "four"
-
-[base]
-data = {{ dataset = "digits", train_examples = 300 }}
-model = {{ name = "mlp_1x512" }}
-train = {{ epochs = 2, batch_size = 64 }}
-log_dir = "{tmp_path / 'logs'}"
-
-[[grid]]
-"data.seed" = {list(range(seeds))}
-""")
-    return sweep
+    return digits_sweep(tmp_path, "four", seeds, epochs=2, train_examples=300, batch_size=64)
 
 
 def test_shard_k_of_n_selects_every_nth_run(cli, tmp_path):

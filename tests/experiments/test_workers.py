@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rethinking.experiments.workers import visible_gpus, worker_resources
+from tests.experiments.helpers import digits_sweep
 
 
 def test_gpus_per_worker_and_sharing_when_there_are_fewer():
@@ -37,18 +38,7 @@ def test_sigterm_to_the_parent_stops_its_workers_and_the_table_is_written(tmp_pa
     import sys
     import time
 
-    sweep = tmp_path / "long.toml"
-    sweep.write_text(f"""
-[sweep]
-name = "long"
-[base]
-data = {{ dataset = "digits", train_examples = 200 }}
-model = {{ name = "mlp_1x512" }}
-train = {{ epochs = 2000, batch_size = 50 }}
-log_dir = "{tmp_path / 'logs'}"
-[[grid]]
-"data.seed" = [0, 1]
-""")
+    sweep = digits_sweep(tmp_path, "long", 2, epochs=2000, train_examples=200, batch_size=50)
     parent = subprocess.Popen([sys.executable, "-m", "rethinking.cli", "run", str(sweep), "--workers", "2"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     pids, seen, deadline = [], set(), time.monotonic() + 300
