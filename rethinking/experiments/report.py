@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.atomic import atomic_write_with
+from rethinking.config.run import MODEL_SWITCHES
 from rethinking.training.rundir import COMPLETE_STATUSES
 
 REPORT_FILE = "report.md"
@@ -169,6 +170,9 @@ def default_batch_norm(model: str) -> bool:
     return bool(entry and entry.batch_norm)
 
 
+_SWITCH_NAMES = {"depth": "depth", "units": "units", "width": "k"}
+
+
 def model_label(row: Mapping[str, Any]) -> str:
     """``inception_small`` / ``inception_small (no BN)`` / ``inception_small (width 0.5)`` / ``alexnet_small`` ..."""
     name = str(row.get("model"))
@@ -181,6 +185,8 @@ def model_label(row: Mapping[str, Any]) -> str:
     width = row.get("width_multiplier")
     if isinstance(width, (int, float)) and width not in (0, 1):  # 0: an old table without the column
         notes.append(f"width {width:g}")
+    # The model-specific switches (``mlp``'s depth and units, the ResNets' base width k).
+    notes += [f"{_SWITCH_NAMES[switch]}={row[switch]}" for switch in MODEL_SWITCHES if row.get(switch) not in (None, "")]
     return f"{name} ({', '.join(notes)})" if notes else name
 
 
@@ -230,8 +236,8 @@ def _claims(table: Mapping[str, Any], reports: Sequence[str]) -> list[str]:
 # ------------------------------------------------------------------------------------------- statistics
 
 # The columns of a grid point: runs that share them differ by seed only.
-_DESCRIPTORS = ("dataset", "train_examples", "train_offset", "model", "batch_norm", "weight_decay", "dropout", "width_multiplier",
-                "random_crop", "labels", "corruption_prob", "pixels")
+_DESCRIPTORS = ("dataset", "train_examples", "train_offset", "model", *MODEL_SWITCHES, "batch_norm", "weight_decay", "dropout",
+                "width_multiplier", "random_crop", "labels", "corruption_prob", "label_noise", "pixels")
 
 
 def seed_groups(rows: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
@@ -623,10 +629,18 @@ REPORTS: dict[str, Report] = {
     # The follow-ups (experiments/learning_dynamics.py): per-example dynamics under label noise.
     "learning_order": lambda rows, out, paper: _dynamics("learning_order")(rows, out),
     "forgetting": lambda rows, out, paper: _dynamics("forgetting")(rows, out),
+    # Double descent (experiments/double_descent.py): test error against model size and epochs.
+    "double_descent": lambda rows, out, paper: _followup("double_descent", "double_descent")(rows, out),
+    "double_descent_epochs": lambda rows, out, paper: _followup("double_descent", "double_descent_epochs")(rows, out),
 }
 
 
-def _dynamics(name: str) -> Callable[..., tuple[Path | None, str]]:
-    from rethinking.experiments import learning_dynamics  # noqa: PLC0415
+def _followup(module: str, name: str) -> Callable[..., tuple[Path | None, str]]:
+    """A report function of a follow-up module, imported when drawn (the modules import this one)."""
+    import importlib  # noqa: PLC0415
 
-    return getattr(learning_dynamics, name)
+    return getattr(importlib.import_module(f"rethinking.experiments.{module}"), name)
+
+
+def _dynamics(name: str) -> Callable[..., tuple[Path | None, str]]:
+    return _followup("learning_dynamics", name)

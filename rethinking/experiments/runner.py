@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.config import RunConfig
+from rethinking.config.run import MODEL_SWITCHES
 from rethinking.experiments.sweep import Sweep, PlannedRun, expand, select
 from rethinking.training.rundir import DONE_STATUSES  # the one definition (no TensorFlow)
 
@@ -35,9 +36,9 @@ TABLE_CSV = "results.csv"
 TABLE_JSON = "results.json"
 ERROR_FILE = "error.txt"
 # Columns of the table: who the run is, then what it gave (fractions for accuracies).
-DESCRIPTOR_COLUMNS = ("run", "label", "dataset", "train_examples", "train_offset", "model", "batch_norm", "weight_decay",
-                      "dropout", "width_multiplier", "random_crop", "labels", "corruption_prob", "pixels", "seed",
-                      "init_seed")
+DESCRIPTOR_COLUMNS = ("run", "label", "dataset", "train_examples", "train_offset", "model", *MODEL_SWITCHES, "batch_norm",
+                      "weight_decay", "dropout", "width_multiplier", "random_crop", "labels", "corruption_prob",
+                      "label_noise", "pixels", "seed", "init_seed")
 RESULT_COLUMNS = ("status", "epochs_trained", "steps", "train_loss", "train_accuracy", "test_accuracy",
                   "best_test_accuracy", "best_test_epoch", "fit_epoch", "fit_step", "wall_seconds", "error", "run_dir")
 TABLE_COLUMNS = DESCRIPTOR_COLUMNS + RESULT_COLUMNS
@@ -69,10 +70,11 @@ def describe(run: PlannedRun) -> dict[str, Any]:
     return {
         "run": c.resolved_run_name, "label": run.label, "dataset": c.data.dataset, "train_examples": c.data.train_examples,
         "train_offset": c.data.train_offset,
-        "model": c.model.name, "batch_norm": batch_norm, "weight_decay": c.model.weight_decay,
+        "model": c.model.name, **{switch: getattr(c.model, switch) for switch in MODEL_SWITCHES}, "batch_norm": batch_norm, "weight_decay": c.model.weight_decay,
         "dropout": c.model.dropout, "width_multiplier": c.model.width_multiplier,
         "random_crop": c.data.preprocessing.random_crop, "labels": c.data.corruption.labels,
-        "corruption_prob": c.data.corruption.resolved_corruption_prob, "pixels": c.data.corruption.pixels, "seed": c.data.seed,
+        "corruption_prob": c.data.corruption.resolved_corruption_prob,
+        "label_noise": c.data.corruption.label_noise, "pixels": c.data.corruption.pixels, "seed": c.data.seed,
         "init_seed": c.init_seed,
     }
 

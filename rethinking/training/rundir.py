@@ -38,6 +38,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from rethinking.atomic import FILE_MODE, atomic_write_text, atomic_write_with  # noqa: F401 (re-exported)
 from rethinking.config import RunConfig, dataset_fingerprint
 from rethinking.config.run import run_identity
@@ -369,11 +371,13 @@ def write_examples(directory: Path, state: RunState) -> None:
     ``correct_at_end``: at the last evaluation. Counts cover the epochs from ``dynamics_since_epoch`` in results.json on.
     """
     ev, d = state.train_examples, state.dynamics
-    rows = [dict(zip(EXAMPLE_COLUMNS, values)) for values in zip(
-        ev.index.tolist(), ev.label.tolist(), ev.true_label.tolist(), ev.label_corrupted.astype(int).tolist(),
-        d.first_correct.tolist(), d.first_learned.tolist(), d.forgetting_events.tolist(), d.epochs_correct.tolist(),
-        (d.epochs_correct == 0).astype(int).tolist(), d.last_correct.astype(int).tolist())]
-    write_csv(directory / EXAMPLES_FILE, rows, EXAMPLE_COLUMNS)
+    columns = np.stack([ev.index, ev.label, ev.true_label, ev.label_corrupted, d.first_correct, d.first_learned,
+                        d.forgetting_events, d.epochs_correct, d.epochs_correct == 0, d.last_correct], axis=1)
+    # One formatting call for the whole table: written after every epoch, so per-row Python (about
+    # 20 us a row, 1 s an epoch on CIFAR-10's 50,000) would cost more than a small network's epoch.
+    body = io.StringIO()
+    np.savetxt(body, columns.astype(np.int64), fmt="%d", delimiter=",")
+    atomic_write_text(directory / EXAMPLES_FILE, ",".join(EXAMPLE_COLUMNS) + "\n" + body.getvalue())
 
 
 def results_record(config: RunConfig, state: RunState, status: str, directory: Path, pipeline: Any,
