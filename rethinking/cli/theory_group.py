@@ -23,6 +23,9 @@ from rethinking.cli.base import (
 def _resolved_corruption_prob(labels: str, corruption_prob: float | None) -> float:
     from rethinking.config import Corruption  # noqa: PLC0415
 
+    if labels in ("human", "matrix"):  # the theory reads labels through corrupt_labels only
+        raise click.UsageError(f"--labels {labels} is for training runs; the theory commands take --labels true, "
+                               "partial or random.")
     return Corruption(labels=labels, corruption_prob=corruption_prob).resolved_corruption_prob
 
 

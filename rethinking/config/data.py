@@ -12,9 +12,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rethinking.config.options import ConfigDict, check_options, option
-from rethinking.data.conditions import LABEL_NOISES, PIXEL_CONDITIONS  # plain Python: the registries
+from rethinking.data.conditions import HUMAN_LABEL_SETS, LABEL_NOISES, PIXEL_CONDITIONS  # plain Python: the registries
 
-LABEL_MODES = ("true", "partial", "random")
+LABEL_MODES = ("true", "partial", "random", "human", "matrix")
+# --transition label-set:NAME: the transition matrix measured from human label set NAME.
+TRANSITION_OF_LABEL_SET = "label-set:"
+
+
+def _label_sets() -> tuple[str, ...]:
+    return tuple(HUMAN_LABEL_SETS)
+
+
+
 def _label_noises() -> tuple[str, ...]:
     return tuple(LABEL_NOISES)  # read when used, so a condition registered later is accepted
 
@@ -30,7 +39,9 @@ class Corruption(ConfigDict):
 
     Attributes:
         labels: ``"true"`` (unchanged), ``"partial"`` (each training label replaced with
-            probability ``corruption_prob``) or ``"random"`` (every label replaced, p = 1).
+            probability ``corruption_prob``), ``"random"`` (every label replaced, p = 1),
+            ``"human"`` (a set of real human labels, ``label_set``) or ``"matrix"`` (each label
+            drawn from its row of the class-transition matrix ``transition``).
         corruption_prob: p for ``labels="partial"``; must be left unset otherwise.
         label_noise: ``"uniform"``: a replaced label is drawn uniformly from all K classes, so it
             may land on the true class (the paper's definition; about p(K-1)/K labels change).
@@ -42,14 +53,23 @@ class Corruption(ConfigDict):
             and standard deviation).
         gaussian_stats: ``"per_channel"`` (our choice, the default) or ``"global"`` moments.
         corrupt_test_labels: also corrupt the test labels (the paper keeps them true).
+        label_set: for ``labels="human"``: a name of ``HUMAN_LABEL_SETS`` (CIFAR-10N's aggregate,
+            random1-3, worst; CIFAR-100N's noisy).
+        transition: for ``labels="matrix"``: a K x K row-stochastic matrix, entry (i, j) the
+            probability that true class i is labelled j: a text file (rows of numbers separated by
+            commas or spaces) or a ``.npy`` file, or ``"label-set:NAME"`` for the matrix measured from
+            human label set NAME on the run's training set (synthetic noise with the real noise's
+            transition matrix).
     """
 
-    labels: str = option("true", "--labels", "Training labels: true, partially corrupted (with --corruption-prob) or random.", choices=LABEL_MODES)
+    labels: str = option("true", "--labels", "Training labels: true, partially corrupted (with --corruption-prob), random, human (real annotators' labels, with --label-set) or matrix (drawn from a class-transition matrix, with --transition).", choices=LABEL_MODES)
     corruption_prob: float | None = option(None, "--corruption-prob", "p for --labels partial: probability that a training label is redrawn.")
     label_noise: str = option("uniform", "--label-noise", "A redrawn label is uniform over all classes (the paper) or always a wrong class.", choices=_label_noises)
     pixels: str = option("original", "--pixels", "Pixel condition, applied to train and test images (after the crop).", choices=_pixel_conditions)
     gaussian_stats: str = option("per_channel", "--gaussian-stats", "Moments matched by --pixels gaussian.", choices=GAUSSIAN_STATS)
     corrupt_test_labels: bool = option(False, "--corrupt-test-labels", "Also corrupt the test labels (the paper keeps them true).", off_flag="--true-test-labels")
+    label_set: str | None = option(None, "--label-set", "Human label set of --labels human: aggregate, random1-3, worst (CIFAR-10N, --dataset cifar10_n) or noisy (CIFAR-100N, --dataset cifar100_n).", choices=_label_sets)
+    transition: str | None = option(None, "--transition", "Class-transition matrix of --labels matrix: a KxK text or .npy file (row i: the label probabilities of true class i), or label-set:NAME for the matrix measured from a human label set.")
 
     def __post_init__(self) -> None:
         check_options(self)
@@ -66,20 +86,41 @@ class Corruption(ConfigDict):
                 f"corruption_prob applies only to labels='partial' (labels='random' means p=1). "
                 f"Received: labels={self.labels!r}, corruption_prob={p}"
             )
-        if self.label_noise != "uniform" and self.labels == "true":
+        if self.label_noise != "uniform" and self.labels not in ("partial", "random"):
             raise ValueError(
-                "label_noise only matters when labels are corrupted: use labels='partial' or "
-                f"'random', or drop label_noise. Received: label_noise={self.label_noise!r}"
+                "label_noise only matters when labels are redrawn: use labels='partial' or "
+                f"'random', or drop label_noise. Received: labels={self.labels!r}, label_noise={self.label_noise!r}"
             )
-        if self.corrupt_test_labels and self.labels == "true":
+        if self.corrupt_test_labels and self.labels in ("true", "human"):
             raise ValueError(
-                "corrupt_test_labels needs corrupted labels (labels='partial' or 'random')."
+                "corrupt_test_labels needs labels the test split can have: 'partial', 'random' or 'matrix' (the "
+                f"human label sets label only the training images). Received: labels={self.labels!r}"
             )
+        if (self.labels == "human") != (self.label_set is not None):
+            raise ValueError("labels='human' takes a label set (--label-set, e.g. worst), and a label set applies only "
+                             f"to it. Received: labels={self.labels!r}, label_set={self.label_set!r}")
+        if (self.labels == "matrix") != (self.transition is not None):
+            raise ValueError("labels='matrix' takes a transition matrix (--transition FILE or label-set:NAME), and a "
+                             f"transition applies only to it. Received: labels={self.labels!r}, transition={self.transition!r}")
+        if self.transition is not None and self.transition.startswith(TRANSITION_OF_LABEL_SET):
+            name = self.transition[len(TRANSITION_OF_LABEL_SET):]
+            if name not in HUMAN_LABEL_SETS:
+                raise ValueError(f"transition={self.transition!r}: unknown label set {name!r}; use label-set: followed "
+                                 f"by one of {', '.join(HUMAN_LABEL_SETS)}.")
+        elif self.transition is not None and not Path(self.transition).expanduser().is_file():
+            raise ValueError(f"transition={self.transition!r}: no such file; give a KxK matrix file (.csv, .txt or "
+                             "'.npy') or label-set:NAME.")
 
     @property
     def resolved_corruption_prob(self) -> float:
-        """The probability that a label is redrawn: 0, p or 1."""
-        return {"true": 0.0, "random": 1.0}.get(self.labels, self.corruption_prob or 0.0)
+        """The probability that a label is redrawn: 0, p or 1 (0 for human and matrix labels,
+        which are not redrawn with a probability: see ``corrupts_labels``)."""
+        return {"true": 0.0, "random": 1.0, "partial": self.corruption_prob or 0.0}.get(self.labels, 0.0)
+
+    @property
+    def corrupts_labels(self) -> bool:
+        """Whether any training label may differ from the true one."""
+        return self.labels in ("human", "matrix") or self.resolved_corruption_prob > 0
 
     @property
     def needs_moments(self) -> bool:
@@ -89,7 +130,7 @@ class Corruption(ConfigDict):
     @property
     def is_clean(self) -> bool:
         """True when neither labels nor pixels are randomized."""
-        return self.resolved_corruption_prob == 0.0 and self.pixels == "original"
+        return not self.corrupts_labels and self.pixels == "original"
 
 
 def check_probability(p: float) -> None:

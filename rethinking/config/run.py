@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rethinking.config.data import DataConfig
+from rethinking.config.data import TRANSITION_OF_LABEL_SET, DataConfig
 from rethinking.config.options import ConfigDict, check_options, option
 
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
@@ -263,14 +263,12 @@ _FINGERPRINTS: dict[tuple[str, int, int], str] = {}
 _HASH_CHUNK = 1 << 20  # bytes
 
 
-def dataset_fingerprint(dataset: str) -> str | None:
-    """The sha256 (hex) of a ``.npz`` dataset file's content; None for named datasets or a missing file.
+def file_fingerprint(path: str | Path) -> str | None:
+    """The sha256 (hex) of a file's content; None for a missing file.
 
     Cached by the file's size and modification time, so a sweep hashes each file once.
     """
-    if not dataset.endswith(".npz"):
-        return None
-    path = Path(dataset).expanduser()
+    path = Path(path).expanduser()
     try:
         stat = path.stat()
         key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
@@ -283,6 +281,26 @@ def dataset_fingerprint(dataset: str) -> str | None:
         return _FINGERPRINTS[key]
     except OSError:
         return None
+
+
+def dataset_fingerprint(dataset: str) -> str | None:
+    """The sha256 (hex) of a ``.npz`` dataset file's content; None for named datasets or a missing file."""
+    return file_fingerprint(dataset) if dataset.endswith(".npz") else None
+
+
+def transition_fingerprint(transition: str | None) -> str | None:
+    """The sha256 (hex) of a ``--transition`` file's content; None without one, or for a label set's
+    matrix (measured from the named dataset, whose name is in the config)."""
+    if transition is None or transition.startswith(TRANSITION_OF_LABEL_SET):
+        return None
+    return file_fingerprint(transition)
+
+
+def content_identity(config: RunConfig) -> dict[str, str | None]:
+    """The content hashes of the files a run reads by path: ``dataset_sha256`` (a ``.npz`` dataset) and
+    ``transition_sha256`` (a transition-matrix file); None where there is no such file."""
+    return {"dataset_sha256": dataset_fingerprint(config.data.dataset),
+            "transition_sha256": transition_fingerprint(config.data.corruption.transition)}
 
 
 def run_identity(config: RunConfig) -> dict[str, Any]:
@@ -303,12 +321,13 @@ def run_identity(config: RunConfig) -> dict[str, Any]:
 def config_digest(config: RunConfig) -> str:
     """A short hash of ``run_identity``: everything that changes a run's results.
 
-    For a ``.npz`` dataset that includes the file's content: a changed file is a new run.
+    For a ``.npz`` dataset or a transition-matrix file that includes the file's content: a changed
+    file is a new run.
     """
     values = run_identity(config)
-    fingerprint = dataset_fingerprint(config.data.dataset)
-    if fingerprint is not None:  # only then, so the names of runs on named datasets never change
-        values["dataset_sha256"] = fingerprint
+    for key, fingerprint in content_identity(config).items():
+        if fingerprint is not None:  # only then, so the names of runs without such files never change
+            values[key] = fingerprint
     text = json.dumps(values, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
@@ -320,6 +339,7 @@ def default_run_name(config: RunConfig) -> str:
     builders of the same name apart).
     """
     c = config.data.corruption
-    labels = f"partial{c.corruption_prob:g}" if c.labels == "partial" else c.labels
+    labels = (f"partial{c.corruption_prob:g}" if c.labels == "partial" else f"human_{c.label_set}" if c.labels == "human"
+              else c.labels)
     model = config.model.name.rpartition(":")[2]
     return f"{model}-labels_{labels}-pixels_{c.pixels}-seed{config.data.seed}-{config_digest(config)}"

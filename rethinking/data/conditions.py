@@ -1,4 +1,4 @@
-"""The registries of label noise and pixel conditions: the only lists of their names.
+"""The registries of label noise, human label sets and pixel conditions: the only lists of their names.
 
 Plain Python (no TensorFlow), so the config layer and the CLI read the names without starting
 TensorFlow; each entry names its function as ``"module:function"`` (see ``rethinking.registry``),
@@ -49,6 +49,47 @@ PIXEL_CONDITIONS: dict[str, PixelCondition] = {
     "random": PixelCondition("permutation", "rethinking.data.corruptions:example_permutation", per_example=True),
     "gaussian": PixelCondition("replacement", "rethinking.data.corruptions:gaussian_image"),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class HumanLabelSet:
+    """A set of real human training labels published with a dataset (``--labels human --label-set NAME``).
+
+    Attributes:
+        dataset: the TFDS dataset that holds it.
+        feature: the TFDS feature holding the human label of each training image.
+        noise_rate: the published fraction of training labels that differ from the true ones; the
+            rate measured at load must match it (which also checks that labels and images are in
+            the same order).
+        train_size: the training examples the published rate is measured on.
+    """
+
+    dataset: str
+    feature: str
+    noise_rate: float
+    train_size: int = 50_000
+
+
+# Wei et al. 2022 ("Learning with noisy labels revisited: a study using real-world human
+# annotations", Table 1): CIFAR-10N and CIFAR-100N, noise rates of the training set.
+HUMAN_LABEL_SETS: dict[str, HumanLabelSet] = {
+    "aggregate": HumanLabelSet("cifar10_n", "aggre_label", 0.0903),  # majority vote of 3 annotators
+    "random1": HumanLabelSet("cifar10_n", "random_label1", 0.1723),  # one annotator's label
+    "random2": HumanLabelSet("cifar10_n", "random_label2", 0.1812),
+    "random3": HumanLabelSet("cifar10_n", "random_label3", 0.1764),
+    "worst": HumanLabelSet("cifar10_n", "worse_label", 0.4021),  # a wrong one of the 3 when there is one
+    "noisy": HumanLabelSet("cifar100_n", "noise_label", 0.4020),  # CIFAR-100N fine labels
+}
+# The published rates are given to 0.01 percentage points: a measured rate further than this
+# (fraction) is another label set, or labels in another order than the images.
+NOISE_RATE_TOLERANCE = 0.0001
+
+
+def human_label_set(name: str) -> HumanLabelSet:
+    """The registered human label set ``name``; a one-line error naming the choices otherwise."""
+    if name not in HUMAN_LABEL_SETS:
+        raise ValueError(f"Unknown label set {name!r}: use one of {', '.join(HUMAN_LABEL_SETS)}.")
+    return HUMAN_LABEL_SETS[name]
 
 
 def pixel_condition(name: str) -> PixelCondition:

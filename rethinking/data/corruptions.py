@@ -317,6 +317,41 @@ def corrupt_labels(
     return _map_examples(ds, fn)
 
 
+def corrupt_labels_by_matrix(ds: tf.data.Dataset, *, transition: np.ndarray, seed: int,
+                             split: str = "train") -> tf.data.Dataset:
+    """Draws every label from its row of a class-transition matrix (``label_sets.matrix_label``).
+
+    Args:
+        ds: ``(image, label)`` tuples (indexed by position) or example dicts.
+        transition: K x K, row i the label probabilities of true class i (rows sum to 1).
+        seed: the data seed.
+        split: ``"train"`` or ``"test"``.
+
+    Returns:
+        The same kind of dataset. Dicts gain ``"true_label"`` and ``"label_corrupted"`` (bool).
+    """
+    from rethinking.data.label_sets import check_transition, matrix_label  # noqa: PLC0415
+
+    matrix = check_transition(transition)
+    _is_tuple_dataset(ds)
+
+    def fn(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        ex = _mark_clean(ex)
+        new, changed = matrix_label(ex["true_label"], ex["index"], transition=matrix, seed=seed, split=split)
+        return {**ex, "label": new, "label_corrupted": changed}
+
+    return _map_examples(ds, fn)
+
+
+def relabel_by_index(ds: tf.data.Dataset, labels: np.ndarray) -> tf.data.Dataset:
+    """Gives example ``i`` the label ``labels[i]`` (a human label set); the old label becomes ``true_label``."""
+    from rethinking.data.label_sets import relabel  # noqa: PLC0415
+
+    _is_tuple_dataset(ds)
+    table = tf.constant(np.asarray(labels, np.int64))
+    return _map_examples(ds, lambda ex: relabel(ex, table))
+
+
 def corrupt_pixels(
     ds: tf.data.Dataset,
     *,
@@ -378,6 +413,8 @@ def apply_corruption(
     split: str = "train",
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
+    transition: np.ndarray | None = None,
+    human: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """Applies a ``Corruption`` to one split.
 
@@ -392,15 +429,29 @@ def apply_corruption(
         split: ``"train"`` or ``"test"``.
         mean: per-channel training mean, pixel units (Gaussian only).
         std: per-channel training std, pixel units (Gaussian only).
+        transition: the K x K matrix of ``labels="matrix"`` (``label_sets.transition_matrix``).
+        human: the human label of every training example, by index, for ``labels="human"``
+            (``label_sets.human_labels``).
 
     Returns:
         The same kind of dataset; dicts always carry ``"true_label"`` and ``"label_corrupted"``.
+
+    Raises:
+        ValueError: matrix or human labels without their matrix or labels.
     """
     _check_split(split)
     tuples = _is_tuple_dataset(ds)
     out = attach_index(ds)
     if split == "train" or corruption.corrupt_test_labels:
-        if corruption.resolved_corruption_prob > 0:
+        if corruption.labels == "matrix":
+            if transition is None:
+                raise ValueError("labels='matrix' needs its transition matrix (label_sets.transition_matrix).")
+            out = corrupt_labels_by_matrix(out, transition=transition, seed=seed, split=split)
+        elif corruption.labels == "human":
+            if human is None:
+                raise ValueError("labels='human' needs the human label of every example (label_sets.human_labels).")
+            out = relabel_by_index(out, human)
+        elif corruption.resolved_corruption_prob > 0:
             out = corrupt_labels(
                 out, num_classes=num_classes, corruption_prob=corruption.resolved_corruption_prob,
                 seed=seed, noise=corruption.label_noise, split=split,

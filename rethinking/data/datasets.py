@@ -95,6 +95,8 @@ DATASETS: dict[str, KnownDataset] = {
     "digits": KnownDataset("embedded", (8, 8, 1), 10, 1438, 359, "scikit-learn's 1,797 handwritten digits, shipped with the package"),
     "cifar10": KnownDataset("tfds", (32, 32, 3), 10, 50000, 10000, "CIFAR-10, the paper's main dataset"),
     "cifar100": KnownDataset("tfds", (32, 32, 3), 100, 50000, 10000, "CIFAR-100"),
+    "cifar10_n": KnownDataset("tfds", (32, 32, 3), 10, 50000, 10000, "CIFAR-10 with CIFAR-10N's human training labels (--labels human; manual download)"),
+    "cifar100_n": KnownDataset("tfds", (32, 32, 3), 100, 50000, 10000, "CIFAR-100 with CIFAR-100N's human training labels (--labels human; manual download)"),
     "mnist": KnownDataset("tfds", (28, 28, 1), 10, 60000, 10000, "MNIST (the paper's kernel experiments)"),
     "fashion_mnist": KnownDataset("tfds", (28, 28, 1), 10, 60000, 10000, "Fashion-MNIST"),
     "svhn_cropped": KnownDataset("tfds", (32, 32, 3), 10, 73257, 26032, "SVHN, cropped digits"),

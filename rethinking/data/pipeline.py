@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+import numpy as np
 import tensorflow as tf
 
 from rethinking.config.data import CACHE_MODES, MAX_DEFAULT_SHUFFLE_BUFFER, DataConfig  # noqa: F401 (re-exported)
@@ -198,6 +199,8 @@ def corrupt_split(
     size: tuple[int, int],
     split: str,
     moments: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+    transition: np.ndarray | None = None,
+    human: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """One split's examples as the cache holds them: labels corrupted, pixels randomized.
 
@@ -213,11 +216,13 @@ def corrupt_split(
         size: the network's (height, width).
         split: ``"train"`` or ``"test"``.
         moments: per-channel (mean, std) of the seen training images, for Gaussian images.
+        transition, human: what matrix and human labels need (``label_inputs``).
     """
     c = config.corruption
     condition = pixel_condition(c.pixels)
     labels_only = dataclasses.replace(c, pixels="original")
-    out = apply_corruption(ds, labels_only, num_classes=num_classes, seed=config.seed, split=split)
+    out = apply_corruption(ds, labels_only, num_classes=num_classes, seed=config.seed, split=split,
+                           transition=transition, human=human)
     if condition.kind == "replacement":  # drawn at the stored size, with the moments of the seen crops
         if moments is None:
             raise ValueError(f"Pixels {c.pixels!r} need the training images' channel moments.")
@@ -251,6 +256,19 @@ def _permutation(condition: PixelCondition, size: tuple[int, int], *, seed: int,
     """The pixel permutation ``condition`` gives an image of ``size`` (one example's, or the dataset's)."""
     function = registered_function(condition.function, "pixel condition")
     return function(size[0] * size[1], seed=seed, split=split, index=index)
+
+
+def label_inputs(config: DataConfig, num_classes: int) -> dict[str, np.ndarray]:
+    """What human or matrix labels need beside the examples: ``{"human": label by example index}``
+    (the set's noise rate checked) or ``{"transition": K x K matrix}``; ``{}`` otherwise."""
+    from rethinking.data import label_sets  # noqa: PLC0415
+
+    c = config.corruption
+    if c.labels == "human":
+        return {"human": label_sets.human_labels(config.dataset, c.label_set, config.data_dir)[1]}
+    if c.labels == "matrix":
+        return {"transition": label_sets.transition_matrix(c, config.dataset, num_classes, config.data_dir)}
+    return {}
 
 
 def first_training_examples(bundle: DataBundle, count: int, offset: int = 0) -> DataBundle:
@@ -313,8 +331,9 @@ def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | Non
     condition = pixel_condition(pixels)
     # Moments of the full training set, so a truncated run's Gaussian images equal the full run's.
     moments = seen_moments(bundle, size) if condition.kind == "replacement" else None
+    labels = label_inputs(config, bundle.info.num_classes)
     bundle = kept_training_examples(bundle, config)
-    common = dict(num_classes=bundle.info.num_classes, size=size, moments=moments)
+    common = dict(num_classes=bundle.info.num_classes, size=size, moments=moments, **labels)
     train = corrupt_split(bundle.train, config, split="train", **common)
     test = corrupt_split(bundle.test, config, split="test", **common)
     deferred = pixels if condition.kind == "permutation" and config.preprocessing.augment else "none"

@@ -254,6 +254,46 @@ def load_tfds(
     return DataBundle(train, test, info)
 
 
+def read_label_columns(name: str, features: Sequence[str], *, data_dir: str | None = None) -> dict[str, np.ndarray]:
+    """Integer features of every training example (``label`` and e.g. human label sets), by example index.
+
+    One pass over the training split without decoding the images. Each value lands at its example's
+    index (decoded from its TFDS id, as in ``load_tfds``), so the arrays are in the order the
+    training examples have however the files are read.
+
+    Raises:
+        ValueError: a feature the dataset does not have.
+        DatasetUnavailableError: the dataset is not prepared and cannot be downloaded.
+    """
+    import tensorflow_datasets as tfds  # noqa: PLC0415
+
+    builder = _tfds_builder(name, data_dir)
+    if not builder.is_prepared():
+        _prepare(name, builder, data_dir)
+    keys = list(dict.fromkeys(["label", *features]))
+    missing = [k for k in keys if k not in builder.info.features]
+    if missing:
+        raise ValueError(f"{name} has no feature {', '.join(missing)}; its features: {', '.join(builder.info.features)}.")
+    train_split, _ = _split_names(builder)
+    ds = builder.as_dataset(split=train_split, read_config=tfds.ReadConfig(add_tfds_id=True),
+                            decoders={"image": tfds.decode.SkipDecoding()} if "image" in builder.info.features else None)
+    offsets = tf.constant(_shard_offsets(builder, train_split))
+    ds = ds.map(lambda ex: {"index": tfds_index(ex["tfds_id"], offsets), **{k: tf.cast(ex[k], tf.int64) for k in keys}})
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in ("index", *keys)}
+    for batch in ds.batch(8192).as_numpy_iterator():
+        for key in columns:
+            columns[key].append(batch[key])
+    index = np.concatenate(columns.pop("index")) if columns["index"] else np.zeros(0, np.int64)
+    if sorted(index.tolist()) != list(range(index.size)):
+        raise ValueError(f"{name}: the training examples' indices are not 0..{index.size - 1}; the data is damaged.")
+    result = {}
+    for key, parts in columns.items():
+        values = np.empty(index.size, np.int64)
+        values[index] = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        result[key] = values
+    return result
+
+
 def is_available(name: str, data_dir: str | None = None) -> bool:
     """Whether ``name`` loads on this machine without a download."""
     known = DATASETS.get(name)

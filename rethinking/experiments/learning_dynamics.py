@@ -95,19 +95,27 @@ def separation(examples: Mapping[str, np.ndarray]) -> dict[str, tuple[float, flo
 
 
 def setting(row: Mapping[str, Any]) -> str:
-    """A grid point's name: model, regularizers (dropout included) and label corruption."""
+    """A grid point's name: model, regularizers (dropout included) and label corruption (p, or the
+    human label set or transition matrix)."""
     from rethinking.experiments.report import model_label  # noqa: PLC0415
 
     regs = ((["crop"] if row.get("random_crop") else []) + ([f"wd {row['weight_decay']:g}"] if row.get("weight_decay")
             else []) + ([f"dropout {row['dropout']:g}"] if row.get("dropout") else []))
-    return f"{model_label(row)}, {' + '.join(regs) or 'no regularizer'}, p={row.get('corruption_prob') or 0:g}"
+    if row.get("labels") in ("human", "matrix"):
+        from rethinking.experiments.report import condition  # noqa: PLC0415
+
+        labels = condition(row)
+    else:
+        labels = f"p={row.get('corruption_prob') or 0:g}"
+    return f"{model_label(row)}, {' + '.join(regs) or 'no regularizer'}, {labels}"
 
 
 def _noisy_groups(rows: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
     """Finished runs with some but not all labels corrupted, grouped by grid point."""
     from rethinking.experiments.report import finished, seed_groups  # noqa: PLC0415
 
-    noisy = [r for r in finished(rows) if 0 < (r.get("corruption_prob") or 0) < 1 and r.get("pixels") in (None, "original")]
+    noisy = [r for r in finished(rows) if (0 < (r.get("corruption_prob") or 0) < 1 or r.get("labels") in ("human", "matrix"))
+             and r.get("pixels") in (None, "original")]
     return seed_groups(noisy)
 
 

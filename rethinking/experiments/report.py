@@ -156,6 +156,11 @@ def condition(row: Mapping[str, Any]) -> str:
     """The data condition of a run, as Figure 1a names them."""
     if row.get("pixels") and row["pixels"] != "original":
         return "gaussian" if row["pixels"] == "gaussian" else f"{row['pixels']} pixels"
+    if row.get("labels") == "human":
+        return f"human labels ({row.get('label_set')})"
+    if row.get("labels") == "matrix":
+        transition = str(row.get("transition"))
+        return f"transition-matrix labels ({transition.rpartition('/')[2]})"
     p = row.get("corruption_prob") or 0.0
     if p == 0:
         return "true labels"
@@ -237,7 +242,8 @@ def _claims(table: Mapping[str, Any], reports: Sequence[str]) -> list[str]:
 
 # The columns of a grid point: runs that share them differ by seed only.
 _DESCRIPTORS = ("dataset", "train_examples", "train_offset", "model", *MODEL_SWITCHES, "batch_norm", "weight_decay", "dropout",
-                "width_multiplier", "random_crop", "labels", "corruption_prob", "label_noise", "pixels")
+                "width_multiplier", "random_crop", "labels", "corruption_prob", "label_noise", "label_set", "transition",
+                "pixels")
 
 
 def seed_groups(rows: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
@@ -632,6 +638,8 @@ REPORTS: dict[str, Report] = {
     # Double descent (experiments/double_descent.py): test error against model size and epochs.
     "double_descent": lambda rows, out, paper: _followup("double_descent", "double_descent")(rows, out),
     "double_descent_epochs": lambda rows, out, paper: _followup("double_descent", "double_descent_epochs")(rows, out),
+    # Kinds of label noise side by side (experiments/label_noise.py): human, transition matrix, symmetric.
+    "label_noise": lambda rows, out, paper: _followup("label_noise", "label_noise")(rows, out),
 }
 
 

@@ -38,8 +38,9 @@ ERROR_FILE = "error.txt"
 # Columns of the table: who the run is, then what it gave (fractions for accuracies).
 DESCRIPTOR_COLUMNS = ("run", "label", "dataset", "train_examples", "train_offset", "model", *MODEL_SWITCHES, "batch_norm",
                       "weight_decay", "dropout", "width_multiplier", "random_crop", "labels", "corruption_prob",
-                      "label_noise", "pixels", "seed", "init_seed")
-RESULT_COLUMNS = ("status", "epochs_trained", "steps", "train_loss", "train_accuracy", "test_accuracy",
+                      "label_noise", "label_set", "transition", "pixels", "seed", "init_seed")
+RESULT_COLUMNS = ("status", "epochs_trained", "steps", "labels_changed", "train_loss", "train_accuracy",
+                  "train_accuracy_clean", "train_accuracy_corrupted", "test_accuracy",
                   "best_test_accuracy", "best_test_epoch", "fit_epoch", "fit_step", "wall_seconds", "error", "run_dir")
 TABLE_COLUMNS = DESCRIPTOR_COLUMNS + RESULT_COLUMNS
 
@@ -74,7 +75,8 @@ def describe(run: PlannedRun) -> dict[str, Any]:
         "dropout": c.model.dropout, "width_multiplier": c.model.width_multiplier,
         "random_crop": c.data.preprocessing.random_crop, "labels": c.data.corruption.labels,
         "corruption_prob": c.data.corruption.resolved_corruption_prob,
-        "label_noise": c.data.corruption.label_noise, "pixels": c.data.corruption.pixels, "seed": c.data.seed,
+        "label_noise": c.data.corruption.label_noise, "label_set": c.data.corruption.label_set,
+        "transition": c.data.corruption.transition, "pixels": c.data.corruption.pixels, "seed": c.data.seed,
         "init_seed": c.init_seed,
     }
 

@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rethinking.atomic import FILE_MODE, atomic_write_text, atomic_write_with  # noqa: F401 (re-exported)
-from rethinking.config import RunConfig, dataset_fingerprint
+from rethinking.config import RunConfig
+from rethinking.config.run import content_identity
 from rethinking.config.run import run_identity
 from rethinking.config.reproducing_command import command_line
 from rethinking.training.runlock import LOCK_FILE
@@ -108,12 +109,13 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]
 
 
 # Keys of config.json beside the RunConfig's own: what the run's data was (not options).
-DATA_IDENTITY_KEYS = ("dataset_sha256",)
+DATA_IDENTITY_KEYS = ("dataset_sha256", "transition_sha256")
 
 
 def data_identity(config: RunConfig) -> dict[str, Any]:
-    """``{"dataset_sha256": ...}``: the content hash of a ``.npz`` dataset (None for named datasets)."""
-    return {"dataset_sha256": dataset_fingerprint(config.data.dataset)}
+    """``{"dataset_sha256": ..., "transition_sha256": ...}``: the content hashes of a ``.npz``
+    dataset and of a transition-matrix file (None where the run reads no such file)."""
+    return content_identity(config)
 
 
 def config_record(config: RunConfig) -> dict[str, Any]:
@@ -157,13 +159,14 @@ def check_same_config(directory: Path, config: RunConfig) -> None:
             f"{directory} holds a run with a different config; choose another --run-name, "
             "or pass --overwrite to start it again."
         )
-    recorded = record.get("dataset_sha256")
-    current = data_identity(config)["dataset_sha256"]
-    if recorded is not None and current is not None and recorded != current:
-        raise ValueError(
-            f"{directory} was trained on another version of {config.data.dataset} (sha256 {recorded[:12]}..., now "
-            f"{current[:12]}...); choose another --run-name, or pass --overwrite to train on the new file."
-        )
+    current = data_identity(config)
+    for key, path in (("dataset_sha256", config.data.dataset), ("transition_sha256", config.data.corruption.transition)):
+        recorded = record.get(key)
+        if recorded is not None and current[key] is not None and recorded != current[key]:
+            raise ValueError(
+                f"{directory} was trained on another version of {path} (sha256 {recorded[:12]}..., now "
+                f"{current[key][:12]}...); choose another --run-name, or pass --overwrite to train on the new file."
+            )
 
 
 def readable_weights(path: Path) -> bool:
@@ -402,6 +405,10 @@ def results_record(config: RunConfig, state: RunState, status: str, directory: P
         "fit_epoch": state.fit_epoch,
         "fit_step": state.fit_step,
         "examples_never_fitted": int((state.first_correct < 0).sum()),
+        # The fraction of training labels that differ from the true ones, as trained (for human and
+        # matrix labels the measured noise rate; for partial corruption about p (K-1)/K).
+        "labels_changed": (float(state.train_examples.label_corrupted.mean())
+                           if state.train_examples is not None and state.train_examples.label_corrupted.size else None),
         "examples_forgotten": int((state.dynamics.forgetting_events > 0).sum()),
         "dynamics_since_epoch": state.dynamics.since_epoch,
         "wall_seconds": state.wall_seconds,

@@ -107,6 +107,14 @@ def test_verbose_flag_shows_the_library_log(cli, caplog, tfds_dir):
         (["train", "--resume", "no/such/run"], "is not a run directory"),
         (["train", "--resume", "x", "--overwrite"], "pass one of them"),
         (["train", "--run-name", "a/b"], "run_name must be a non-empty folder name"),
+        (["train", "--labels", "human"], "labels='human' takes a label set (--label-set"),
+        (["train", "--label-set", "worst"], "a label set applies only to it"),
+        (["train", "--labels", "human", "--label-set", "worst"], "'worst' belongs to --dataset cifar10_n"),
+        (["train", "--labels", "human", "--label-set", "worst", "--corrupt-test-labels"], "label only the training images"),
+        (["train", "--labels", "matrix"], "labels='matrix' takes a transition matrix"),
+        (["train", "--labels", "matrix", "--transition", "no/such.csv"], "no such file"),
+        (["train", "--labels", "matrix", "--transition", "label-set:best"], "unknown label set 'best'"),
+        (["kernel", "--labels", "matrix"], "the theory commands take --labels true, partial or random"),
     ],
 )
 def test_train_usage_errors_are_one_line_exit_2(cli, monkeypatch, args, fragment):

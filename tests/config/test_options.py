@@ -16,13 +16,15 @@ COMPANIONS = {
     "data.corruption.corruption_prob": {"data.corruption.labels": "partial"},
     "data.corruption.label_noise": {"data.corruption.labels": "random"},
     "data.corruption.corrupt_test_labels": {"data.corruption.labels": "random"},
+    "data.corruption.label_set": {"data.corruption.labels": "human"},
+    "data.corruption.transition": {"data.corruption.labels": "matrix"},
     "model.depth": {"model.name": "mlp"},
     "model.units": {"model.name": "mlp"},
     "model.width": {"model.name": "preact_resnet18"},
     "train.lr_steps": {"train.schedule": "step"},
     "train.nesterov": {"train.optimizer": "sgd"},
 }
-VALUES = {"data.corruption.labels": "random", "data.cache": "none", "train.schedule": "cosine", "train.lr_steps": "3,5"}
+VALUES = {"data.corruption.labels": "random", "data.corruption.transition": "label-set:worst", "data.cache": "none", "train.schedule": "cosine", "train.lr_steps": "3,5"}
 
 
 def _other_value(spec: OptionField):
