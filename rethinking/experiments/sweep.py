@@ -266,6 +266,7 @@ def expand(sweep: Sweep, overrides: Mapping[str, Any] | None = None) -> list[Pla
             tree.setdefault("experiment", sweep.name)
             for key, value in {**point, **(overrides or {})}.items():
                 set_path(tree, key, value)
+            _resolve_beside(tree, sweep.path)
             try:
                 config = RunConfig.from_dict(tree)
             except (ValueError, TypeError) as err:
@@ -276,6 +277,27 @@ def expand(sweep: Sweep, overrides: Mapping[str, Any] | None = None) -> list[Pla
                 seen.add(identity)
                 runs.append(PlannedRun(config=config, point=point))
     return runs
+
+
+# Files a sweep names by path that may ship beside it (a transition matrix of the sweep's own).
+_BESIDE_THE_FILE = (("data", "corruption", "transition"),)
+
+
+def _resolve_beside(tree: dict[str, Any], sweep_path: str) -> None:
+    """A relative file path of ``_BESIDE_THE_FILE`` that does not exist from the working folder but
+    does beside the sweep file is taken from there (so shipped sweeps can name their own files)."""
+    if not sweep_path:
+        return
+    for keys in _BESIDE_THE_FILE:
+        node: Any = tree
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        value = node.get(keys[-1]) if isinstance(node, dict) else None
+        if not isinstance(value, str) or ":" in value or Path(value).is_absolute() or Path(value).expanduser().exists():
+            continue
+        beside = Path(sweep_path).parent / value
+        if beside.is_file():
+            node[keys[-1]] = str(beside)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

@@ -167,3 +167,29 @@ def test_bad_seeds_are_one_line_errors():
         parse_sweep(minimal(sweep={"name": "s", "seeds": [0, 0]}))
     with pytest.raises(ValueError, match="seed_varies must be one of both, data, init"):
         parse_sweep(minimal(sweep={"name": "s", "seeds": [0], "seed_varies": "all"}))
+
+
+def test_a_transition_file_beside_the_sweep_is_found_from_any_folder(tmp_path, monkeypatch):
+    runs = expand(load_sweep("laptop/label_noise"))
+    matrix = [r for r in runs if r.config.data.corruption.labels == "matrix"]
+    assert matrix and all(r.config.data.corruption.transition == str(SHIPPED_DIR / "laptop" / "mnist_pair_flips.csv")
+                          for r in matrix)
+    # A file of that name in the working folder wins (the user's own), as for sweep files.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnist_pair_flips.csv").write_text("\n".join(",".join("0.1" for _ in range(10)) for _ in range(10)))
+    mine = [r for r in expand(load_sweep("laptop/label_noise")) if r.config.data.corruption.labels == "matrix"]
+    assert mine[0].config.data.corruption.transition == "mnist_pair_flips.csv"
+    assert mine[0].config.resolved_run_name != matrix[0].config.resolved_run_name  # another file: another run
+
+
+def test_every_file_of_the_shipped_sweeps_is_package_data():
+    import configparser
+    from fnmatch import fnmatch
+
+    parser = configparser.ConfigParser()
+    parser.read(SHIPPED_DIR.parents[1] / "setup.cfg")
+    patterns = [p.strip() for p in parser["options.package_data"]["rethinking"].split(",")]
+    files = [p.relative_to(SHIPPED_DIR.parent).as_posix() for p in SHIPPED_DIR.rglob("*") if p.is_file()
+             and "__pycache__" not in p.parts]
+    missing = [f for f in files if not any(fnmatch(f, pattern) and f.count("/") == pattern.count("/") for pattern in patterns)]
+    assert not missing, f"setup.cfg [options.package_data] lacks {missing}: a wheel would not ship them"
