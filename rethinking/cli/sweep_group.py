@@ -35,6 +35,9 @@ def _print_sweep_event(event: dict[str, Any]) -> None:
         click.echo(f"{tag} {row['status']}, skipped: {name}")
     elif event["event"] == "start":
         click.echo(f"{tag} training {name} ({run.label})")
+    elif event["event"] == "wait":
+        click.echo(f"{tag} waiting for its source run, which another process is training: "
+                   f"{event['source'].config.resolved_run_name}")
     elif event["event"] == "epoch":
         click.echo(f"{tag}   epoch {row['epoch']}/{row['epochs']}  loss {row['train_loss']:.4f}  "
                    f"train acc {percent(row['train_accuracy'])}  test acc {percent(row['test_accuracy'])}  "

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import functools
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -243,14 +244,23 @@ def _claims(table: Mapping[str, Any], reports: Sequence[str]) -> list[str]:
 # The columns of a grid point: runs that share them differ by seed only.
 _DESCRIPTORS = ("dataset", "train_examples", "train_offset", "model", *MODEL_SWITCHES, "batch_norm", "weight_decay", "dropout",
                 "width_multiplier", "random_crop", "labels", "corruption_prob", "label_noise", "label_set", "transition",
-                "pixels")
+                "pixels", "init_from")
+
+
+def source_kind(run_name: Any) -> str | None:
+    """A source run's folder name without its seed and digest (``mlp_1x512-labels_random-pixels_original``):
+    what runs that start from the same kind of source share across seeds."""
+    if not run_name:
+        return None
+    return re.sub(r"-seed\d+-[0-9a-f]{8}$", "", str(run_name))
 
 
 def seed_groups(rows: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
     """The rows grouped by grid point (everything but the seeds), in first-seen order."""
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(tuple(row.get(c) for c in _DESCRIPTORS), []).append(row)
+        key = tuple(source_kind(row.get(c)) if c == "init_from" else row.get(c) for c in _DESCRIPTORS)
+        groups.setdefault(key, []).append(row)
     return list(groups.values())
 
 
@@ -640,6 +650,8 @@ REPORTS: dict[str, Report] = {
     "double_descent_epochs": lambda rows, out, paper: _followup("double_descent", "double_descent_epochs")(rows, out),
     # Kinds of label noise side by side (experiments/label_noise.py): human, transition matrix, symmetric.
     "label_noise": lambda rows, out, paper: _followup("label_noise", "label_noise")(rows, out),
+    # Training from another run's network against from scratch (experiments/pretraining.py).
+    "pretraining": lambda rows, out, paper: _followup("pretraining", "pretraining")(rows, out),
 }
 
 

@@ -17,9 +17,11 @@ or committed sweep folder reports anywhere.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import logging
 import os
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -38,7 +40,7 @@ ERROR_FILE = "error.txt"
 # Columns of the table: who the run is, then what it gave (fractions for accuracies).
 DESCRIPTOR_COLUMNS = ("run", "label", "dataset", "train_examples", "train_offset", "model", *MODEL_SWITCHES, "batch_norm",
                       "weight_decay", "dropout", "width_multiplier", "random_crop", "labels", "corruption_prob",
-                      "label_noise", "label_set", "transition", "pixels", "seed", "init_seed")
+                      "label_noise", "label_set", "transition", "pixels", "seed", "init_seed", "init_from")
 RESULT_COLUMNS = ("status", "epochs_trained", "steps", "labels_changed", "train_loss", "train_accuracy",
                   "train_accuracy_clean", "train_accuracy_corrupted", "test_accuracy",
                   "best_test_accuracy", "best_test_epoch", "fit_epoch", "fit_step", "wall_seconds", "error", "run_dir")
@@ -78,6 +80,8 @@ def describe(run: PlannedRun) -> dict[str, Any]:
         "label_noise": c.data.corruption.label_noise, "label_set": c.data.corruption.label_set,
         "transition": c.data.corruption.transition, "pixels": c.data.corruption.pixels, "seed": c.data.seed,
         "init_seed": c.init_seed,
+        # The source run's folder name (its own row in the same table when it is a run of the sweep).
+        "init_from": Path(c.train.init_from).name if c.train.init_from else None,
     }
 
 
@@ -175,8 +179,35 @@ def parse_share(text: str, flag: str = "--shard") -> tuple[int, int]:
 
 
 def share(runs: Sequence[PlannedRun], k: int, n: int) -> list[PlannedRun]:
-    """The deterministic share K of N of a sweep's runs: every N-th run from the K-th (grid order)."""
-    return list(runs[k::n])
+    """The deterministic share K of N of a sweep's runs: every N-th run from the K-th (grid order),
+    a run that starts from another run of the sweep going with its source (so one task trains both)."""
+    sources = sources_of(runs)
+    owner: dict[int, int] = {}
+    position = 0
+    for i, run in enumerate(runs):
+        source = sources.get(i)
+        if source is not None and source in owner:
+            owner[i] = owner[source]
+        else:
+            owner[i] = position % n
+            position += 1
+    return [run for i, run in enumerate(runs) if owner[i] == k]
+
+
+def sources_of(runs: Sequence[PlannedRun]) -> dict[int, int]:
+    """``{i: j}``: run ``i`` starts from the network of run ``j`` of ``runs`` (its ``init_from``)."""
+    folders = {os.path.normpath(Path(r.config.log_dir) / r.config.experiment / r.config.resolved_run_name): j
+               for j, r in enumerate(runs)}
+    result = {}
+    for i, run in enumerate(runs):
+        source = run.config.train.init_from
+        if source is not None and os.path.normpath(source) in folders:
+            result[i] = folders[os.path.normpath(source)]
+    return result
+
+
+# Seconds between looks at a source run another process is training (a dependent run waits for it).
+SOURCE_POLL_SECONDS = 5.0
 
 
 def plan(sweep: Sweep, overrides: Mapping[str, Any] | None = None,
@@ -215,7 +246,8 @@ def run_sweep(
             their folders.
         only: ``(key, value)`` filters (``--only``).
         progress: called with events: ``{"event": "start" | "skip" | "done", "index", "total",
-            "run", "row"}`` and, during training, ``{"event": "epoch", ...}`` with the epoch row.
+            "run", "row"}``, ``{"event": "wait", ..., "source"}`` while a run waits for its source
+            run (``init_from_run``) that another process trains, and, during training, ``{"event": "epoch", ...}`` with the epoch row.
         train_fn: the training function (``rethinking.training.train``); tests pass their own.
         shard: ``(K, N)``: run only share K of N (``--shard``, cluster array jobs).
         prefer: ``(K, N)``: run share K of N first, then help with the others' (``--workers``: a
@@ -250,13 +282,29 @@ def run_sweep(
     by_name = {row["run"]: row for row in table}
     rows = [by_name[run.config.resolved_run_name] for run in runs]
     notify = progress or (lambda event: None)
-    for index, run in enumerate(runs):
+    sources = sources_of(runs)
+    queue = collections.deque(range(len(runs)))
+    while queue:
+        index = queue.popleft()
+        run = runs[index]
         base = {"index": index, "total": len(runs), "run": run}
         if rows[index]["status"] not in DONE_STATUSES:  # another process may have finished it since
             rows[index] = table_row(run, stored_results(run.config), relative_to=directory)
         if rows[index]["status"] in DONE_STATUSES:
             notify({**base, "event": "skip", "row": rows[index]})
             continue
+        source = sources.get(index)
+        if source is not None and (stored_results(runs[source].config) or {}).get("status") not in rundir.COMPLETE_STATUSES:
+            if source in queue:  # this process trains the source first
+                queue.append(index)
+                continue
+            if _in_progress(rundir.run_dir(runs[source].config)):  # another process is training it: wait
+                notify({**base, "event": "wait", "row": rows[index], "source": runs[source]})
+                time.sleep(SOURCE_POLL_SECONDS)
+                queue.append(index)
+                continue
+            # Otherwise the source failed or nobody trains it: training refuses in one line, the run
+            # is recorded as failed, and a rerun trains it once its source is complete.
         notify({**base, "event": "start", "row": rows[index]})
         error = None
         try:

@@ -21,6 +21,16 @@ A sweep file::
 A grid key is a dotted path into the RunConfig; a value that is a table is merged into the config
 at that path (so one axis can set several fields together). Every run gets ``experiment = name``
 unless the base sets one. Runs are unique: two grid points giving the same config are one run.
+
+One grid key is not a config field: ``init_from_run`` makes a run start from the network of another
+run of the sweep (``--init-from``), its *source*, given as the changes that turn the run's own config
+into the source's (``false``: a fresh start)::
+
+    [[grid]]
+    init_from_run = [false, { "data.corruption" = { labels = "random" }, "data.train_offset" = 2500 }]
+
+The source runs join the sweep (before the runs that start from them, with the same seed), and
+``rethinking run`` trains a source before its dependents.
 """
 
 from __future__ import annotations
@@ -41,6 +51,8 @@ else:  # Python 3.10: the same parser, from PyPI (setup.cfg lists it)
     import tomli as tomllib
 
 SWEEP_KEYS = ("sweep", "base", "grid", "paper")
+# The grid key whose values are the changes that give a run's source (see the module docstring).
+INIT_FROM_RUN = "init_from_run"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,23 +272,50 @@ def expand(sweep: Sweep, overrides: Mapping[str, Any] | None = None) -> list[Pla
     runs: list[PlannedRun] = []
     seen: set[str] = set()
     base, grids = _seeded(sweep)
+
+    def add(run: PlannedRun) -> None:
+        identity = f"{run.config.experiment}/{run.config.resolved_run_name}/{config_digest(run.config)}"
+        if identity not in seen:
+            seen.add(identity)
+            runs.append(run)
+
     for grid in grids:
         for point in _grid_points(grid):
+            settings = {k: v for k, v in point.items() if k != INIT_FROM_RUN}
             tree = copy.deepcopy(base)
             tree.setdefault("experiment", sweep.name)
-            for key, value in {**point, **(overrides or {})}.items():
+            for key, value in {**settings, **(overrides or {})}.items():
                 set_path(tree, key, value)
             _resolve_beside(tree, sweep.path)
-            try:
-                config = RunConfig.from_dict(tree)
-            except (ValueError, TypeError) as err:
-                where = ", ".join(f"{k}={_short(v)}" for k, v in point.items()) or "the base config"
-                raise _fail(sweep.path, f"the run at {where} is invalid: {err}") from err
-            identity = f"{config.experiment}/{config.resolved_run_name}/{config_digest(config)}"
-            if identity not in seen:
-                seen.add(identity)
-                runs.append(PlannedRun(config=config, point=point))
+            where = ", ".join(f"{k}={_short(v)}" for k, v in point.items()) or "the base config"
+            changes = point.get(INIT_FROM_RUN, False)
+            if changes is not False:
+                source = _source_run(tree, changes, settings, sweep.path, where)
+                add(source)
+                tree.setdefault("train", {})["init_from"] = str(
+                    Path(source.config.log_dir) / source.config.experiment / source.config.resolved_run_name)
+            add(PlannedRun(config=_config(tree, sweep.path, where), point=point))
     return runs
+
+
+def _config(tree: Mapping[str, Any], path: str, where: str) -> RunConfig:
+    try:
+        return RunConfig.from_dict(tree)
+    except (ValueError, TypeError) as err:
+        raise _fail(path, f"the run at {where} is invalid: {err}") from err
+
+
+def _source_run(tree: Mapping[str, Any], changes: Any, settings: Mapping[str, Any], path: str, where: str) -> PlannedRun:
+    """The run a grid point's ``init_from_run`` names: its own config with ``changes`` applied."""
+    if not isinstance(changes, Mapping) or not changes:
+        raise _fail(path, f"{INIT_FROM_RUN} takes false or a table of the changes that give the source run, e.g. "
+                          f'{{ "data.corruption" = {{ labels = "random" }} }}. Received: {changes!r} (at {where})')
+    source = copy.deepcopy(dict(tree))
+    for key, value in changes.items():
+        set_path(source, key, value)
+    source.get("train", {}).pop("init_from", None)  # a source starts fresh
+    config = _config(source, path, f"the source of {where}")
+    return PlannedRun(config=config, point={**settings, **changes})
 
 
 # Files a sweep names by path that may ship beside it (a transition matrix of the sweep's own).

@@ -60,6 +60,7 @@ def load_source(source_dir: str | Path) -> tuple[keras.Model, dict[str, Any]]:
         "model": loaded.config.model.name,
         "dataset": loaded.config.data.dataset,
         "train_examples": loaded.config.data.train_examples,
+        "train_offset": loaded.config.data.train_offset,
         "labels": corruption.labels,
         "corruption_prob": corruption.resolved_corruption_prob,
         "pixels": corruption.pixels,
