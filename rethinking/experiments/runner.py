@@ -217,7 +217,8 @@ def plan(sweep: Sweep, overrides: Mapping[str, Any] | None = None,
 
 
 def narrow(runs: Sequence[PlannedRun], only: Sequence[tuple[str, Any]] = ()) -> list[PlannedRun]:
-    """The planned runs matching the ``--only`` filters (all of them without filters).
+    """The planned runs matching the ``--only`` filters (all of them without filters), with the
+    source runs they start from (``init_from_run``).
 
     Raises:
         ValueError: no run matches, or a filter key is not a config field.
@@ -225,7 +226,16 @@ def narrow(runs: Sequence[PlannedRun], only: Sequence[tuple[str, Any]] = ()) -> 
     chosen = select(runs, only)
     if not chosen:
         raise ValueError("No run of the sweep matches the --only filters.")
-    return chosen
+    # A chosen run that starts from another run of the sweep brings its source along.
+    sources = sources_of(runs)
+    keep = {i for i, run in enumerate(runs) if run in chosen}
+    pending = list(keep)
+    while pending:
+        source = sources.get(pending.pop())
+        if source is not None and source not in keep:
+            keep.add(source)
+            pending.append(source)
+    return [run for i, run in enumerate(runs) if i in keep]
 
 
 def run_sweep(

@@ -45,6 +45,16 @@ def test_a_bad_init_from_run_is_one_line(tmp_path, value):
         expand(parse_sweep(doc))
 
 
+def test_only_brings_the_source_of_a_chosen_run(tmp_path):
+    from rethinking.experiments.runner import narrow
+
+    runs = expand(parse_sweep(_doc(tmp_path)))
+    chosen = narrow(runs, [("data.seed", 1), ("data.corruption.labels", "true"), ("data.train_offset", 0)])
+    assert len(chosen) == 3  # from scratch and pre-trained (seed 1), and the pre-trained run's source
+    assert sum(r.config.data.corruption.labels == "random" for r in chosen) == 1
+    assert all(r.config.data.seed == 1 for r in chosen)
+
+
 def test_a_share_keeps_each_run_with_its_source(tmp_path):
     runs = expand(parse_sweep(_doc(tmp_path)))
     sources = sources_of(runs)
