@@ -8,8 +8,9 @@ a model's size (``mlp``'s ``units``, the ResNets' base width ``width`` = k, or a
   learning practice and the bias-variance trade-off"; Nakkiran et al. 2019, "Deep double descent"):
   final test error (and training error) against the size, one curve per noise level, mean and 95%
   band over seeds. Per noise level the table gives each size and a verdict: is there a peak, a size
-  whose test error is above (beyond the 95% intervals) both a smaller size's and the largest size's,
-  and is it where the training error first reaches zero (the interpolation threshold)?
+  whose test error is above both a smaller size's and the largest size's (beyond the 95% interval
+  of the difference, paired by seed), and is it where the training error first reaches zero (the
+  interpolation threshold)?
 * ``double_descent_epochs``: epoch-wise double descent (Nakkiran et al.): the test error of every
   size at every epoch, one heatmap per noise level (mean over seeds), and per size the largest
   rise of the test error (from its lowest point before to a peak) and where it ends.
@@ -64,42 +65,54 @@ def curves(rows: Sequence[Mapping[str, Any]], key: str) -> dict[str, dict[float,
     return {n: dict(sorted(result[n].items())) for n in sorted(result, key=_noisy_sort_key)}
 
 
-def peak_verdict(sizes: Sequence[float], errors: Sequence[tuple[float, float | None, int]],
-                 train_errors: Sequence[float], size_name: str) -> str:
-    """Whether test error against size has a peak between a lower smaller size and the largest size.
+def paired_difference(higher: Mapping[Any, float], lower: Mapping[Any, float]) -> tuple[float, float | None, int]:
+    """Mean and 95% half-width of ``higher - lower`` over the seeds both have (paired by seed)."""
+    from rethinking.experiments.report import mean_ci  # noqa: PLC0415
+
+    return mean_ci([higher[seed] - lower[seed] for seed in higher if seed in lower])
+
+
+def peak_verdict(sizes: Sequence[float], errors: Sequence[Mapping[Any, float]], train_errors: Sequence[float],
+                 size_name: str) -> str:
+    """Whether test error against size has a peak above a smaller size's and the largest size's.
+
+    The peak is the inner size of highest mean error; it is compared with the smaller size of lowest
+    mean error and with the largest size, each paired by seed (the same seed gives the same labels
+    at every size): a peak "beyond the intervals" is above both by more than the 95% interval of
+    the paired difference.
 
     Args:
         sizes: increasing model sizes.
-        errors: per size, (mean test error, 95% half-width or None, seeds).
+        errors: per size, the final test error of each seed (``{seed: error}``).
         train_errors: per size, the mean training error.
         size_name: what a size is, for the sentence.
 
     Returns:
-        One sentence: the peak (beyond the intervals on both sides, or not), and where the training
-        error first reaches zero.
+        One sentence: the peak (beyond the intervals, or not), and where the training error first
+        reaches zero.
     """
     threshold = next((s for s, e in zip(sizes, train_errors) if e <= 1 - INTERPOLATED), None)
     where = (f"training error first reaches zero (>= {100 * INTERPOLATED:g}% training accuracy) at {size_name} "
              f"{threshold:g}" if threshold is not None else "no size reaches zero training error")
     if len(sizes) < 3:
         return f"fewer than 3 sizes: no peak tested; {where}."
-    means = [m for m, _, _ in errors]
-    halves = [h or 0.0 for _, h, _ in errors]
-    inner = range(1, len(sizes) - 1)
-    peak = max(inner, key=lambda i: means[i])
+    means = [float(np.mean(list(e.values()))) for e in errors]
+    peak = max(range(1, len(sizes) - 1), key=lambda i: means[i])
     before = min(range(peak), key=lambda i: means[i])
     last = len(sizes) - 1
-    above_before = means[peak] - halves[peak] > means[before] + halves[before]
-    above_last = means[peak] - halves[peak] > means[last] + halves[last]
+    rises = [paired_difference(errors[peak], errors[other]) for other in (before, last)]
     numbers = (f"test error {100 * means[peak]:.2f}% at {size_name} {sizes[peak]:g}, against "
                f"{100 * means[before]:.2f}% at {sizes[before]:g} and {100 * means[last]:.2f}% at {sizes[last]:g}")
-    if above_before and above_last:
-        verdict = f"**a peak** ({numbers}; beyond the 95% intervals on both sides)"
+    paired = "; paired by seed: " + ", ".join(
+        f"{100 * m:+.2f}" + (f" ± {100 * h:.2f}" if h is not None else "") + f" points over {sizes[other]:g} (n={n})"
+        for (m, h, n), other in zip(rises, (before, last)))
+    if all(h is not None and m - h > 0 for m, h, _ in rises):
+        verdict = f"**a peak** ({numbers}{paired}: beyond the 95% intervals on both sides)"
     elif means[peak] > max(means[before], means[last]):
-        verdict = f"**no peak beyond the intervals** (highest inner point: {numbers})"
+        verdict = f"**no peak beyond the intervals** ({numbers}{paired})"
     else:
         verdict = f"**no peak** (highest inner point: {numbers})"
-    single = all(n < 2 for _, _, n in errors)
+    single = all(len(e) < 2 for e in errors)
     return f"{verdict}; {where}" + (" (one seed: no intervals)." if single else ".")
 
 
@@ -117,6 +130,7 @@ def double_descent(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path |
     for noise, points in by_noise.items():
         sizes = list(points)
         test = [mean_ci([1 - r["test_accuracy"] for r in g]) for g in points.values()]
+        by_seed = [{(r.get("seed"), r.get("init_seed")): 1 - r["test_accuracy"] for r in g} for g in points.values()]
         train = [mean_ci([1 - r["train_accuracy"] for r in g]) for g in points.values()]
         line, = ax.plot(sizes, [m for m, _, _ in test], marker="o", label=f"test, {noise} noise")
         ax.fill_between(sizes, [m - (h or 0) for m, h, _ in test], [m + (h or 0) for m, h, _ in test],
@@ -126,7 +140,7 @@ def double_descent(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path |
             table.append([noise, f"{size:g}", len(group), _pct_ci([1 - r["train_accuracy"] for r in group]),
                           _pct_ci([1 - r["test_accuracy"] for r in group]),
                           _pct_ci([1 - r["best_test_accuracy"] for r in group])])
-        verdicts.append(f"{noise} noise: " + peak_verdict(sizes, test, [m for m, _, _ in train], SIZE_NAMES[key]))
+        verdicts.append(f"{noise} noise: " + peak_verdict(sizes, by_seed, [m for m, _, _ in train], SIZE_NAMES[key]))
     ax.set(xscale="log", xlabel=SIZE_NAMES[key], ylabel="error (final)", ylim=(0, 1))
     sizes_drawn = sorted({size for points in by_noise.values() for size in points})
     ax.set_xticks(sizes_drawn, [f"{s:g}" for s in sizes_drawn], fontsize=7)

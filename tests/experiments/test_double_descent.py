@@ -39,22 +39,31 @@ def test_curves_group_seeds_by_noise_and_size_in_order():
     assert noise_label({"corruption_prob": 0.1, "label_noise": "uniform"}) == "10% uniform"
 
 
-def test_peak_verdict_needs_the_peak_beyond_both_intervals():
+def _seeds(*means, spread=(0.0, 0.01, -0.01)):
+    """Per size, three seeds around ``mean`` (offsets ``spread``, the same for every size: paired)."""
+    return [{(seed, seed): m + d for seed, d in enumerate(spread)} for m in means]
+
+
+def test_peak_verdict_needs_the_peak_beyond_the_paired_intervals():
     sizes = [2, 8, 16, 64]
     train = [0.5, 0.2, 0.0, 0.0]
-    peaked = [(0.30, 0.01, 3), (0.25, 0.01, 3), (0.35, 0.01, 3), (0.20, 0.01, 3)]
-    text = peak_verdict(sizes, peaked, train, "hidden units")
+    text = peak_verdict(sizes, _seeds(0.30, 0.25, 0.35, 0.20), train, "hidden units")
     assert text.startswith("**a peak** (test error 35.00% at hidden units 16, against 25.00% at 8 and 20.00% at 64")
+    assert "+10.00 ± 0.00 points over 8 (n=3)" in text and "+15.00 ± 0.00 points over 64 (n=3)" in text
     assert "first reaches zero" in text and "at hidden units 16" in text
-    # The same means with wide intervals: the peak is not beyond them.
-    wide = [(m, 0.06, 3) for m, _, _ in peaked]
-    assert peak_verdict(sizes, wide, train, "hidden units").startswith("**no peak beyond the intervals**")
+    # Seeds that disagree on the order: the same means, no peak beyond the paired intervals.
+    noisy = [{0: 0.30, 1: 0.30, 2: 0.30}, {0: 0.20, 1: 0.40, 2: 0.15}, {0: 0.35, 1: 0.30, 2: 0.40},
+             {0: 0.20, 1: 0.20, 2: 0.20}]
+    assert peak_verdict(sizes, noisy, train, "hidden units").startswith("**no peak beyond the intervals**")
+    # Seeds with a large spread that is the same at every size: paired, the peak stands out.
+    assert peak_verdict(sizes, _seeds(0.30, 0.25, 0.35, 0.20, spread=(0.0, 0.1, -0.1)), train,
+                        "units").startswith("**a peak**")
     # Falling all the way: no peak.
-    falling = [(0.4, 0.01, 3), (0.3, 0.01, 3), (0.2, 0.01, 3), (0.1, 0.01, 3)]
-    assert peak_verdict(sizes, falling, train, "units").startswith("**no peak**")
-    assert "one seed" in peak_verdict(sizes, [(m, None, 1) for m, _, _ in peaked], train, "units")
-    assert "no size reaches zero training error" in peak_verdict(sizes, peaked, [0.5] * 4, "units")
-    assert peak_verdict(sizes[:2], peaked[:2], train[:2], "units").startswith("fewer than 3 sizes")
+    assert peak_verdict(sizes, _seeds(0.4, 0.3, 0.2, 0.1), train, "units").startswith("**no peak**")
+    one = [{0: m} for m in (0.30, 0.25, 0.35, 0.20)]
+    assert "one seed" in peak_verdict(sizes, one, train, "units") and "beyond" in peak_verdict(sizes, one, train, "units")
+    assert "no size reaches zero training error" in peak_verdict(sizes, _seeds(0.3, 0.25, 0.35, 0.2), [0.5] * 4, "units")
+    assert peak_verdict(sizes[:2], _seeds(0.3, 0.25), train[:2], "units").startswith("fewer than 3 sizes")
 
 
 def test_epoch_shape_finds_the_largest_rise_and_the_end():
