@@ -159,8 +159,9 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     resumed = state.epoch > 0 or bool(state.history)
     if source is not None:
         source[1]["layers_copied"] = len(init_from.weighted_layers(model)) - 1
+        source[1]["head_seed"] = init_from.head_seed(config.init_seed)
         if not resumed:  # a resumed run continues from its own checkpoint, not from the source again
-            init_from.copy_all_but_head(source[0], model)
+            init_from.copy_all_but_head(source[0], model, source[1]["head_seed"])
     writer = summaries.create_writer(str(directory) if chief else None)
     batch_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
     predict = make_loss_and_correct_fn(model, jit_compile=settings["jit_compile"])

@@ -1,7 +1,9 @@
 """Starting a run from another run's network (``--init-from``): pre-training, e.g. on random labels.
 
 Every layer with weights is copied from the source run's ``model.keras`` except the last one, the
-classifier head, which keeps its fresh initialization (so the number of classes may differ);
+classifier head, which is drawn afresh (so the number of classes may differ) from its initializers
+with a seed of its own: with the run's init seed it would be the very head the source started from
+(a source and its dependents share a seed in a sweep), which the copied layers have co-adapted to;
 batch-norm statistics are copied with their layers; the optimizer starts afresh. The layers are
 matched in order, and a source whose network differs (another model, width or input shape) is
 refused in one line before the run writes anything. A resumed run continues from its own
@@ -11,6 +13,7 @@ trained with random labels?") compare such pre-training with training from scrat
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +38,33 @@ def check_compatible(source: keras.Model, target: keras.Model, source_dir: str |
                              f"{there} there: start from a run of the same model, width and input shape.")
 
 
-def copy_all_but_head(source: keras.Model, target: keras.Model) -> int:
-    """Copies every weighted layer but the last from ``source`` into ``target``; returns how many."""
-    pairs = list(zip(weighted_layers(source), weighted_layers(target)))[:-1]
-    for a, b in pairs:
+def head_seed(init_seed: int) -> int:
+    """The seed the head of a run started from another run is drawn with: a function of the run's
+    init seed that differs from it (so the head is not the source's initial head)."""
+    return zlib.crc32(f"init_from head {init_seed}".encode()) & 0x7FFFFFFF
+
+
+def reinitialize(layer: keras.layers.Layer, seed: int) -> None:
+    """Draws the layer's kernel and bias afresh from its own initializers, seeded with ``seed``."""
+    for name in ("kernel", "bias"):
+        variable, initializer = getattr(layer, name, None), getattr(layer, f"{name}_initializer", None)
+        if variable is None or initializer is None:
+            continue
+        config = initializer.get_config()
+        if "seed" in config:
+            config["seed"] = seed
+        fresh = type(initializer).from_config(config)
+        variable.assign(keras.ops.cast(fresh(tuple(variable.shape), dtype="float32"), variable.dtype))
+
+
+def copy_all_but_head(source: keras.Model, target: keras.Model, seed: int) -> int:
+    """Copies every weighted layer but the last from ``source`` into ``target`` and draws the last (the
+    head) afresh with ``seed`` (``head_seed``); returns how many layers were copied."""
+    pairs = list(zip(weighted_layers(source), weighted_layers(target)))
+    for a, b in pairs[:-1]:
         b.set_weights(a.get_weights())
-    return len(pairs)
+    reinitialize(pairs[-1][1], seed)
+    return len(pairs) - 1
 
 
 def load_source(source_dir: str | Path) -> tuple[keras.Model, dict[str, Any]]:

@@ -34,7 +34,14 @@ def test_every_layer_but_the_head_is_copied_and_the_source_recorded(tmp_path):
     assert record == target["init_from"] and record["status"] == "finished"
     # Without --init-from the same run is another run (a folder of its own), freshly initialized.
     fresh = train(dataclasses.replace(config, train=dataclasses.replace(config.train, init_from=None), run_name=None))
-    assert not np.allclose(_weights(tmp_path / "default" / fresh["run_dir"].rsplit("/", 1)[1])[hidden[0]], before[hidden[0]])
+    scratch = _weights(tmp_path / "default" / fresh["run_dir"].rsplit("/", 1)[1])
+    assert not np.allclose(scratch[hidden[0]], before[hidden[0]])
+    # The head is not the one a network of this init seed starts with (the source's own initial head,
+    # which its copied layers co-adapted to): it is drawn with a seed of its own, from the same initializer.
+    kernel = next(k for k in head if after[k].ndim == 2)
+    assert not np.allclose(after[kernel], scratch[kernel], atol=1e-3)
+    assert abs(after[kernel].std() - scratch[kernel].std()) < 0.2 * scratch[kernel].std()
+    assert record["head_seed"] not in (None, config.init_seed)
 
 
 def test_an_incompatible_or_unfinished_source_is_refused_in_one_line_and_leaves_no_folder(tmp_path, cli):
