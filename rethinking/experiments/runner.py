@@ -73,7 +73,8 @@ def describe(run: PlannedRun) -> dict[str, Any]:
     return {
         "run": c.resolved_run_name, "label": run.label, "dataset": c.data.dataset, "train_examples": c.data.train_examples,
         "train_offset": c.data.train_offset,
-        "model": c.model.name, **{switch: getattr(c.model, switch) for switch in MODEL_SWITCHES}, "batch_norm": batch_norm, "weight_decay": c.model.weight_decay,
+        "model": c.model.name, **{switch: getattr(c.model, switch) for switch in MODEL_SWITCHES},
+        "batch_norm": batch_norm, "weight_decay": c.model.weight_decay,
         "dropout": c.model.dropout, "width_multiplier": c.model.width_multiplier,
         "random_crop": c.data.preprocessing.random_crop, "labels": c.data.corruption.labels,
         "corruption_prob": c.data.corruption.resolved_corruption_prob,
@@ -257,7 +258,8 @@ def run_sweep(
         only: ``(key, value)`` filters (``--only``).
         progress: called with events: ``{"event": "start" | "skip" | "done", "index", "total",
             "run", "row"}``, ``{"event": "wait", ..., "source"}`` while a run waits for its source
-            run (``init_from_run``) that another process trains, and, during training, ``{"event": "epoch", ...}`` with the epoch row.
+            run (``init_from_run``) that another process trains, and, during training,
+            ``{"event": "epoch", ...}`` with the epoch row.
         train_fn: the training function (``rethinking.training.train``); tests pass their own.
         shard: ``(K, N)``: run only share K of N (``--shard``, cluster array jobs).
         prefer: ``(K, N)``: run share K of N first, then help with the others' (``--workers``: a
