@@ -164,11 +164,13 @@ def sweeps() -> None:
     """List the sweeps shipped with rethinking (run one by name: rethinking run NAME)."""
     from rethinking.experiments.sweep import expand, load_sweep, shipped_sweeps  # noqa: PLC0415
 
-    click.echo(f"{'name':<26} {'runs':>4}  description")
-    for name, path in shipped_sweeps().items():
+    shipped = shipped_sweeps()
+    width = max(len(name) for name in ("name", *shipped))
+    click.echo(f"{'name':<{width}} {'runs':>4}  description")
+    for name, path in shipped.items():
         sweep = load_sweep(path)
         description = " ".join(sweep.description.split())
-        click.echo(f"{name:<26} {len(expand(sweep)):>4}  {description[:110] + ('...' if len(description) > 110 else '')}")
+        click.echo(f"{name:<{width}} {len(expand(sweep)):>4}  {description[:110] + ('...' if len(description) > 110 else '')}")
     click.echo("\nFiles: rethinking/sweeps/ in the package (format: its README.md); a path to your own .toml works too.")
 
 
