@@ -108,7 +108,8 @@ def compile_settings(config: RunConfig, keras_fit: bool, replicas: int = 1) -> d
     all-reduce on CPU, and the driver runs one step per call. With several replicas, too: under
     MirroredStrategy Keras 3.15's multi-step loop fails ("You must feed a value for placeholder
     tensor ... while/cond") and so does XLA ("Trying to access resource ... located in device
-    CPU:1 from device CPU:0").
+    CPU:1 from device CPU:0"). With op determinism (``deterministic``) XLA is off as well: Keras
+    drops it then anyway (XLA is not deterministic), and the run's record says what ran.
     """
     entry = model_entry(config.model.name)
     jit = entry.jit_compile if config.train.jit_compile is None else config.train.jit_compile
@@ -117,6 +118,8 @@ def compile_settings(config: RunConfig, keras_fit: bool, replicas: int = 1) -> d
         return {"jit_compile": False, "steps_per_execution": 1}
     if replicas > 1:
         jit, spe = False, 1
+    if config.train.deterministic:
+        jit = False
     return {"jit_compile": bool(jit), "steps_per_execution": int(spe)}
 
 

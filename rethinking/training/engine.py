@@ -19,12 +19,13 @@ penalty, gradients, SGD update, metrics) in both drivers: ``model.fit`` calls it
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,33 @@ def train(
     """
     if model is not None:
         config = use_builder(config, model)
-    if config.train.deterministic:
+    with _op_determinism(config.train.deterministic):
+        return _train_locked(config, overwrite=overwrite, progress=progress, driver=driver, callbacks=callbacks,
+                             metrics=metrics)
+
+
+@contextlib.contextmanager
+def _op_determinism(wanted: bool) -> Iterator[None]:
+    """TensorFlow op determinism for one run: enabled if ``wanted`` and off, and switched off again after.
+
+    TensorFlow's switch is process-wide; left on, every later run of the process (the next runs of a
+    sweep, a tuner's trials) would be deterministic too, and Keras then silently drops XLA. A state
+    the caller set before is left as it was.
+    """
+    from tensorflow.python.framework import config as framework_config  # noqa: PLC0415 (no public "disable")
+
+    switched = wanted and not framework_config.is_op_determinism_enabled()
+    if switched:
         tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if switched:
+            framework_config.disable_op_determinism()
+
+
+def _train_locked(config: RunConfig, *, overwrite: bool, progress, driver: str, callbacks, metrics) -> dict[str, Any]:
+    """``train`` after the model is resolved: the strategy, the run lock, then the owned run."""
     strategy = get_strategy(config.train.strategy)
     keras_fit = {"auto": uses_keras_fit(strategy), "fit": True, "loop": False}[driver]
     if keras_fit and not uses_keras_fit(strategy):

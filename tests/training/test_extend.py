@@ -53,3 +53,23 @@ def test_resume_refuses_flags_that_change_the_run_and_accepts_a_larger_cap(cli, 
     code, out, err = cli("train", "--resume", run, "--epochs", "2")
     assert code == 0, err
     assert "epoch    2/2" in out and json.loads((tmp_path / "default" / "r" / "results.json").read_text())["epochs_trained"] == 2
+
+
+def test_a_deterministic_run_records_no_xla_and_leaves_determinism_off(tmp_path):
+    import warnings
+
+    from tensorflow.python.framework import config as framework_config
+
+    assert not framework_config.is_op_determinism_enabled()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Model doesn't support `jit_compile=True`")
+        results = train(digits_run(tmp_path, epochs=1, deterministic=True, run_name="det"))
+    assert results["compile"]["jit_compile"] is False  # what ran: Keras runs no XLA under determinism
+    # The switch is process-wide: the next run of the process (a sweep's, a tuner's) is not deterministic.
+    assert not framework_config.is_op_determinism_enabled()
+    framework_config.enable_op_determinism()  # a state the caller set is left as it was
+    try:
+        train(digits_run(tmp_path, epochs=1, deterministic=True, run_name="det2"))
+        assert framework_config.is_op_determinism_enabled()
+    finally:
+        framework_config.disable_op_determinism()
