@@ -209,8 +209,10 @@ def _tune_with_workers(spec: Any, workers: int, devices_per_worker: int) -> None
 @cli.command()
 @click.argument("results", type=click.Path())
 @click.argument("destination", type=click.Path(file_okay=False))
+@click.option("--only", "only", multiple=True, metavar="COLUMN=VALUE",
+              help="Export only the rows of the table with this value in this column (repeatable: all must hold).")
 @friendly_errors
-def export(results: str, destination: str) -> None:
+def export(results: str, destination: str, only: tuple[str, ...]) -> None:
     """Copy a sweep's table and its runs' small files to DESTINATION, to commit or share them.
 
     RESULTS is the results.json (or its folder) that 'rethinking run' wrote. Per run: config.json,
@@ -219,7 +221,7 @@ def export(results: str, destination: str) -> None:
     """
     from rethinking.experiments.runner import export_sweep  # noqa: PLC0415
 
-    folder, copied = export_sweep(results, destination)
+    folder, copied = export_sweep(results, destination, _assignments(only, "--only"))
     click.echo(f"Wrote {folder / 'results.json'} and {copied} run folder(s) under {folder / 'runs'}; "
                f"report: rethinking report {folder}")
 

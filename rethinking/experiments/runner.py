@@ -352,7 +352,8 @@ EXPORTED_RUN_FILES = ("config.json", "results.json", "metrics.csv")
 EXAMPLE_REPORTS = ("learning_order", "forgetting")
 
 
-def export_sweep(results: str | Path, destination: str | Path) -> tuple[Path, int]:
+def export_sweep(results: str | Path, destination: str | Path,
+                 only: Sequence[tuple[str, Any]] = ()) -> tuple[Path, int]:
     """Copies a sweep's table and each run's small files so that ``rethinking report`` works on the copy.
 
     The copy holds ``results.json``/``results.csv`` (run folders rewritten to ``runs/<run>``) and,
@@ -363,12 +364,14 @@ def export_sweep(results: str | Path, destination: str | Path) -> tuple[Path, in
     Args:
         results: the sweep's results.json (or its folder).
         destination: the folder to write (created; files of the same names are replaced).
+        only: ``(column, value)`` pairs: only the table's rows with these values are exported.
 
     Returns:
         The destination folder and the number of run folders copied.
 
     Raises:
-        ValueError: an unreadable table, or a destination inside the source's run folders.
+        ValueError: an unreadable table, a destination inside the source's run folders, an unknown
+            column or no row left by ``only``.
     """
     from rethinking.atomic import atomic_write_with  # noqa: PLC0415
     from rethinking.experiments.report import load_table  # noqa: PLC0415
@@ -379,8 +382,15 @@ def export_sweep(results: str | Path, destination: str | Path) -> tuple[Path, in
     if destination.resolve() == Path(table["_path"]).parent.resolve():
         raise ValueError(f"{destination} is the sweep's own folder: export to another folder.")
     names = EXPORTED_RUN_FILES + (("examples.csv",) if set(table.get("reports", ())) & set(EXAMPLE_REPORTS) else ())
+    kept = table["runs"]
+    for column, value in only:
+        if column not in TABLE_COLUMNS:
+            raise ValueError(f"--only {column}: not a column of the table; use one of {', '.join(TABLE_COLUMNS)}.")
+        kept = [row for row in kept if row.get(column) == value]
+    if not kept:
+        raise ValueError("No row of the table matches the --only filters.")
     rows, copied = [], 0
-    for row in table["runs"]:
+    for row in kept:
         row = dict(row)
         source = Path(row["run_dir"]) if row.get("run_dir") else None
         if source is not None and source.is_dir():

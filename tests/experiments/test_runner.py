@@ -114,6 +114,22 @@ def test_an_exported_sweep_reports_anywhere_with_its_curves_and_a_csv_alone_stil
     assert "| inception_small (width 0.125) | none |" in text  # Figure 2b's table is still there
 
 
+def test_export_only_the_rows_a_filter_keeps(swept, tmp_path, cli):
+    _, rows, folder, _ = swept
+    model = rows[0]["model"]
+    code, out, err = cli("export", str(folder / "results.json"), str(tmp_path / "part"), "--only", f"model={model}",
+                         "--only", "pixels=original")
+    assert code == 0, err
+    kept = [r for r in rows if r["model"] == model and r["pixels"] == "original"]
+    assert 0 < len(kept) < len(rows) and f"{len(kept)} run folder(s)" in out
+    stored = json.loads((tmp_path / "part" / "results.json").read_text())["runs"]
+    assert [r["run"] for r in stored] == [r["run"] for r in kept]
+    code, _, err = cli("export", str(folder / "results.json"), str(tmp_path / "x"), "--only", "colour=red")
+    assert code == 2 and "not a column of the table" in err
+    code, _, err = cli("export", str(folder / "results.json"), str(tmp_path / "x"), "--only", "model=resnet50")
+    assert code == 2 and "No row of the table matches" in err
+
+
 def test_export_refuses_the_sweeps_own_folder_and_a_missing_table(swept, cli):
     _, _, folder, _ = swept
     code, _, err = cli("export", str(folder / "results.json"), str(folder))
