@@ -49,10 +49,6 @@ def noise_label(row: Mapping[str, Any]) -> str:
     return f"{100 * p:g}% {row.get('label_noise') or 'uniform'}"
 
 
-def _noisy_sort_key(label: str) -> tuple[float, str]:
-    return float(label.split("%")[0]), label
-
-
 def curves(rows: Sequence[Mapping[str, Any]], key: str) -> dict[str, dict[float, list[Mapping[str, Any]]]]:
     """Finished runs on original pixels, by noise level, then by size (the seeds of one point)."""
     from rethinking.experiments.report import finished  # noqa: PLC0415
@@ -62,7 +58,9 @@ def curves(rows: Sequence[Mapping[str, Any]], key: str) -> dict[str, dict[float,
         if r.get("pixels") not in (None, "original") or r.get(key) in (None, ""):
             continue
         result.setdefault(noise_label(r), {}).setdefault(float(r[key]), []).append(r)
-    return {n: dict(sorted(result[n].items())) for n in sorted(result, key=_noisy_sort_key)}
+    # Noise levels in increasing order (read from a run of each, not parsed back from the label).
+    order = sorted(result, key=lambda n: (next(iter(result[n].values()))[0].get("corruption_prob") or 0, n))
+    return {n: dict(sorted(result[n].items())) for n in order}
 
 
 def paired_difference(higher: Mapping[Any, float], lower: Mapping[Any, float]) -> tuple[float, float | None, int]:
@@ -156,20 +154,14 @@ def double_descent(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path |
 
 def _test_error_grid(points: Mapping[float, Sequence[Mapping[str, Any]]]) -> tuple[np.ndarray, list[float]]:
     """Mean test error over seeds, [size, epoch] (NaN where no seed reached the epoch), and the sizes."""
-    from rethinking.experiments.report import read_metrics  # noqa: PLC0415
+    from rethinking.experiments.report import _mean_curve  # noqa: PLC0415
 
-    per_size = []
-    for group in points.values():
-        by_epoch: dict[int, list[float]] = {}
-        for r in group:
-            for m in read_metrics(r["run_dir"]):
-                by_epoch.setdefault(int(m["epoch"]), []).append(1 - m["test_accuracy"])
-        per_size.append(by_epoch)
-    epochs = max((max(e, default=0) for e in per_size), default=0)
-    grid = np.full((len(per_size), epochs + 1), np.nan)
-    for i, by_epoch in enumerate(per_size):
-        for epoch, values in by_epoch.items():
-            grid[i, epoch] = float(np.mean(values))
+    curves = [_mean_curve(group, lambda m: 1 - m["test_accuracy"], x=lambda m: m["epoch"])[:2]
+              for group in points.values()]
+    epochs = max((int(max(xs, default=0)) for xs, _ in curves), default=0)
+    grid = np.full((len(curves), epochs + 1), np.nan)
+    for i, (xs, means) in enumerate(curves):
+        grid[i, [int(x) for x in xs]] = means
     return grid, list(points)
 
 
