@@ -376,8 +376,8 @@ def write_examples(directory: Path, state: RunState) -> None:
     ev, d = state.train_examples, state.dynamics
     columns = np.stack([ev.index, ev.label, ev.true_label, ev.label_corrupted, d.first_correct, d.first_learned,
                         d.forgetting_events, d.epochs_correct, d.epochs_correct == 0, d.last_correct], axis=1)
-    # One formatting call for the whole table: written after every epoch, so per-row Python (about
-    # 20 us a row, 1 s an epoch on CIFAR-10's 50,000) would cost more than a small network's epoch.
+    # One formatting call for the whole table: it is written after every epoch, and per-row Python
+    # cost more than a small network's epoch (docs/benchmarks.md, "examples.csv").
     body = io.StringIO()
     np.savetxt(body, columns.astype(np.int64), fmt="%d", delimiter=",")
     atomic_write_text(directory / EXAMPLES_FILE, ",".join(EXAMPLE_COLUMNS) + "\n" + body.getvalue())
