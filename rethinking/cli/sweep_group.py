@@ -184,7 +184,7 @@ def report(results: str, out: str | None) -> None:
 
     RESULTS is the results.json (or its folder) that 'rethinking run' wrote.
     """
-    from rethinking.experiments.report import write_report  # noqa: PLC0415
+    from rethinking.reports.write import write_report  # noqa: PLC0415
 
     for path in write_report(results, out):
         click.echo(f"Wrote {path}")

@@ -374,7 +374,7 @@ def export_sweep(results: str | Path, destination: str | Path,
             column or no row left by ``only``.
     """
     from rethinking.atomic import atomic_write_with  # noqa: PLC0415
-    from rethinking.experiments.report import load_table  # noqa: PLC0415
+    from rethinking.reports.tables import load_table  # noqa: PLC0415
     from rethinking.training import rundir  # noqa: PLC0415
 
     table = load_table(results)

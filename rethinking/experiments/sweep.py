@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.config import RunConfig, config_digest
+from rethinking.reports.registry import REPORT_NAMES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -155,11 +156,9 @@ def parse_sweep(values: Mapping[str, Any], path: str = "") -> Sweep:
     extra = sorted(set(head) - {"name", "description", "reports", "seeds", "seed_varies"})
     if extra:
         raise _fail(path, f"unknown [sweep] keys {extra}: use name, description, reports, seeds, seed_varies.")
-    from rethinking.experiments.report import REPORTS  # noqa: PLC0415 (the registry of reports)
-
     reports = head.get("reports", [])
-    if not isinstance(reports, list) or any(r not in REPORTS for r in reports):
-        raise _fail(path, f"[sweep] reports must be a list of {', '.join(REPORTS)}. Received: {reports!r}")
+    if not isinstance(reports, list) or any(r not in REPORT_NAMES for r in reports):
+        raise _fail(path, f"[sweep] reports must be a list of {', '.join(REPORT_NAMES)}. Received: {reports!r}")
     base = values.get("base", {})
     if not isinstance(base, Mapping):
         raise _fail(path, "[base] must be a table (a partial RunConfig).")

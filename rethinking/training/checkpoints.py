@@ -236,7 +236,11 @@ def _load_dynamics(directory: Path, name: str, epoch: int) -> ExampleDynamics:
     if not older.is_file():
         raise FileNotFoundError(f"{path.name} is missing")
     first_correct = np.load(older, allow_pickle=False).astype(np.int32)
-    return dataclasses.replace(empty_dynamics(first_correct.size, since_epoch=epoch + 1), first_correct=first_correct)
+    # An example first correct at epoch >= 1 was learned then (epoch 0 is before training): the older
+    # checkpoint already says when; what it lacks (forgetting, epochs correct) counts from the next epoch.
+    first_learned = np.where(first_correct >= 1, first_correct, -1).astype(np.int32)
+    return dataclasses.replace(empty_dynamics(first_correct.size, since_epoch=epoch + 1), first_correct=first_correct,
+                               first_learned=first_learned)
 
 
 def _first_line(err: BaseException) -> str:

@@ -84,6 +84,12 @@ def update(dynamics: ExampleDynamics, correct: np.ndarray, epoch: int) -> Exampl
         last_correct=correct.copy())
 
 
+def forgetting_score(dynamics: ExampleDynamics, epochs: int) -> np.ndarray:
+    """Forgetting events as Toneva et al. (2019) rank them: an example never learned scores ``epochs``
+    (the epochs trained: more than any learned example can be forgotten), the others their count."""
+    return np.where(dynamics.first_learned < 0, np.int32(epochs), dynamics.forgetting_events).astype(np.int32)
+
+
 def from_history(history: np.ndarray) -> ExampleDynamics:
     """The dynamics of a whole correctness history: ``history[e, i]`` is example i at epoch e (0, 1, ...)."""
     history = np.asarray(history, bool)

@@ -46,6 +46,7 @@ from rethinking.config.run import content_identity
 from rethinking.config.run import run_identity
 from rethinking.config.reproducing_command import command_line
 from rethinking.training.runlock import LOCK_FILE
+from rethinking.training.dynamics import forgetting_score
 
 if TYPE_CHECKING:
     from rethinking.training.checkpoints import RunState
@@ -64,7 +65,7 @@ METRIC_COLUMNS = ("epoch", "step", "learning_rate", "batch_loss", "train_loss", 
                   "train_accuracy_corrupted", "train_accuracy_clean", "test_loss", "test_accuracy",
                   "best_test_accuracy", "epoch_seconds", "train_images_per_second")
 EXAMPLE_COLUMNS = ("index", "label", "true_label", "label_corrupted", "first_correct_epoch", "first_learned_epoch",
-                   "forgetting_events", "epochs_correct", "never_learned", "correct_at_end")
+                   "forgetting_events", "forgetting_score", "epochs_correct", "never_learned", "correct_at_end")
 # results.json statuses: the run has everything it promises on disk ...
 COMPLETE_STATUSES = ("finished", "fitted")
 # ... and outcomes a rerun would only repeat (a sweep skips them; diverging is deterministic).
@@ -370,12 +371,19 @@ def write_examples(directory: Path, state: RunState) -> None:
     """examples.csv: per training example, its labels and its learning dynamics (training/dynamics.py).
 
     ``first_correct_epoch`` counts the evaluation before training (epoch 0), ``first_learned_epoch``
-    only those after it; ``never_learned``: not correct at any evaluation after training began;
-    ``correct_at_end``: at the last evaluation. Counts cover the epochs from ``dynamics_since_epoch`` in results.json on.
+    only those after it; ``never_learned``: not correct at any evaluation after training began (the
+    one definition of "never fitted", also of ``examples_never_fitted`` in results.json);
+    ``forgetting_events``: the correct -> incorrect transitions counted; ``forgetting_score``: the
+    same, except that a never-learned example scores the epochs trained, more than any example
+    could be forgotten (Toneva et al. 2019 rank never-learned examples as forgotten the maximum
+    number of times); ``correct_at_end``: at the last evaluation. Counts cover the epochs from
+    ``dynamics_since_epoch`` in results.json on.
     """
     ev, d = state.train_examples, state.dynamics
+    never = d.first_learned < 0
     columns = np.stack([ev.index, ev.label, ev.true_label, ev.label_corrupted, d.first_correct, d.first_learned,
-                        d.forgetting_events, d.epochs_correct, d.epochs_correct == 0, d.last_correct], axis=1)
+                        d.forgetting_events, forgetting_score(d, state.epoch), d.epochs_correct, never,
+                        d.last_correct], axis=1)
     # One formatting call for the whole table: it is written after every epoch, and per-row Python
     # cost more than a small network's epoch (docs/benchmarks.md, "examples.csv").
     body = io.StringIO()
@@ -404,7 +412,8 @@ def results_record(config: RunConfig, state: RunState, status: str, directory: P
         "fit_threshold": config.train.fit_threshold,
         "fit_epoch": state.fit_epoch,
         "fit_step": state.fit_step,
-        "examples_never_fitted": int((state.first_correct < 0).sum()),
+        # Never correct at an evaluation after training began: examples.csv's never_learned, summed.
+        "examples_never_fitted": int((state.dynamics.first_learned < 0).sum()),
         # The fraction of training labels that differ from the true ones, as trained (for human and
         # matrix labels the measured noise rate; for partial corruption about p (K-1)/K).
         "labels_changed": (float(state.train_examples.label_corrupted.mean())

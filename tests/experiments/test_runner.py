@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rethinking.experiments.report import write_report
+from rethinking.reports.write import write_report
 from rethinking.experiments.runner import DONE_STATUSES, ERROR_FILE, plan, run_sweep
 from rethinking.experiments.sweep import parse_sweep
 from rethinking.training import train

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rethinking.experiments.report import REPORTS, paper_numbers
+from rethinking.reports.registry import REPORTS
+from rethinking.reports.tables import paper_numbers
 from rethinking.experiments.sweep import (
     SHIPPED_DIR, expand, find_sweep, load_sweep, shipped_sweeps, parse_assignment, parse_sweep, select, set_path,
 )

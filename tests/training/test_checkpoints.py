@@ -51,10 +51,12 @@ def test_a_checkpoint_of_an_older_version_resumes_with_counts_from_the_next_epoc
     checkpointer.save(RunState(epoch=3, dynamics=from_history(np.ones((4, 2), bool))))
     folder = tmp_path / "ckpt"
     (folder / "epoch-000003.examples.npz").unlink()
-    np.save(folder / "epoch-000003.first_correct.npy", np.array([2, -1], np.int32))
+    np.save(folder / "epoch-000003.first_correct.npy", np.array([2, -1, 0], np.int32))
     state = checkpointer.restore()
-    assert state.first_correct.tolist() == [2, -1] and state.dynamics.since_epoch == 4
-    assert state.dynamics.forgetting_events.tolist() == [0, 0] and state.dynamics.epochs_correct.tolist() == [0, 0]
+    assert state.first_correct.tolist() == [2, -1, 0] and state.dynamics.since_epoch == 4
+    # First correct at epoch 2 (after training began) was learned then; at epoch 0 (by chance) not yet.
+    assert state.dynamics.first_learned.tolist() == [2, -1, -1]
+    assert state.dynamics.forgetting_events.tolist() == [0, 0, 0] and state.dynamics.epochs_correct.tolist() == [0, 0, 0]
     (folder / "epoch-000003.first_correct.npy").unlink()  # neither file: a damaged checkpoint
     with pytest.raises(CheckpointError, match="examples.npz is missing"):
         checkpointer.restore()

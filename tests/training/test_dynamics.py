@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rethinking.training.dynamics import empty, from_history, update
+from rethinking.training.dynamics import empty, forgetting_score, from_history, update
 
 
 def test_forgetting_events_epochs_correct_and_first_fit_on_a_hand_made_history():
@@ -26,6 +26,10 @@ def test_forgetting_events_epochs_correct_and_first_fit_on_a_hand_made_history()
     assert d.epochs_correct.tolist() == [3, 3, 0, 5, 2]
     assert d.last_correct.tolist() == [True, True, False, True, True]
     assert d.first_correct.dtype == d.forgetting_events.dtype == np.int32
+    # Toneva et al.'s ranking: c, never learned, scores the 5 epochs trained, above every count.
+    assert forgetting_score(d, epochs=5).tolist() == [1, 2, 5, 0, 0]
+    order = np.argsort(-forgetting_score(d, epochs=5), kind="stable")
+    assert order.tolist()[:3] == [2, 1, 0]  # most forgotten first: c (never learned), then b (2), a (1)
 
 
 def test_update_is_pure_and_checks_the_length():

@@ -1,6 +1,6 @@
 """Reports of per-example learning dynamics: learning order and forgetting under label noise.
 
-Two reports of ``rethinking report`` (names in ``REPORTS`` of report.py), read from each run's
+Two reports of ``rethinking report`` (names in ``rethinking.reports.registry``), read from each run's
 ``metrics.csv`` and ``examples.csv`` (training/dynamics.py says how they are counted):
 
 * ``learning_order``: per grid point, the fraction of clean and of corrupted training examples
@@ -13,9 +13,15 @@ Two reports of ``rethinking report`` (names in ``REPORTS`` of report.py), read f
   ROC curve (AUROC; 0.5 = no better than chance) and the precision and recall at the threshold of
   the best F1, mean and 95% interval over seeds.
 
-Scores (ours): "forgotten often" is the forgetting-event count; "learned late" is the first epoch
-after training began at which an example was classified as labelled (``first_learned_epoch``;
+Scores: "forgotten often" is the forgetting-event count, never-learned examples ranking as forgotten
+the most (Toneva et al.; ``forgetting_score`` in examples.csv); "learned late" (ours) is the first
+epoch after training began at which an example was classified as labelled (``first_learned_epoch``;
 being right by chance before training does not count), never-learned examples ranking last.
+
+Claims: clean examples are fitted before corrupted ones (per run, the epoch at which half of the
+corrupted examples are fitted minus that of the clean ones; a run whose corrupted half is never
+fitted counts at its last epoch, a lower bound), and each score finds the corrupted examples better
+than chance (AUROC > 0.5), each a one-sided t-test over the seeds.
 """
 
 from __future__ import annotations
@@ -27,6 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
+from rethinking.reports.formatting import markdown, num_ci, pct_ci
+from rethinking.reports.plotting import NO_CURVES, plot_mean_curve, pyplot, save
+from rethinking.reports.stats import mean_ci, paired_t_p
+from rethinking.reports.tables import condition, finished, model_label, read_metrics, seed_groups
 
 EXAMPLES_FILE = "examples.csv"
 SCORES = ("forgotten often", "learned late")
@@ -72,10 +84,21 @@ def best_threshold(scores: Sequence[float], positives: Sequence[bool]) -> tuple[
     return best[0], best[1], best[2]
 
 
+def forgetting_score(examples: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Forgetting events, with never-learned examples ranked as forgotten the most (Toneva et al.
+    2019): the ``forgetting_score`` column, or, for an examples.csv written before it, the events
+    with never-learned examples set above the largest count (the same ranking)."""
+    if "forgetting_score" in examples:
+        return examples["forgetting_score"].astype(float)
+    events = examples["forgetting_events"].astype(float)
+    never = examples["first_learned_epoch"] < 0
+    return np.where(never, events.max(initial=0.0) + 1, events)
+
+
 def score(examples: Mapping[str, np.ndarray], name: str) -> np.ndarray:
     """Per example, one of ``SCORES``: higher means "more likely corrupted"."""
     if name == "forgotten often":
-        return examples["forgetting_events"].astype(float)
+        return forgetting_score(examples)
     if name == "learned late":
         # The first epoch correct after training began; the never learned rank after every learned one.
         first = examples["first_learned_epoch"].astype(float)
@@ -97,13 +120,9 @@ def separation(examples: Mapping[str, np.ndarray]) -> dict[str, tuple[float, flo
 def setting(row: Mapping[str, Any]) -> str:
     """A grid point's name: model, regularizers (dropout included) and label corruption (p, or the
     human label set or transition matrix)."""
-    from rethinking.experiments.report import model_label  # noqa: PLC0415
-
     regs = ((["crop"] if row.get("random_crop") else []) + ([f"wd {row['weight_decay']:g}"] if row.get("weight_decay")
             else []) + ([f"dropout {row['dropout']:g}"] if row.get("dropout") else []))
     if row.get("labels") in ("human", "matrix"):
-        from rethinking.experiments.report import condition  # noqa: PLC0415
-
         labels = condition(row)
     else:
         labels = f"p={row.get('corruption_prob') or 0:g}"
@@ -112,8 +131,6 @@ def setting(row: Mapping[str, Any]) -> str:
 
 def _noisy_groups(rows: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
     """Finished runs with some but not all labels corrupted, grouped by grid point."""
-    from rethinking.experiments.report import finished, seed_groups  # noqa: PLC0415
-
     noisy = [r for r in finished(rows) if (0 < (r.get("corruption_prob") or 0) < 1 or r.get("labels") in ("human", "matrix"))
              and r.get("pixels") in (None, "original")]
     return seed_groups(noisy)
@@ -125,9 +142,7 @@ def _epoch_reaching(metrics: Sequence[Mapping[str, float]], key: str, level: flo
 
 def _panels(count: int):
     """A figure with one panel per grid point, side by side: (figure, axes)."""
-    from rethinking.experiments.report import _plt  # noqa: PLC0415
-
-    fig, axes = _plt().subplots(1, count, figsize=(4.6 * count, 3.6), squeeze=False)
+    fig, axes = pyplot().subplots(1, count, figsize=(4.6 * count, 3.6), squeeze=False)
     return fig, axes[0]
 
 
@@ -137,18 +152,18 @@ def _label_panel(ax, row: Mapping[str, Any], xlabel: str, ylabel: str, **limits:
     ax.legend(fontsize=8)
 
 
-def learning_order(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
+def learning_order(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Sequence[Mapping[str, Any]] = ()
+                   ) -> Section:
     """Fraction of clean vs corrupted training examples fitted per epoch, one panel per grid point."""
-    from rethinking.experiments.report import _NO_CURVES, _markdown, _num_ci, _save, plot_mean_curve, read_metrics  # noqa: PLC0415
-
     groups = _noisy_groups(rows)
     if not groups:
-        return None, "No finished run with partially corrupted labels (0 < p < 1): nothing to split into clean and corrupted."
+        return Section(None, "No finished run with partially corrupted labels (0 < p < 1): nothing to split into clean "
+                       "and corrupted.")
     curves = [[r for r in g if read_metrics(r["run_dir"])] for g in groups]
     if not any(curves):
-        return None, _NO_CURVES
+        return Section(None, NO_CURVES)
     fig, axes = _panels(len(groups))
-    table = []
+    table, claims = [], []
     for ax, group in zip(axes, curves):
         if not group:
             continue
@@ -159,13 +174,31 @@ def learning_order(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path |
         reach = {key: [_epoch_reaching(read_metrics(r["run_dir"]), key, 0.5) for r in group]
                  for key in ("train_accuracy_clean", "train_accuracy_corrupted")}
         table.append([setting(group[0]), len(group),
-                      _num_ci([e for e in reach["train_accuracy_clean"] if e is not None]),
-                      _num_ci([e for e in reach["train_accuracy_corrupted"] if e is not None])
+                      num_ci([e for e in reach["train_accuracy_clean"] if e is not None]),
+                      num_ci([e for e in reach["train_accuracy_corrupted"] if e is not None])
                       + _missing(reach["train_accuracy_corrupted"])])
-    path = _save(fig, out / "learning_order.png")
-    text = _markdown(["grid point", "seeds", "epoch half the clean examples are fitted",
-                      "epoch half the corrupted examples are fitted"], table)
-    return path, text
+        claims.append(_order_claim(group, reach))
+    path = save(fig, out / "learning_order.png" if out else None)
+    text = markdown(["grid point", "seeds", "epoch half the clean examples are fitted",
+                     "epoch half the corrupted examples are fitted"], table)
+    return Section(path, text, tuple(judge(claims)))
+
+
+def _order_claim(group: Sequence[Mapping[str, Any]], reach: Mapping[str, Sequence[float | None]]) -> Claim:
+    """Clean before corrupted: per run, corrupted minus clean epoch of half fitted (censored: last epoch)."""
+    lags = []
+    for run, clean, corrupted in zip(group, reach["train_accuracy_clean"], reach["train_accuracy_corrupted"]):
+        last = read_metrics(run["run_dir"])[-1]["epoch"]
+        lags.append((corrupted if corrupted is not None else last) - (clean if clean is not None else last))
+    censored = sum(c is None for c in reach["train_accuracy_corrupted"])
+    mean, half, n = mean_ci(lags)
+    estimate = (f"{'≥ ' if censored else ''}{mean:+.1f}" + (f" ± {half:.1f}" if half is not None else "") +
+                f" epochs (n={n}" + (f", {censored} censored at the last epoch" if censored else "") + ")")
+    statement = f"{setting(group[0])}: clean examples are fitted before corrupted ones"
+    p = paired_t_p(lags, "greater")
+    if p is None:
+        return Claim(statement, estimate, "one seed: no test", direction=mean > 0, verdict=INCONCLUSIVE)
+    return Claim(statement, estimate, f"t-test over the seeds, one-sided p = {p:.2g}", p, mean > 0)
 
 
 def _missing(values: Sequence[Any]) -> str:
@@ -173,19 +206,17 @@ def _missing(values: Sequence[Any]) -> str:
     return f" ({gone} run(s) never)" if gone else ""
 
 
-def forgetting(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
+def forgetting(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Sequence[Mapping[str, Any]] = ()) -> Section:
     """Forgetting-event histograms (clean vs corrupted) and how well the dynamics find the noise."""
-    from rethinking.experiments.report import _markdown, _pct_ci, _save  # noqa: PLC0415
-
     groups = _noisy_groups(rows)
     if not groups:
-        return None, "No finished run with partially corrupted labels (0 < p < 1): nothing to compare."
+        return Section(None, "No finished run with partially corrupted labels (0 < p < 1): nothing to compare.")
     with_examples = [[(r, ex) for r in g if (ex := read_examples(r["run_dir"])) is not None] for g in groups]
     if not any(with_examples):
-        return None, ("The histograms need the runs' examples.csv with forgetting counts (written since this "
-                      "version; 'rethinking export' copies it for these reports).")
+        return Section(None, "The histograms need the runs' examples.csv with forgetting counts (written since this "
+                             "version; 'rethinking export' copies it for these reports).")
     fig, axes = _panels(len(groups))
-    table = []
+    table, claims = [], []
     for ax, group in zip(axes, with_examples):
         if not group:
             continue
@@ -200,19 +231,27 @@ def forgetting(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | Non
                               for _, ex in group] for name, want in (("clean", False), ("corrupted", True))}
         row = [setting(group[0][0]), len(group), _ci(mean_events["clean"]), _ci(mean_events["corrupted"])]
         for name in ("forgotten often", "learned late"):
-            row += [_ci([s[name][0] for s in per_seed]), _pct_ci([s[name][1] for s in per_seed]),
-                    _pct_ci([s[name][2] for s in per_seed])]
+            row += [_ci([s[name][0] for s in per_seed]), pct_ci([s[name][1] for s in per_seed]),
+                    pct_ci([s[name][2] for s in per_seed])]
         table.append(row)
-    path = _save(fig, out / "forgetting.png")
+        for name in SCORES:
+            aurocs = [s[name][0] for s in per_seed]
+            mean, half, n = mean_ci(aurocs)
+            estimate = f"AUROC {mean:.2f}" + (f" ± {half:.2f}" if half is not None else "") + f" (n={n})"
+            statement = f"{setting(group[0][0])}: '{name}' finds the corrupted examples better than chance"
+            p = paired_t_p([a - 0.5 for a in aurocs], "greater")
+            claims.append(Claim(statement, estimate, f"t-test of AUROC > 0.5 over the seeds, one-sided p = {p:.2g}",
+                                p, mean > 0.5) if p is not None else
+                          Claim(statement, estimate, "one seed: no test", direction=mean > 0.5, verdict=INCONCLUSIVE))
+    path = save(fig, out / "forgetting.png" if out else None)
     header = ["grid point", "seeds", "forgetting events, clean", "forgetting events, corrupted",
               "AUROC forgotten often", "precision %", "recall %", "AUROC learned late", "precision %", "recall %"]
     note = ("AUROC: how well a score picks out the corrupted examples (0.5: chance, 1: perfectly); precision "
             "and recall at the threshold of the best F1. Mean ± 95% interval over seeds.")
-    return path, _markdown(header, table) + "\n\n" + note
+    return Section(path, markdown(header, table) + "\n\n" + note, tuple(judge(claims)))
 
 
 def _ci(values: Sequence[float]) -> str:
-    from rethinking.experiments.report import mean_ci  # noqa: PLC0415
 
     mean, half, n = mean_ci(values)
     if n == 0:

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from rethinking.experiments.report import accuracy_table, condition, model_label, training_loss
+from rethinking.reports.accuracy import accuracy_table
+from rethinking.reports.tables import condition, model_label, training_loss
 
 
 def test_figure1a_plots_the_training_mode_batch_loss_and_falls_back_before_the_first_step():
@@ -29,8 +30,8 @@ def test_the_accuracy_table_names_each_runs_data_and_matches_paper_cells_only_fo
             "corruption_prob": 0.0, "status": "fitted", "train_accuracy": 1.0, "test_accuracy": 0.4,
             "best_test_accuracy": 0.42}
     rows = accuracy_table([{**base, "pixels": "original"}, {**base, "pixels": "random"}], paper).splitlines()
-    assert "| true labels | 100.00 / 40.00 | 42.00 | 100.00 / 50.51 |" in rows[2]
-    assert "| random pixels | 100.00 / 40.00 | 42.00 | - |" in rows[3]
+    assert "| true labels | 100.00 / 40.00 | 42.00 | **0 of 1** | 100.00 / 50.51 |" in rows[2]  # no fit_step: marked
+    assert "| random pixels | 100.00 / 40.00 | 42.00 | **0 of 1** | - |" in rows[3]
 
 
 def test_model_labels_say_batch_norm_and_width_when_they_differ_from_the_papers():
@@ -41,7 +42,8 @@ def test_model_labels_say_batch_norm_and_width_when_they_differ_from_the_papers(
 
 
 def test_the_papers_numbers_are_stored_once_and_match_its_tables():
-    from rethinking.experiments.report import REPORTS, _claims, _paper_rows, paper_numbers
+    from rethinking.reports.registry import REPORTS
+    from rethinking.reports.tables import paper_claims, paper_numbers, paper_rows
 
     paper = paper_numbers()
     assert set(paper["claims"]) == set(REPORTS)  # every report has the paper's word on it
@@ -57,21 +59,13 @@ def test_the_papers_numbers_are_stored_once_and_match_its_tables():
         assert math.isclose(point["test_error"], 100 - row["test"])
     # A sweep's own [paper] tables take precedence; its notes are listed after the paper's claims.
     own = {"paper": {"table1": [{"model": "mlp", "train": 1.0, "test": 2.0}], "notes": ["mine"]}}
-    assert _paper_rows(own, "table1") == own["paper"]["table1"] and _paper_rows(own, "table2") == paper["table2"]
-    assert _claims(own, ["figure1b"]) == [*paper["claims"]["figure1b"], "mine"]
+    assert paper_rows(own, "table1") == own["paper"]["table1"] and paper_rows(own, "table2") == paper["table2"]
+    assert paper_claims(own, ["figure1b"]) == [*paper["claims"]["figure1b"], "mine"]
 
 
-def test_seed_statistics_intervals_and_trend_tests():
-    from rethinking.experiments.report import mean_ci, seed_groups, trend_test
+def test_runs_that_differ_by_seed_only_form_one_group():
+    from rethinking.reports.tables import seed_groups
 
-    mean, half, n = mean_ci([1.0, 2.0, 3.0])
-    assert (mean, n) == (2.0, 3) and math.isclose(half, 4.302653 / math.sqrt(3), rel_tol=1e-5)  # t(0.975, 2) = 4.3027
-    assert mean_ci([0.5]) == (0.5, None, 1) and mean_ci([])[2] == 0
-    rising = trend_test([0, 0, 0.5, 0.5, 1, 1], [100, 110, 200, 190, 300, 320], "time grows")
-    assert "**supported**" in rising and "rho = 0.96" in rising  # Pearson correlation of the ranks (ties averaged)
-    flat = trend_test([0, 0, 0.5, 0.5, 1, 1], [100, 300, 200, 110, 190, 120], "time grows")
-    assert "**not supported**" in flat
-    assert "not tested" in trend_test([0, 1], [1, 2], "x")
     rows = [{"model": "mlp", "labels": "true", "corruption_prob": 0.0, "seed": s} for s in (0, 1)] + \
         [{"model": "mlp", "labels": "random", "corruption_prob": 1.0, "seed": 0}]
     assert [len(g) for g in seed_groups(rows)] == [2, 1]
@@ -87,21 +81,25 @@ def test_the_accuracy_table_shows_mean_and_interval_over_seeds():
 
 
 def test_figure2a_shows_each_grid_point_once_with_its_interval_over_seeds(tmp_path):
-    from rethinking.experiments.report import figure2a
+    from rethinking.reports.figure2 import figure2a
 
     base = {"model": "alexnet_small", "batch_norm": False, "random_crop": False, "weight_decay": 0.0, "labels": "true",
             "corruption_prob": 0.0, "pixels": "original", "status": "finished"}
     rows = [{**base, "seed": s, "test_accuracy": acc, "best_test_accuracy": acc + 0.02, "best_test_epoch": 5 + s}
             for s, acc in ((0, 0.40), (1, 0.42), (2, 0.44))]
-    path, text = figure2a(rows, tmp_path)
+    section = figure2a(rows, tmp_path)
+    path, text = section.figure, section.text
     assert path is not None and path.with_suffix(".pdf").is_file()
     body = text.splitlines()[2:]
     assert len(body) == 1 and "42.00 ± 4.97 (n=3)" in body[0] and "5, 6, 7" in body[0]  # t(0.975, 2) x 0.02 / sqrt(3)
     assert "2.00 ± 0.00 (n=3)" in body[0]  # the early-stopping gain
+    claim, = section.claims  # best above final in every run, no spread: p = 0
+    assert claim.estimate == "+2.00 ± 0.00 points (n=3 runs)" and claim.verdict == "supported"
 
 
 def test_figure1a_draws_one_mean_curve_per_condition_with_a_band_over_seeds(tmp_path):
-    from rethinking.experiments.report import _mean_curve, figure1a
+    from rethinking.reports.figure1 import figure1a
+    from rethinking.reports.plotting import mean_curve
 
     rows = []
     for seed, losses in ((0, [2.3, 1.0, 0.2]), (1, [2.3, 1.2, 0.4])):
@@ -113,18 +111,19 @@ def test_figure1a_draws_one_mean_curve_per_condition_with_a_band_over_seeds(tmp_
         rows.append({"model": "mlp_1x512", "labels": "random", "corruption_prob": 1.0, "pixels": "original",
                      "seed": seed, "status": "fitted", "fit_step": 80, "train_accuracy": 1.0, "test_accuracy": 0.1,
                      "run_dir": str(run)})
-    xs, ys, halves = _mean_curve(rows, lambda m: m["batch_loss"] if m["batch_loss"] == m["batch_loss"] else m["train_loss"])
+    xs, ys, halves = mean_curve(rows, lambda m: m["batch_loss"] if m["batch_loss"] == m["batch_loss"] else m["train_loss"])
     assert xs == [0.0, 0.04, 0.08] and ys == pytest.approx([2.3, 1.1, 0.3])
     sd = math.sqrt(2 * 0.1**2)  # of 1.0 and 1.2
     assert halves[0] == 0.0 and halves[1] == pytest.approx(12.706205 * sd / math.sqrt(2), rel=1e-5)
-    path, text = figure1a(rows, tmp_path)
-    assert path is not None and path.is_file()
-    assert [line for line in text.splitlines()[2:]] == [
-        "| mlp_1x512 | random labels | fitted | 80 ± 0 (n=2) | 100.00 ± 0.00 (n=2) | 10.00 ± 0.00 (n=2) |"]
+    section = figure1a(rows, tmp_path)
+    assert section.figure is not None and section.figure.is_file()
+    assert [line for line in section.text.splitlines()[2:]] == [
+        "| mlp_1x512 | random labels | 80 ± 0 (n=2) | - | 100.00 ± 0.00 (n=2) | 10.00 ± 0.00 (n=2) |"]
+    assert section.claims[0].estimate == "2 of 2 runs" and section.claims[0].verdict == "supported"
 
 
 def test_figure2b_draws_one_band_per_grid_point(tmp_path):
-    from rethinking.experiments.report import figure2b
+    from rethinking.reports.figure2 import figure2b
 
     rows = []
     for seed, accs in ((0, [0.1, 0.6, 0.9]), (1, [0.1, 0.5, 0.8])):
@@ -136,7 +135,8 @@ def test_figure2b_draws_one_band_per_grid_point(tmp_path):
                      "labels": "true", "corruption_prob": 0.0, "pixels": "original", "seed": seed, "status": "finished",
                      "train_accuracy": accs[-1], "test_accuracy": accs[-1] / 2, "best_test_accuracy": accs[-1] / 2,
                      "run_dir": str(run)})
-    path, text = figure2b(rows, tmp_path)
+    section = figure2b(rows, tmp_path)
+    path, text = section.figure, section.text
     assert path is not None and len(text.splitlines()) == 3  # one row for the two seeds
     assert "85.00 ± 63.53 (n=2)" in text  # mean of 0.9 and 0.8; t(0.975, 1) x sd 0.0707 / sqrt(2)
 
@@ -145,7 +145,7 @@ def test_report_of_a_three_seed_table_has_intervals_error_bars_and_trend_tests(t
     """write_report on a 3-seed Figure 1b/1c table (no training: the rows a sweep would write)."""
     import json
 
-    from rethinking.experiments.report import write_report
+    from rethinking.reports.write import write_report
 
     rows = []
     for p, steps, test in ((0.0, (100, 110, 120), 0.60), (0.5, (150, 160, 170), 0.35), (1.0, (200, 210, 230), 0.10)):
@@ -159,11 +159,17 @@ def test_report_of_a_three_seed_table_has_intervals_error_bars_and_trend_tests(t
     table = {"sweep": "seeds", "reports": ["figure1b", "figure1c"], "paper": {}, "runs": rows}
     (tmp_path / "results.json").write_text(json.dumps(table))
     written = {p.name for p in write_report(tmp_path / "results.json", tmp_path / "report")}
-    assert {"figure1b.png", "figure1c.png", "report.md"} <= written
+    assert {"figure1b.png", "figure1c.png", "report.md", "claims.md"} <= written
     for name in ("figure1b", "figure1c"):  # every figure in three formats
         assert (tmp_path / "report" / f"{name}.pdf").is_file() and (tmp_path / "report" / f"{name}.svg").is_file()
     text = (tmp_path / "report" / "report.md").read_text()
-    assert "| mlp_1x512 | 0.5 | 160 ± 25 (n=3) |" in text  # mean steps ± t(0.975, 2) x sd 10 / sqrt(3)
+    # Per seed 150/100, 160/110, 170/120: mean 1.457, sd 0.0417, t(0.975, 2) = 4.303.
+    assert "| mlp_1x512 | 0.5 | 160 ± 25 (n=3) | 1.46 ± 0.10 (n=3, paired by seed) | 0 |" in text
     assert "| mlp_1x512 | 0.5 | 64.00 ± 2.48 (n=3) |" in text  # test error: 100 - (35, 36, 37)%
-    assert "mlp_1x512: time to fit grows with p: Spearman rho = 0.95" in text and text.count("**supported**") == 2
+    # Page's L over 3 seeds x 3 levels, every seed in order: exact p = (1/6)^3; Holm over the claims.
+    assert "| mlp_1x512: time to fit grows with p | mean within-seed Spearman rho = 1.00 | Page's L = 42, exact " \
+        "one-sided p = 0.0046 (3 seeds x 3 levels)" in text
+    assert text.count("**supported**") == 3  # the two trends and random labels slower than true
+    claims = (tmp_path / "report" / "claims.md").read_text()
+    assert claims.startswith("**figure1b**") and "time ratio 1.94 ± 0.13 (n=3, paired by seed)" in claims
     assert "data seeds 0, 1, 2" in text

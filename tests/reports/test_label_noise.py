@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rethinking.experiments.report import write_report
+from rethinking.reports.write import write_report
 from rethinking.experiments.runner import run_sweep
 from rethinking.experiments.sweep import load_sweep
 

@@ -14,36 +14,58 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
+from rethinking.reports.formatting import markdown, pct_ci
+from rethinking.reports.plotting import pyplot, save
+from rethinking.reports.stats import mean_ci, pair_by_seed, paired, paired_t_p
+from rethinking.reports.tables import condition, finished, model_label, regularizers, seed_groups
+
 
 def point_name(row: Mapping[str, Any]) -> str:
     """A grid point: model, regularizers and its labels (``human labels (worst)``, ...)."""
-    from rethinking.experiments.report import condition, model_label, regularizers  # noqa: PLC0415
-
     labels = condition(row)
     if row.get("labels") == "partial" and row.get("label_noise") == "wrong":
         labels += " (wrong class)"
     return f"{model_label(row)}, {regularizers(row)}, {labels}"
 
 
-def label_noise(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
-    """The table and the test-error figure of the kinds of label noise."""
-    from rethinking.experiments.report import (_markdown, _pct_ci, _plt, _save, finished, mean_ci,  # noqa: PLC0415
-                                               seed_groups)
+def noise_claims(groups: Sequence[Sequence[Mapping[str, Any]]]) -> list[Claim]:
+    """Every two kinds of label noise compared on final test accuracy, paired by seed, two-sided
+    (no direction is claimed in advance)."""
+    noisy = [g for g in groups if any(r.get("labels_changed") for r in g)]
+    claims = []
+    for i, first in enumerate(noisy):
+        for second in noisy[i + 1:]:
+            pairs = pair_by_seed(first, second)
+            diff = paired([(a["test_accuracy"], b["test_accuracy"]) for a, b in pairs], "difference")
+            s = diff.summary
+            if not s.n:
+                continue
+            statement = f"test accuracy differs: {point_name(first[0])} vs {point_name(second[0])}"
+            estimate = f"{100 * s.mean:+.2f}" + (f" ± {100 * s.half:.2f}" if s.half is not None else "") + \
+                f" points (n={s.n}, paired by seed)"
+            p = paired_t_p(diff.values, "two-sided")
+            claims.append(Claim(statement, estimate, f"paired t-test, two-sided p = {p:.2g}", p) if p is not None
+                          else Claim(statement, estimate, "one seed: no test", verdict=INCONCLUSIVE))
+    return claims
 
+
+def label_noise(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Sequence[Mapping[str, Any]] = ()) -> Section:
+    """The table and the test-error figure of the kinds of label noise."""
     groups = seed_groups([r for r in finished(rows) if r.get("pixels") in (None, "original")])
     if not groups:
-        return None, "No finished run on original pixels yet."
+        return Section(None, "No finished run on original pixels yet.")
     table, names, finals, bests = [], [], [], []
     for group in groups:
         name = point_name(group[0])
-        table.append([name, len(group), _pct_ci([r.get("labels_changed") for r in group]),
-                      _pct_ci([r.get("train_accuracy_clean") for r in group]),
-                      _pct_ci([r.get("train_accuracy_corrupted") for r in group]),
-                      _pct_ci([r.get("test_accuracy") for r in group]), _pct_ci([r.get("best_test_accuracy") for r in group])])
+        table.append([name, len(group), pct_ci([r.get("labels_changed") for r in group]),
+                      pct_ci([r.get("train_accuracy_clean") for r in group]),
+                      pct_ci([r.get("train_accuracy_corrupted") for r in group]),
+                      pct_ci([r.get("test_accuracy") for r in group]), pct_ci([r.get("best_test_accuracy") for r in group])])
         names.append(name)
         finals.append(mean_ci([1 - r["test_accuracy"] for r in group if r.get("test_accuracy") is not None]))
         bests.append(mean_ci([1 - r["best_test_accuracy"] for r in group if r.get("best_test_accuracy") is not None]))
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.4))
     y = list(range(len(names)))
     for offset, stats, label in ((-0.18, finals, "final"), (0.18, bests, "best epoch")):
@@ -53,9 +75,9 @@ def label_noise(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | No
     ax.invert_yaxis()
     ax.set(xlabel="test error (mean, 95% interval over seeds)", xlim=(0, 1))
     ax.legend(fontsize=7)
-    path = _save(fig, out / "label_noise.png")
+    path = save(fig, out / "label_noise.png" if out else None)
     header = ["grid point", "seeds", "labels changed %", "train acc % (clean examples)", "train acc % (changed)",
               "test acc % (final)", "test acc % (best epoch)"]
     note = ("'Labels changed' is measured on the training examples as trained (results.json labels_changed); "
             "train accuracy on the changed examples is how much of the noise the network memorized.")
-    return path, _markdown(header, table) + "\n\n" + note
+    return Section(path, markdown(header, table) + "\n\n" + note, tuple(judge(noise_claims(groups))))

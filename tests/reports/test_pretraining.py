@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rethinking.experiments.report import write_report
+from rethinking.reports.write import write_report
 from rethinking.experiments.runner import run_sweep, share, sources_of
 from rethinking.experiments.sweep import expand, parse_sweep
 

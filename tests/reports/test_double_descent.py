@@ -8,9 +8,10 @@ import csv
 import numpy as np
 import pytest
 
-from rethinking.experiments.double_descent import (curves, double_descent, double_descent_epochs, epoch_shape,
-                                                   noise_label, peak_verdict, size_key)
-from rethinking.experiments.report import write_report
+from rethinking.reports.double_descent import (curves, double_descent, double_descent_epochs, epoch_shape,
+                                               noise_label, peak_claims, size_key, threshold_sentence,
+                                               training_dips)
+from rethinking.reports.write import write_report
 from rethinking.experiments.runner import run_sweep
 from rethinking.experiments.sweep import parse_sweep
 
@@ -44,26 +45,41 @@ def _seeds(*means, spread=(0.0, 0.01, -0.01)):
     return [{(seed, seed): m + d for seed, d in enumerate(spread)} for m in means]
 
 
-def test_peak_verdict_needs_the_peak_beyond_the_paired_intervals():
+def _verdicts(sizes, errors):
+    from rethinking.reports.claims import judge
+
+    return [c.verdict for c in judge(peak_claims("20%", sizes, errors, "hidden units"))]
+
+
+def test_a_peak_needs_both_paired_differences_beyond_chance():
     sizes = [2, 8, 16, 64]
-    train = [0.5, 0.2, 0.0, 0.0]
-    text = peak_verdict(sizes, _seeds(0.30, 0.25, 0.35, 0.20), train, "hidden units")
-    assert text.startswith("**a peak** (test error 35.00% at hidden units 16, against 25.00% at 8 and 20.00% at 64")
-    assert "+10.00 ± 0.00 points over 8 (n=3)" in text and "+15.00 ± 0.00 points over 64 (n=3)" in text
-    assert "first reaches zero" in text and "at hidden units 16" in text
-    # Seeds that disagree on the order: the same means, no peak beyond the paired intervals.
+    claims = peak_claims("20%", sizes, _seeds(0.30, 0.25, 0.35, 0.20, spread=(0.0, 0.01, -0.02)), "hidden units")
+    assert [c.statement for c in claims] == [
+        "20% noise: test error at hidden units 16 (the peak) is above the smaller hidden units 8",
+        "20% noise: test error at hidden units 16 (the peak) is above the largest hidden units 64"]
+    assert claims[0].estimate == "+10.00 ± 0.00 points (n=3, paired by seed; 34.67% vs 24.67%)"  # spread 0, .01, -.02
+    assert _verdicts(sizes, _seeds(0.30, 0.25, 0.35, 0.20)) == ["supported", "supported"]
+    # Seeds that disagree on the order before the peak: above the largest size, but not beyond chance
+    # above the smaller one, so no peak (a peak needs both).
     noisy = [{0: 0.30, 1: 0.30, 2: 0.30}, {0: 0.20, 1: 0.40, 2: 0.15}, {0: 0.35, 1: 0.30, 2: 0.40},
              {0: 0.20, 1: 0.20, 2: 0.20}]
-    assert peak_verdict(sizes, noisy, train, "hidden units").startswith("**no peak beyond the intervals**")
-    # Seeds with a large spread that is the same at every size: paired, the peak stands out.
-    assert peak_verdict(sizes, _seeds(0.30, 0.25, 0.35, 0.20, spread=(0.0, 0.1, -0.1)), train,
-                        "units").startswith("**a peak**")
-    # Falling all the way: no peak.
-    assert peak_verdict(sizes, _seeds(0.4, 0.3, 0.2, 0.1), train, "units").startswith("**no peak**")
+    assert _verdicts(sizes, noisy) == ["inconclusive", "supported"]
+    # A large spread that is the same at every size: paired, the peak stands out.
+    assert _verdicts(sizes, _seeds(0.30, 0.25, 0.35, 0.20, spread=(0.0, 0.1, -0.1))) == ["supported", "supported"]
     one = [{0: m} for m in (0.30, 0.25, 0.35, 0.20)]
-    assert "one seed" in peak_verdict(sizes, one, train, "units") and "beyond" in peak_verdict(sizes, one, train, "units")
-    assert "no size reaches zero training error" in peak_verdict(sizes, _seeds(0.3, 0.25, 0.35, 0.2), [0.5] * 4, "units")
-    assert peak_verdict(sizes[:2], _seeds(0.3, 0.25), train[:2], "units").startswith("fewer than 3 sizes")
+    assert _verdicts(sizes, one) == ["inconclusive", "inconclusive"]  # one seed: no test
+    assert peak_claims("20%", sizes[:2], _seeds(0.3, 0.25), "units") == []
+
+
+def test_the_interpolation_threshold_is_where_training_error_first_reaches_zero():
+    assert threshold_sentence([2, 8, 16], [0.5, 0.0, 0.0], "hidden units").endswith("at hidden units 8")
+    assert threshold_sentence([2, 8], [0.5, 0.2], "units") == "no size reaches zero training error"
+
+
+def test_a_dip_of_the_training_accuracy_is_counted():
+    metrics = [{"train_accuracy": a} for a in (0.5, 0.9, 1.0, 0.88, 0.99, 1.0, float("nan"))]
+    assert training_dips(metrics) == 1  # 0.88 is 12 points below the best so far
+    assert training_dips([{"train_accuracy": a} for a in (0.5, 0.97, 1.0, 0.96)]) == 0  # 4 points: not a dip
 
 
 def test_epoch_shape_finds_the_largest_rise_and_the_end():
@@ -81,8 +97,8 @@ def test_epoch_shape_finds_the_largest_rise_and_the_end():
 def test_no_size_axis_is_said_in_one_line(tmp_path):
     rows = [_row(8, 0, s, 0.9) for s in (0, 1)]
     for report in (double_descent, double_descent_epochs):
-        path, text = report(rows, tmp_path)
-        assert path is None and text.startswith("No model size varies")
+        section = report(rows, tmp_path)
+        assert section.figure is None and section.text.startswith("No model size varies")
 
 
 SWEEP = {
@@ -109,16 +125,17 @@ def test_both_figures_and_tables_from_a_tiny_real_width_sweep(tmp_path):
     assert (tmp_path / "report" / "double_descent.pdf").is_file()
     text = (tmp_path / "report" / "report.md").read_text()
     model_wise = text.split("## double_descent\n")[1].split("## double_descent_epochs")[0]
-    # One row per noise level and width, each over the two seeds, and one verdict per noise level.
+    # One row per noise level and width, each over the two seeds, and two peak claims per noise level.
     for noise in ("0%", "20% wrong"):
         for units in (2, 8, 32):
             assert f"| {noise} | {units} | 2 |" in model_wise
-        assert f"- {noise} noise: **" in model_wise
+        assert model_wise.count(f"| {noise} noise: test error at hidden units") == 2
+        assert f"- {noise} noise: " in model_wise  # the interpolation threshold
     # The test error in the table is the mean of the runs' final test errors.
     mine = [r for r in rows if r["units"] == 8 and r["corruption_prob"] == 0]
     mean = 100 * np.mean([1 - r["test_accuracy"] for r in mine])
     line = next(line for line in model_wise.splitlines() if line.startswith("| 0% | 8 | 2 |"))
     assert line.split(" | ")[4].startswith(f"{mean:.2f} ±")
     epoch_wise = text.split("## double_descent_epochs")[1]
-    assert epoch_wise.count("| 20% wrong |") == 3 and "(epoch " in epoch_wise
+    assert epoch_wise.count("| 20% wrong |") == 3 and "(epoch " in epoch_wise and "Median test error over seeds" in epoch_wise
     assert "Belkin et al. 2019" in text and "Nakkiran et al. 2019" in text

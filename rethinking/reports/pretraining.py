@@ -15,11 +15,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
+from rethinking.reports.formatting import markdown, num_ci, pct_ci
+from rethinking.reports.plotting import plot_mean_curve, pyplot, save
+from rethinking.reports.stats import fit_time, paired, paired_t_p
+from rethinking.reports.tables import DESCRIPTORS, condition, finished, model_label, read_metrics, seed_groups, source_kind
+
 
 def _from_scratch_key(row: Mapping[str, Any]) -> tuple:
-    from rethinking.experiments.report import _DESCRIPTORS  # noqa: PLC0415
 
-    return tuple(row.get(c) for c in _DESCRIPTORS if c != "init_from")
+    return tuple(row.get(c) for c in DESCRIPTORS if c != "init_from")
 
 
 def split_runs(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]],
@@ -29,8 +34,6 @@ def split_runs(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any
     A source is a row another row starts from; "from scratch" are the rows without a source whose
     grid point (all but the source) is that of a started row.
     """
-    from rethinking.experiments.report import finished  # noqa: PLC0415
-
     done = finished(rows)
     used = {r.get("init_from") for r in done if r.get("init_from")}
     sources = [r for r in done if r.get("run") in used]
@@ -42,8 +45,6 @@ def split_runs(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any
 
 def start_label(row: Mapping[str, Any]) -> str:
     """``from scratch`` or ``from <kind of source>``."""
-    from rethinking.experiments.report import source_kind  # noqa: PLC0415
-
     return f"from {source_kind(row['init_from'])}" if row.get("init_from") else "from scratch"
 
 
@@ -51,39 +52,42 @@ def _fit_epoch(row: Mapping[str, Any]) -> float | None:
     return row.get("fit_epoch") if row.get("fit_epoch") not in (None, "") else None
 
 
-def pretraining(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | None, str]:
+def pretraining(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Sequence[Mapping[str, Any]] = ()) -> Section:
     """The comparison table, the paired differences and the accuracy-per-epoch figure."""
-    from rethinking.experiments.report import (_markdown, _num_ci, _pct_ci, _plt, _save, condition,  # noqa: PLC0415
-                                               mean_ci, model_label, plot_mean_curve, read_metrics, seed_groups)
-
     sources, started, scratch = split_runs(rows)
     if not started:
-        return None, "No finished run starts from another run of the sweep (init_from_run): nothing to compare."
+        return Section(None, "No finished run starts from another run of the sweep (init_from_run): nothing to compare.")
     table = []
     for group in seed_groups(scratch + started):
         first = group[0]
         fitted = [_fit_epoch(r) for r in group if _fit_epoch(r) is not None]
         table.append([model_label(first), condition(first), start_label(first), len(group),
-                      _num_ci(fitted) + (f" ({len(group) - len(fitted)} not fitted)" if len(fitted) < len(group) else ""),
-                      _pct_ci([r.get("test_accuracy") for r in group]), _pct_ci([r.get("best_test_accuracy") for r in group])])
+                      num_ci(fitted) + (f" ({len(group) - len(fitted)} not fitted)" if len(fitted) < len(group) else ""),
+                      pct_ci([r.get("test_accuracy") for r in group]), pct_ci([r.get("best_test_accuracy") for r in group])])
     by_seed = {(_from_scratch_key(r), r.get("seed"), r.get("init_seed")): r for r in scratch}
-    paired = []
+    differences, claims = [], []
     for group in seed_groups(started):
         pairs = [(r, by_seed.get((_from_scratch_key(r), r.get("seed"), r.get("init_seed")))) for r in group]
         pairs = [(r, s) for r, s in pairs if s is not None]
         if not pairs:
             continue
-        epochs = [_fit_epoch(r) - _fit_epoch(s) for r, s in pairs if _fit_epoch(r) is not None and _fit_epoch(s) is not None]
-        tests = [r["test_accuracy"] - s["test_accuracy"] for r, s in pairs]
-        mean, half, n = mean_ci(epochs)
-        verdict = "-" if n < 2 or half is None else ("faster" if mean + half < 0 else "slower" if mean - half > 0
-                                                      else "no difference beyond the interval")
-        paired.append([model_label(group[0]), condition(group[0]), start_label(group[0]), len(pairs),
-                       (f"{mean:+.1f}" + (f" ± {half:.1f}" if half is not None else "")) if n else "-", verdict,
-                       _pct_ci(tests)])
+        name = f"{model_label(group[0])}, {condition(group[0])}, {start_label(group[0])}"
+        epochs = paired([(fit_time(r, "fit_epoch", "epochs_trained"), fit_time(s, "fit_epoch", "epochs_trained"))
+                         for r, s in pairs], "difference")
+        tests = paired([(r["test_accuracy"], s["test_accuracy"]) for r, s in pairs], "difference")
+        differences.append([model_label(group[0]), condition(group[0]), start_label(group[0]), len(pairs),
+                            epochs.text(1), pct_ci(tests.values)])
+        for what, diff, digits in (("epochs to fit", epochs, 1), ("final test accuracy", tests, None)):
+            p = paired_t_p(diff.values, "two-sided")
+            estimate = diff.text(1) if digits else (
+                f"{100 * diff.summary.mean:+.2f}" + (f" ± {100 * diff.summary.half:.2f}" if diff.summary.half is not None
+                                                     else "") + f" points (n={diff.summary.n}, paired by seed)")
+            statement = f"{name}: {what} differs from scratch"
+            claims.append(Claim(statement, estimate, f"paired t-test, two-sided p = {p:.2g}", p) if p is not None
+                          else Claim(statement, estimate, "one seed: no test", verdict=INCONCLUSIVE))
     source_table = [[r["run"], condition(r), _fit_epoch(r) if _fit_epoch(r) is not None else "not fitted",
-                     _pct_ci([r.get("train_accuracy")])] for r in sources]
-    plt = _plt()
+                     pct_ci([r.get("train_accuracy")])] for r in sources]
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for group in seed_groups(scratch + started):
         label = f"{condition(group[0])}, {start_label(group[0])}"
@@ -96,12 +100,12 @@ def pretraining(rows: Sequence[Mapping[str, Any]], out: Path) -> tuple[Path | No
         ax.set(xlabel="epoch", ylabel=what, ylim=(0, 1.02))
         if ax.has_data():
             ax.legend(fontsize=7)
-    path = _save(fig, out / "pretraining.png")
-    text = [_markdown(["model", "labels", "start", "seeds", "epochs to fit", "test acc % (final)",
+    path = save(fig, out / "pretraining.png" if out else None)
+    text = [markdown(["model", "labels", "start", "seeds", "epochs to fit", "test acc % (final)",
                        "test acc % (best epoch)"], table), "",
             "Paired by seed (each run against the run from scratch of the same seed): epochs to fit, "
             "pre-trained minus from scratch (negative: faster), and final test accuracy, difference in points.", "",
-            _markdown(["model", "labels", "start", "pairs", "epochs to fit, difference", "verdict (95%)",
-                       "test acc difference (points)"], paired), "",
-            "The source runs:", "", _markdown(["run", "labels", "epoch fitted", "train acc %"], source_table)]
-    return path, "\n".join(text)
+            markdown(["model", "labels", "start", "pairs", "epochs to fit, difference", "test acc difference (points)"],
+                     differences), "",
+            "The source runs:", "", markdown(["run", "labels", "epoch fitted", "train acc %"], source_table)]
+    return Section(path, "\n".join(text), tuple(judge(claims)))

@@ -7,8 +7,8 @@ import csv
 import numpy as np
 import pytest
 
-from rethinking.experiments.learning_dynamics import auroc, best_threshold, read_examples, score, separation
-from rethinking.experiments.report import write_report
+from rethinking.reports.learning_dynamics import auroc, best_threshold, read_examples, score, separation
+from rethinking.reports.write import write_report
 from rethinking.experiments.runner import run_sweep
 from rethinking.experiments.sweep import parse_sweep
 
@@ -34,13 +34,17 @@ def test_best_threshold_maximizes_f1():
     assert (threshold, precision, recall) == (1.0, 0.75, 1.0)
 
 
-def test_learned_late_ranks_the_never_learned_last():
+def test_never_learned_examples_rank_last_learned_and_most_forgotten():
     examples = {"first_learned_epoch": np.array([1, 5, -1, 2]), "forgetting_events": np.array([0, 3, 0, 1]),
                 "label_corrupted": np.array([0, 1, 1, 0])}
     assert score(examples, "learned late").tolist() == [1.0, 5.0, 6.0, 2.0]
+    # Toneva et al.: the never learned (example 2, no event counted) rank as forgotten the most.
+    assert score(examples, "forgotten often").tolist() == [0.0, 3.0, 4.0, 1.0]
     result = separation(examples)
     assert result["learned late"][0] == 1.0  # both corrupted examples rank above both clean ones
-    assert result["forgotten often"][0] == 0.625  # 3 > (0, 1); 0 ties 0 and is below 1
+    assert result["forgotten often"][0] == 1.0  # counted as never forgotten it was 0.625
+    # examples.csv's forgetting_score column, when there, is the score.
+    assert score({**examples, "forgetting_score": np.array([0, 3, 9, 1])}, "forgotten often").tolist() == [0, 3, 9, 1]
 
 
 SWEEP = {
@@ -67,7 +71,10 @@ def test_both_figures_and_tables_from_a_tiny_real_sweep(tmp_path):
     written = {p.name for p in write_report(folder / "results.json", tmp_path / "report")}
     assert {"learning_order.png", "forgetting.png", "report.md"} <= written
     text = (tmp_path / "report" / "report.md").read_text()
-    assert text.count("mlp_1x512, no regularizer, p=0.5") == 2 and text.count("mlp_1x512, dropout 0.5, p=0.5") == 2
+    assert text.count("| mlp_1x512, no regularizer, p=0.5 | 2 |") == 2  # a row of each table, over the two seeds
+    assert text.count("| mlp_1x512, dropout 0.5, p=0.5 | 2 |") == 2
+    assert "mlp_1x512, dropout 0.5, p=0.5: clean examples are fitted before corrupted ones" in text
+    assert "'forgotten often' finds the corrupted examples better than chance" in text
     assert "(n=2)" in text  # intervals over the two seeds
     assert "Arpit et al. 2017" in text and "Toneva et al. 2019" in text
     # Exported, the copy keeps each run's examples.csv for these reports, and reports the same.
@@ -82,6 +89,6 @@ def test_both_figures_and_tables_from_a_tiny_real_sweep(tmp_path):
     alone.mkdir(parents=True)
     (alone / "results.csv").write_text((folder / "results.csv").read_text())
     (alone / "results.json").write_text((folder / "results.json").read_text().replace('"run_dir": "', '"run_dir": "gone/'))
-    assert {p.name for p in write_report(alone / "results.json")} == {"report.md"}
+    assert {p.name for p in write_report(alone / "results.json")} == {"report.md", "claims.md"}
     lines = (alone / "report" / "report.md").read_text()
     assert "need the runs' per-epoch metrics" in lines and "need the runs' examples.csv" in lines
