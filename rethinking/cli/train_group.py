@@ -21,8 +21,16 @@ def _print_epoch(row: dict[str, Any]) -> None:
 
 
 def _print_summary(results: dict[str, Any]) -> None:
-    fit = (f"epoch {results['fit_epoch']} (step {results['fit_step']:,})" if results.get("fit_epoch") is not None
-           else f"not reached ({results.get('examples_never_fitted', 0):,} examples never fitted)")
+    if results.get("fit_epoch") is not None:
+        fit = f"epoch {results['fit_epoch']} (step {results['fit_step']:,})"
+    elif results.get("fit_step") is not None:  # --fit-every: fitted within an epoch, not at its end
+        fit = f"step {results['fit_step']:,}, within an epoch (not at an epoch's end)"
+    else:
+        fit = f"not reached ({results.get('examples_never_fitted', 0):,} examples never fitted)"
+    if results.get("fit_every") and results.get("fit_epoch") is not None:
+        fit += f"; evaluated every {results['fit_every']:,} steps"
+    if results.get("batch_fit_step") is not None:
+        fit += f"; running batch accuracy (training mode) at step {results['batch_fit_step']:,}"
     speed = results.get("train_images_per_second")
     lines = [
         "",

@@ -134,6 +134,9 @@ class TrainConfig(ConfigDict):
         until_fit: stop as soon as training accuracy reaches ``fit_threshold``.
         fit_threshold: training accuracy (fraction, whole training set, inference mode) that counts
             as fitted.
+        fit_every: also evaluate the training set (inference mode, the fit criterion) every this
+            many steps within an epoch, so ``fit_step`` is found at step resolution; None: once an
+            epoch, after it (stopping with ``until_fit`` still happens at an epoch's end).
         strategy: a name of ``rethinking.training.STRATEGIES`` (``auto``, ``mirrored``, ``multi-worker``, ...).
         deterministic: TensorFlow op determinism (bit-identical results across runs; slower).
         mixed_precision: ``none``, ``mixed_float16`` or ``mixed_bfloat16``.
@@ -159,6 +162,7 @@ class TrainConfig(ConfigDict):
     lr_step_factor: float = option(0.1, "--lr-step-factor", "Factor of --schedule step at each of --lr-steps.")
     until_fit: bool = option(False, "--until-fit", "Stop once training accuracy reaches --fit-threshold (time to fit).", off_flag="--fixed-epochs")
     fit_threshold: float = option(1.0, "--fit-threshold", "Training accuracy that counts as fitted (1.0 = 100%).")
+    fit_every: int | None = option(None, "--fit-every", "Also evaluate the whole training set (inference mode, the fit criterion) every STEPS training steps within an epoch: time to fit at step resolution (each evaluation costs a pass over the training set).", minimum=1, default_help="once an epoch")
     strategy: str = option("auto", "--strategy", "tf.distribute strategy (auto: all local GPUs, else one device; multi-worker reads TF_CONFIG).", choices=_strategy_names)
     deterministic: bool = option(False, "--deterministic", "TensorFlow op determinism: bit-identical results across runs (slower).", off_flag="--nondeterministic")
     mixed_precision: str = option("none", "--mixed-precision", "Keras dtype policy (float32 logits in any case).", choices=MIXED_PRECISION)

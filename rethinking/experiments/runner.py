@@ -43,7 +43,8 @@ DESCRIPTOR_COLUMNS = ("run", "label", "dataset", "train_examples", "train_offset
                       "label_noise", "label_set", "transition", "pixels", "seed", "init_seed", "init_from")
 RESULT_COLUMNS = ("status", "epochs_trained", "steps", "labels_changed", "train_loss", "train_accuracy",
                   "train_accuracy_clean", "train_accuracy_corrupted", "test_accuracy",
-                  "best_test_accuracy", "best_test_epoch", "fit_epoch", "fit_step", "wall_seconds", "error", "run_dir")
+                  "best_test_accuracy", "best_test_epoch", "fit_epoch", "fit_step", "batch_fit_step", "test_size",
+                  "wall_seconds", "error", "run_dir")
 TABLE_COLUMNS = DESCRIPTOR_COLUMNS + RESULT_COLUMNS
 
 

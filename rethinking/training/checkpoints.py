@@ -58,7 +58,10 @@ class RunState:
         best_test_accuracy: highest test accuracy so far (what early stopping could give).
         best_test_epoch: the epoch it was reached.
         fit_epoch: first epoch with training accuracy >= the fit threshold (None: not yet).
-        fit_step: optimizer steps at that epoch.
+        fit_step: the first evaluated step at which training accuracy >= the fit threshold: the
+            end of ``fit_epoch``, or earlier with ``fit_every`` (an evaluation within an epoch).
+        batch_fit_step: the first step at which the running training-mode batch accuracy of the
+            epoch (what SGD saw, as the paper's curves) reached the fit threshold.
         dynamics: per training example (index order), its learning history so far (first epoch
             fitted, forgetting events, epochs correct; ``first_correct`` is its first field).
         train_examples: the last evaluation of the training set (for examples.csv).
@@ -74,6 +77,7 @@ class RunState:
     best_test_epoch: int | None = None
     fit_epoch: int | None = None
     fit_step: int | None = None
+    batch_fit_step: int | None = None
     dynamics: ExampleDynamics = dataclasses.field(default_factory=lambda: empty_dynamics(0))
     train_seconds: float = 0.0
     images_trained: int = 0

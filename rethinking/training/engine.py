@@ -39,7 +39,8 @@ from rethinking.training import drivers, init_from, rundir, summaries
 from rethinking.training.assembly import assemble_model, scheduled_rate, use_builder
 from rethinking.training.checkpoints import Checkpointer, RunState
 from rethinking.training.runlock import RunLock
-from rethinking.training.evaluation import evaluate_epoch, evaluate_split, evaluation_datasets, make_loss_and_correct_fn
+from rethinking.training.evaluation import (FitWatch, evaluate_epoch, evaluate_split, evaluation_datasets,
+                                            make_loss_and_correct_fn)
 from rethinking.training.strategy import get_strategy, is_chief, uses_keras_fit, worker_id
 
 logger = logging.getLogger(__name__)
@@ -217,12 +218,15 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
             batch_logger = drivers.BatchLossLogger(writer, state.step, pipeline.steps_per_epoch // 10)
             dataset = pipeline.train(state.epoch)
             hooks.on_epoch_begin(state.epoch)
-            epoch_callbacks = [batch_logger, drivers.BatchEvents(hooks)]
+            fit_watch = FitWatch(state, state.step, pipeline.steps_per_epoch, config.train.fit_threshold,
+                                 config.train.fit_every, predict, evaluation[0])
+            epoch_callbacks = [batch_logger, fit_watch, drivers.BatchEvents(hooks)]
             if keras_fit:
                 logs = drivers.keras_epoch(model, dataset, epoch_callbacks)
             else:
                 logs = drivers.distributed_epoch(model, strategy, dataset, step_fn, epoch_callbacks)
             train_seconds = time.perf_counter() - epoch_start
+            summaries.write_fit_probes(writer, fit_watch.probes)
             batch_loss = logs.get("loss", float("nan"))
             if batch_logger.nan or not math.isfinite(batch_loss) or batch_loss > config.train.divergence_loss:
                 status = "diverged"

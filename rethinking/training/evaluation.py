@@ -99,6 +99,48 @@ def evaluation_datasets(pipeline: DataPipeline, budget: int = EVAL_CACHE_BYTES) 
     return datasets[0], datasets[1]
 
 
+class FitWatch(keras.callbacks.Callback):
+    """Time to fit within an epoch: the fit criterion every ``every`` steps, and the batch accuracy.
+
+    After each training call, with ``every``: at every multiple of ``every`` steps that is not an
+    epoch's end (evaluated anyway), until the run is fitted, the whole training set is evaluated in
+    inference mode (the fit criterion); the first step at which it is fitted becomes
+    ``state.fit_step``. Always: the first step at which the running training-mode accuracy of the
+    epoch reaches the threshold becomes ``state.batch_fit_step``. ``batch`` is the index of the
+    last step of the call (several with ``steps_per_execution``, which then sets the resolution).
+
+    Args:
+        state: the run's state (updated in place; checkpointed at the end of the epoch).
+        first_step: steps taken before this epoch.
+        steps_per_epoch: steps of this epoch.
+        threshold: the fit threshold (fraction).
+        every: steps between evaluations (None: batch accuracy only).
+        predict: the inference-mode ``(images, labels) -> (loss, correct)`` function.
+        dataset: the training set in index order, without augmentation.
+    """
+
+    def __init__(self, state: RunState, first_step: int, steps_per_epoch: int, threshold: float, every: int | None,
+                 predict: Callable, dataset: tf.data.Dataset) -> None:
+        super().__init__()
+        self.state, self.first_step, self.end = state, first_step, first_step + steps_per_epoch
+        self.threshold, self.every, self.predict, self.dataset = threshold, every, predict, dataset
+        self.last_probe = first_step // every if every else 0
+        self.probes: list[tuple[int, float]] = []  # (step, training accuracy) of each evaluation
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        step = self.first_step + batch + 1
+        accuracy = (logs or {}).get("accuracy")
+        if self.state.batch_fit_step is None and accuracy is not None and float(accuracy) >= self.threshold:
+            self.state.batch_fit_step = step
+        if not self.every or self.state.fit_step is not None or step >= self.end or step // self.every <= self.last_probe:
+            return
+        self.last_probe = step // self.every
+        train = evaluate_split(self.predict, self.dataset)
+        self.probes.append((step, train.accuracy))
+        if train.accuracy >= self.threshold:
+            self.state.fit_step = step
+
+
 def evaluate_epoch(state: RunState, predict: Callable, datasets: tuple[tf.data.Dataset, tf.data.Dataset],
                     threshold: float) -> dict[str, Any]:
     """Evaluates both splits and updates ``state``'s best accuracy, time to fit and per-example dynamics."""
@@ -111,7 +153,9 @@ def evaluate_epoch(state: RunState, predict: Callable, datasets: tuple[tf.data.D
     if not state.best_test_accuracy >= test.accuracy:  # also true while best is NaN
         state.best_test_accuracy, state.best_test_epoch = test.accuracy, state.epoch
     if state.fit_epoch is None and train.accuracy >= threshold:
-        state.fit_epoch, state.fit_step = state.epoch, state.step
+        state.fit_epoch = state.epoch
+        if state.fit_step is None:  # else found earlier, within an epoch (FitWatch)
+            state.fit_step = state.step
     return {
         "train_loss": train.mean_loss, "train_accuracy": train.accuracy,
         "train_accuracy_corrupted": train.accuracy_on(True), "train_accuracy_clean": train.accuracy_on(False),

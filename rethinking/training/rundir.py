@@ -412,6 +412,8 @@ def results_record(config: RunConfig, state: RunState, status: str, directory: P
         "fit_threshold": config.train.fit_threshold,
         "fit_epoch": state.fit_epoch,
         "fit_step": state.fit_step,
+        "fit_every": config.train.fit_every,
+        "batch_fit_step": state.batch_fit_step,
         # Never correct at an evaluation after training began: examples.csv's never_learned, summed.
         "examples_never_fitted": int((state.dynamics.first_learned < 0).sum()),
         # The fraction of training labels that differ from the true ones, as trained (for human and

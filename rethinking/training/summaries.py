@@ -51,6 +51,15 @@ def write_batch_loss(writer: tf.summary.SummaryWriter, step: int, loss: float) -
         tf.summary.scalar("step/batch_loss", loss, step=step)
 
 
+def write_fit_probes(writer: tf.summary.SummaryWriter, probes: list[tuple[int, float]]) -> None:
+    """The training accuracy (inference mode) of ``--fit-every``'s evaluations within an epoch."""
+    if not probes:
+        return
+    with writer.as_default():
+        for step, accuracy in probes:
+            tf.summary.scalar("step/train_accuracy_within_epoch", accuracy, step=step)
+
+
 def write_images(writer: tf.summary.SummaryWriter, grid: np.ndarray, description: str) -> None:
     """The grid of corrupted training inputs (float in [0, 1], [H, W, C])."""
     image = grid if grid.shape[-1] in (1, 3, 4) else grid[..., :3]

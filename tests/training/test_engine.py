@@ -238,3 +238,24 @@ def test_per_epoch_evaluation_is_in_inference_mode_on_the_corrupted_labels(tmp_p
                           for b in pipeline.train_in_order()])
     assert train_mode != pytest.approx(results["train_accuracy"], abs=1e-6)
     keras.backend.clear_session()
+
+
+def test_fit_every_finds_the_fit_step_off_the_epoch_grid(tmp_path):
+    # 1,438 digits in batches of 32: 45 steps an epoch; the training set is evaluated every 4 steps.
+    results = train(digits_run(tmp_path, labels="true", epochs=3, fit_threshold=0.9, fit_every=4))
+    assert results["fit_every"] == 4
+    steps_per_epoch = 45
+    assert results["fit_step"] % 4 == 0 and results["fit_step"] % steps_per_epoch != 0  # within an epoch
+    assert (results["fit_epoch"] - 1) * steps_per_epoch < results["fit_step"] < results["fit_epoch"] * steps_per_epoch
+    rows = list(csv.DictReader((Path(results["run_dir"]) / "metrics.csv").open()))
+    assert float(rows[results["fit_epoch"] - 1]["train_accuracy"]) < 0.9 <= float(rows[results["fit_epoch"]]["train_accuracy"])
+    # The running training-mode batch accuracy of an epoch is recorded too (at a step of the last 3 epochs).
+    assert results["batch_fit_step"] is not None and 0 < results["batch_fit_step"] <= 3 * steps_per_epoch
+    # Without --fit-every: the fit step is its epoch's end, in a different run folder, and the
+    # evaluations within epochs changed nothing of the training (the same curves).
+    plain = train(digits_run(tmp_path, labels="true", epochs=3, fit_threshold=0.9))
+    assert plain["fit_step"] == plain["fit_epoch"] * steps_per_epoch and plain["fit_every"] is None
+    assert plain["run_dir"] != results["run_dir"] and plain["fit_epoch"] == results["fit_epoch"]
+    plain_rows = list(csv.DictReader((Path(plain["run_dir"]) / "metrics.csv").open()))
+    assert [r["train_loss"] for r in plain_rows] == [r["train_loss"] for r in rows]
+    assert plain["batch_fit_step"] == results["batch_fit_step"]
