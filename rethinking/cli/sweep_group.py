@@ -190,6 +190,30 @@ def report(results: str, out: str | None) -> None:
         click.echo(f"Wrote {path}")
 
 
+@cli.command()
+@click.argument("docs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if a block differs from what its results give.")
+@friendly_errors
+def claims(docs: tuple[str, ...], check: bool) -> None:
+    """Regenerate the generated blocks of markdown DOCS from the results they name.
+
+    <!-- claims:NAME --> ... <!-- /claims --> holds the claims of the result folder NAME (under
+    reproduction/ beside the doc, what 'rethinking export' wrote) as 'rethinking report' judges
+    them (claims.md); <!-- report:NAME/REPORT --> ... <!-- /report --> one report's tables.
+    """
+    from rethinking.reports import docs as claims_docs  # noqa: PLC0415
+
+    stale = []
+    for doc in map(Path, docs):
+        if check:
+            stale += [f"{doc}: {name}" for name in claims_docs.stale_blocks(doc)]
+        elif claims_docs.update(doc):
+            click.echo(f"Updated {doc}")
+    if stale:
+        raise Failure("Blocks that differ from their results (run 'rethinking claims' on the doc): "
+                      + "; ".join(stale), 1)
+
+
 def _tune_with_workers(spec: Any, workers: int, devices_per_worker: int) -> None:
     """Runs the search as a local keras-tuner chief and ``workers`` workers, then prints its summary."""
     from rethinking.experiments.workers import tune_workers  # noqa: PLC0415 (no TensorFlow)

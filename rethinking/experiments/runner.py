@@ -30,6 +30,7 @@ from typing import Any
 from rethinking.config import RunConfig
 from rethinking.config.run import MODEL_SWITCHES
 from rethinking.experiments.sweep import Sweep, PlannedRun, expand, select
+from rethinking.portable import portable
 from rethinking.training.rundir import DONE_STATUSES  # the one definition (no TensorFlow)
 
 logger = logging.getLogger(__name__)
@@ -348,7 +349,7 @@ def run_sweep(
 
 
 # Per run, what a copied sweep needs to be reported (curves included): no checkpoints, weights or events.
-EXPORTED_RUN_FILES = ("config.json", "results.json", "metrics.csv")
+EXPORTED_RUN_FILES = ("config.json", "results.json", "metrics.csv", "test_examples.csv")
 # ... and, for the reports of per-example dynamics, examples.csv (one row per training example).
 EXAMPLE_REPORTS = ("learning_order", "forgetting")
 
@@ -398,15 +399,25 @@ def export_sweep(results: str | Path, destination: str | Path,
             target = destination / "runs" / source.name
             for name in names:
                 if (source / name).is_file():
-                    data = (source / name).read_bytes()
+                    data = _portable_file(source / name)
                     atomic_write_with(target / name, lambda tmp, data=data: tmp.write_bytes(data))
             row["run_dir"] = f"runs/{source.name}"
             copied += 1
         else:
             row["run_dir"] = None
-        rows.append(row)
-    meta = {k: v for k, v in table.items() if k not in ("runs", "_path")}
+        rows.append(portable(row))
+    meta = portable({k: v for k, v in table.items() if k not in ("runs", "_path")})
     destination.mkdir(parents=True, exist_ok=True)
     rundir.write_csv(destination / TABLE_CSV, rows, TABLE_COLUMNS)
     rundir.write_json(destination / TABLE_JSON, {**meta, "runs": rows})
     return destination, copied
+
+
+def _portable_file(path: Path) -> bytes:
+    """A run file's bytes to share: a JSON file with every absolute path made portable (``portable``)."""
+    data = path.read_bytes()
+    if path.suffix != ".json":
+        return data
+    import json  # noqa: PLC0415
+
+    return (json.dumps(portable(json.loads(data)), indent=2) + "\n").encode()

@@ -15,9 +15,9 @@ from typing import Any
 from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.figure1 import fitted_claim
 from rethinking.reports.formatting import markdown, pct_ci
-from rethinking.reports.stats import pair_by_seed, paired, paired_t_p
-from rethinking.reports.tables import (condition, default_batch_norm, finished, model_label, regularizers,
-                                       seed_groups)
+from rethinking.reports.stats import format_p, mcnemar, pair_by_seed, paired, paired_t_p
+from rethinking.reports.tables import (condition, default_batch_norm, finished, model_label, read_test_correct,
+                                       regularizers, seed_groups)
 from rethinking.training.rundir import COMPLETE_STATUSES
 
 Rows = Sequence[Mapping[str, Any]]
@@ -68,7 +68,8 @@ def regularizer_claims(rows: Rows) -> list[Claim]:
         truth = [r for r in bare if condition(r) == "true labels"]
         randoms = [r for r in bare if condition(r) == "random labels"]
         if truth or randoms:
-            claims.append(fitted_claim(f"{model}: no regularizer, true and random labels", truth + randoms))
+            which = " and ".join(dict.fromkeys(condition(r) for r in truth + randoms))
+            claims.append(fitted_claim(f"{model}: no regularizer, {which}", truth + randoms))
         for setting in dict.fromkeys(regularizers(r) for r in mine if condition(r) == "true labels"):
             if setting == "none" or not truth:
                 continue
@@ -90,8 +91,24 @@ def gain_claim(statement: str, runs: Rows, baseline: Rows) -> Claim:
         f" points (n={n}, paired by seed)"
     p = paired_t_p(diff.values, "greater")
     if p is None:
-        return Claim(statement, estimate, f"one seed: no test{why}", direction=mean > 0, verdict=INCONCLUSIVE)
-    return Claim(statement, estimate, f"paired t-test, one-sided p = {p:.2g}{why}", p, mean > 0)
+        return _one_seed_claim(statement, estimate, kept[0], why)
+    return Claim(statement, estimate, f"paired t-test, one-sided p {format_p(p)}{why}", p, mean > 0)
+
+
+def _one_seed_claim(statement: str, estimate: str, pair: tuple[Mapping[str, Any], Mapping[str, Any]], why: str) -> Claim:
+    """One run against one: McNemar's exact test on their per-example test results, one-sided (the
+    first better), when both runs kept them (test_examples.csv); else no test."""
+    first, second = (read_test_correct(r.get("run_dir")) for r in pair)
+    better = pair[0]["test_accuracy"] > pair[1]["test_accuracy"]
+    if not first or not second or set(first) != set(second):
+        return Claim(statement, estimate, f"one seed, no per-example test results: no test{why}", direction=better,
+                     verdict=INCONCLUSIVE)
+    only_first = sum(first[i] and not second[i] for i in first)
+    only_second = sum(second[i] and not first[i] for i in first)
+    p = mcnemar(only_first, only_second, "greater")
+    return Claim(statement, estimate, f"one seed: McNemar's exact test on the {len(first):,} test examples "
+                 f"({only_first} right only with, {only_second} only without), one-sided p {format_p(p)}{why}", p,
+                 only_first > only_second)
 
 
 def table1(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:

@@ -12,7 +12,8 @@ with Holm's method and gives each its verdict:
 
 A claim judged by observation (e.g. "every run fitted") has no p-value and a verdict of its own.
 ``claims_block`` renders a result folder's claims as the markdown that docs carry verbatim between
-``<!-- claims:NAME -->`` and ``<!-- /claims -->`` (a test regenerates every block).
+``<!-- claims:NAME -->`` and ``<!-- /claims -->``, and ``<!-- report:NAME/REPORT -->`` blocks carry
+one report's tables (a test regenerates every block).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def claims_table(claims: Sequence[Claim]) -> str:
     tested = sum(c.p_value is not None for c in claims)
     lines = ["| claim | estimate (95% interval) | test | verdict |", "| --- | --- | --- | --- |"]
     for c in claims:
-        test = c.test + (f"; Holm-adjusted p = {format_p(c.adjusted_p)}" if c.adjusted_p is not None and tested > 1
+        test = c.test + (f"; Holm-adjusted p {format_p(c.adjusted_p)}" if c.adjusted_p is not None and tested > 1
                          else "")
         lines.append(f"| {c.statement} | {c.estimate} | {test} | **{c.verdict}** |")
     note = (f"\n\nVerdicts at the 5% level after Holm's correction over the {tested} tested claims of this report."
@@ -87,18 +88,21 @@ def claims_table(claims: Sequence[Claim]) -> str:
     return "\n".join(lines) + note
 
 
-BLOCK = re.compile(r"<!-- claims:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /claims -->", re.DOTALL)
+# A generated block of a doc: ``<!-- claims:NAME -->`` (a result folder's claims) or
+# ``<!-- report:NAME/REPORT -->`` (one report's tables), up to ``<!-- /claims -->`` / ``<!-- /report -->``.
+BLOCK = re.compile(r"<!-- (?P<kind>claims|report):(?P<key>[\w.-]+(?:/\w+)?) -->\n(?P<body>.*?)<!-- /(?P=kind) -->",
+                   re.DOTALL)
 
 
 def doc_blocks(text: str) -> list[tuple[str, str]]:
-    """The ``(name, body)`` of every claims block of a markdown document, in order."""
-    return [(m["name"], m["body"]) for m in BLOCK.finditer(text)]
+    """The ``("kind:key", body)`` of every generated block of a markdown document, in order."""
+    return [(f"{m['kind']}:{m['key']}", m["body"]) for m in BLOCK.finditer(text)]
 
 
 def replace_blocks(text: str, bodies: dict[str, str]) -> str:
-    """``text`` with every block of a name in ``bodies`` replaced by that body (others kept)."""
+    """``text`` with every block whose ``"kind:key"`` is in ``bodies`` replaced by that body."""
     def sub(m: re.Match) -> str:
-        body = bodies.get(m["name"], m["body"])
-        return f"<!-- claims:{m['name']} -->\n{body}<!-- /claims -->"
+        body = bodies.get(f"{m['kind']}:{m['key']}", m["body"])
+        return f"<!-- {m['kind']}:{m['key']} -->\n{body}<!-- /{m['kind']} -->"
 
     return BLOCK.sub(sub, text)

@@ -31,7 +31,7 @@ import numpy as np
 from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.formatting import markdown, pct_ci
 from rethinking.reports.plotting import NO_CURVES, pyplot, save
-from rethinking.reports.stats import mean_ci, paired_t_p
+from rethinking.reports.stats import format_p, mean_ci, paired_t_p
 from rethinking.reports.tables import finished, read_metrics
 
 SIZE_KEYS = ("units", "width", "width_multiplier")
@@ -107,7 +107,7 @@ def peak_claims(noise: str, sizes: Sequence[float], errors: Sequence[Mapping[Any
         statement = (f"{noise} noise: test error at {size_name} {sizes[peak]:g} (the peak) is above the {side} "
                      f"{size_name} {sizes[other]:g}")
         p = paired_t_p(diffs, "greater")
-        claims.append(Claim(statement, estimate, f"paired t-test, one-sided p = {p:.2g}", p, mean > 0) if p is not None
+        claims.append(Claim(statement, estimate, f"paired t-test, one-sided p {format_p(p)}", p, mean > 0) if p is not None
                       else Claim(statement, estimate, "one seed: no test", direction=mean > 0, verdict=INCONCLUSIVE))
     return claims
 

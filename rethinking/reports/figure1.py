@@ -18,7 +18,7 @@ from typing import Any
 from rethinking.reports.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, Section, judge
 from rethinking.reports.formatting import markdown, pct_ci
 from rethinking.reports.plotting import NO_CURVES, plot_mean_curve, pyplot, save
-from rethinking.reports.stats import fit_time, page_trend, pair_by_seed, paired, paired_t_p, summarize
+from rethinking.reports.stats import fit_time, format_p, page_trend, pair_by_seed, paired, paired_t_p, summarize
 from rethinking.reports.tables import (CONDITION_ORDER, condition, finished, model_label, read_metrics,
                                        seed_groups, training_loss)
 
@@ -47,7 +47,7 @@ def slower_claim(statement: str, runs: Rows, baseline: Rows, slower: bool = True
         return Claim(statement, ratio.text(), "one seed: no test", direction=direction, verdict=INCONCLUSIVE
                      if ratio.summary.n else NOT_SUPPORTED)
     return Claim(statement, f"time ratio {ratio.text()}",
-                 f"paired t-test on the steps, one-sided p = {p:.2g}", p, direction)
+                 f"paired t-test on the steps, one-sided p {format_p(p)}", p, direction)
 
 
 def _conditions(runs: Rows) -> list[list[Mapping[str, Any]]]:

@@ -18,7 +18,7 @@ from rethinking.reports.accuracy import gain_claim
 from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.formatting import markdown, pct_ci
 from rethinking.reports.plotting import NO_CURVES, plot_mean_curve, pyplot, save
-from rethinking.reports.stats import mean_ci, paired_t_p
+from rethinking.reports.stats import format_p, mean_ci, paired_t_p
 from rethinking.reports.tables import finished, model_label, read_metrics, regularizers, seed_groups
 
 Rows = Sequence[Mapping[str, Any]]
@@ -50,7 +50,7 @@ def figure2a(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
     p = paired_t_p(gains, "greater")
     estimate = f"{100 * mean:+.2f}" + (f" ± {100 * half:.2f}" if half is not None else "") + f" points (n={n} runs)"
     claim = (Claim("the best test accuracy during training is above the final one (early stopping helps)", estimate,
-                   f"paired t-test over the runs, one-sided p = {p:.2g}", p, mean > 0) if p is not None else
+                   f"paired t-test over the runs, one-sided p {format_p(p)}", p, mean > 0) if p is not None else
              Claim("the best test accuracy during training is above the final one", estimate, "one run: no test",
                    verdict=INCONCLUSIVE))
     return Section(path, markdown(["model", "regularizers", "final test %", "best test %", "best at epoch",

@@ -17,7 +17,7 @@ from typing import Any
 from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.formatting import markdown, pct_ci
 from rethinking.reports.plotting import pyplot, save
-from rethinking.reports.stats import mean_ci, pair_by_seed, paired, paired_t_p
+from rethinking.reports.stats import format_p, mean_ci, pair_by_seed, paired, paired_t_p
 from rethinking.reports.tables import condition, finished, model_label, regularizers, seed_groups
 
 
@@ -45,7 +45,7 @@ def noise_claims(groups: Sequence[Sequence[Mapping[str, Any]]]) -> list[Claim]:
             estimate = f"{100 * s.mean:+.2f}" + (f" ± {100 * s.half:.2f}" if s.half is not None else "") + \
                 f" points (n={s.n}, paired by seed)"
             p = paired_t_p(diff.values, "two-sided")
-            claims.append(Claim(statement, estimate, f"paired t-test, two-sided p = {p:.2g}", p) if p is not None
+            claims.append(Claim(statement, estimate, f"paired t-test, two-sided p {format_p(p)}", p) if p is not None
                           else Claim(statement, estimate, "one seed: no test", verdict=INCONCLUSIVE))
     return claims
 

@@ -37,7 +37,7 @@ import numpy as np
 from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.formatting import markdown, num_ci, pct_ci
 from rethinking.reports.plotting import NO_CURVES, plot_mean_curve, pyplot, save
-from rethinking.reports.stats import mean_ci, paired_t_p
+from rethinking.reports.stats import format_p, mean_ci, paired_t_p
 from rethinking.reports.tables import condition, finished, model_label, read_metrics, seed_groups
 
 EXAMPLES_FILE = "examples.csv"
@@ -198,7 +198,7 @@ def _order_claim(group: Sequence[Mapping[str, Any]], reach: Mapping[str, Sequenc
     p = paired_t_p(lags, "greater")
     if p is None:
         return Claim(statement, estimate, "one seed: no test", direction=mean > 0, verdict=INCONCLUSIVE)
-    return Claim(statement, estimate, f"t-test over the seeds, one-sided p = {p:.2g}", p, mean > 0)
+    return Claim(statement, estimate, f"t-test over the seeds, one-sided p {format_p(p)}", p, mean > 0)
 
 
 def _missing(values: Sequence[Any]) -> str:
@@ -240,7 +240,7 @@ def forgetting(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Seque
             estimate = f"AUROC {mean:.2f}" + (f" ± {half:.2f}" if half is not None else "") + f" (n={n})"
             statement = f"{setting(group[0][0])}: '{name}' finds the corrupted examples better than chance"
             p = paired_t_p([a - 0.5 for a in aurocs], "greater")
-            claims.append(Claim(statement, estimate, f"t-test of AUROC > 0.5 over the seeds, one-sided p = {p:.2g}",
+            claims.append(Claim(statement, estimate, f"t-test of AUROC > 0.5 over the seeds, one-sided p {format_p(p)}",
                                 p, mean > 0.5) if p is not None else
                           Claim(statement, estimate, "one seed: no test", direction=mean > 0.5, verdict=INCONCLUSIVE))
     path = save(fig, out / "forgetting.png" if out else None)

@@ -18,7 +18,7 @@ from typing import Any
 from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.formatting import markdown, num_ci, pct_ci
 from rethinking.reports.plotting import plot_mean_curve, pyplot, save
-from rethinking.reports.stats import fit_time, paired, paired_t_p
+from rethinking.reports.stats import fit_time, format_p, paired, paired_t_p
 from rethinking.reports.tables import DESCRIPTORS, condition, finished, model_label, read_metrics, seed_groups, source_kind
 
 
@@ -76,14 +76,14 @@ def pretraining(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Sequ
                          for r, s in pairs], "difference")
         tests = paired([(r["test_accuracy"], s["test_accuracy"]) for r, s in pairs], "difference")
         differences.append([model_label(group[0]), condition(group[0]), start_label(group[0]), len(pairs),
-                            epochs.text(1), pct_ci(tests.values)])
+                            epochs.text(1, "epochs"), pct_ci(tests.values)])
         for what, diff, digits in (("epochs to fit", epochs, 1), ("final test accuracy", tests, None)):
             p = paired_t_p(diff.values, "two-sided")
-            estimate = diff.text(1) if digits else (
+            estimate = diff.text(1, "epochs") if digits else (
                 f"{100 * diff.summary.mean:+.2f}" + (f" ± {100 * diff.summary.half:.2f}" if diff.summary.half is not None
                                                      else "") + f" points (n={diff.summary.n}, paired by seed)")
             statement = f"{name}: {what} differs from scratch"
-            claims.append(Claim(statement, estimate, f"paired t-test, two-sided p = {p:.2g}", p) if p is not None
+            claims.append(Claim(statement, estimate, f"paired t-test, two-sided p {format_p(p)}", p) if p is not None
                           else Claim(statement, estimate, "one seed: no test", verdict=INCONCLUSIVE))
     source_table = [[r["run"], condition(r), _fit_epoch(r) if _fit_epoch(r) is not None else "not fitted",
                      pct_ci([r.get("train_accuracy")])] for r in sources]

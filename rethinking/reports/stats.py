@@ -172,14 +172,15 @@ class Paired:
     lower_bounds: int = 0
     undefined: int = 0
 
-    def text(self, digits: int = 2) -> str:
-        """``1.25 ± 0.19 (n=3, paired by seed)`` with censoring stated."""
+    def text(self, digits: int = 2, unit: str = "") -> str:
+        """``1.25 ± 0.19 (n=3, paired by seed)`` (``unit`` after the interval) with censoring stated."""
         s = self.summary
         if s.n == 0:
             return "-"
         body = f"{'≥ ' if self.lower_bounds else ''}{s.mean:.{digits}f}"
         if s.half is not None:
             body += f" ± {s.half:.{digits}f}"
+        body += f" {unit}" if unit else ""
         notes = [f"n={s.n}", "paired by seed"]
         if self.lower_bounds:
             notes.append(f"{self.lower_bounds} a lower bound (not fitted)")
@@ -281,7 +282,7 @@ class Trend:
         """``Page's L = 91, exact one-sided p = 0.0014 (3 seeds x 6 levels)``."""
         if self.p_value is None:
             return "not tested (fewer than 2 levels)"
-        return (f"Page's L = {self.statistic:g}, exact one-sided p = {format_p(self.p_value)} "
+        return (f"Page's L = {self.statistic:g}, exact one-sided p {format_p(self.p_value)} "
                 f"({self.blocks} seed{'s' if self.blocks != 1 else ''} x {self.levels} levels)")
 
 
@@ -365,28 +366,30 @@ def wilson(successes: float, n: int, confidence: float = CONFIDENCE) -> tuple[fl
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def mcnemar(only_first: int, only_second: int) -> float:
-    """McNemar's exact two-sided p-value for two classifiers on the same examples.
+def mcnemar(only_first: int, only_second: int, alternative: str = "two-sided") -> float:
+    """McNemar's exact test for two classifiers on the same examples.
 
     Args:
         only_first: examples the first gets right and the second wrong.
         only_second: examples the second gets right and the first wrong.
+        alternative: ``two-sided``, or ``greater`` (the first is the better one).
 
     Returns:
-        2 x the binomial(only_first + only_second, 1/2) tail of the smaller count, at most 1.
+        Two-sided: 2 x the binomial(only_first + only_second, 1/2) tail of the smaller count, at
+        most 1; ``greater``: P(X >= only_first).
     """
     n = only_first + only_second
     if n == 0:
         return 1.0
     from scipy import stats  # noqa: PLC0415
 
+    if alternative == "greater":
+        return float(stats.binom.sf(only_first - 1, n, 0.5))
     return float(min(1.0, 2 * stats.binom.cdf(min(only_first, only_second), n, 0.5)))
 
 
 def format_p(p: float | None) -> str:
-    """A p-value as a reader wants it: ``0.17``, ``0.0046``, ``< 1e-6``."""
+    """A p-value as a reader wants it: ``= 0.17``, ``= 0.0046``, ``< 1e-6``."""
     if p is None:
-        return "-"
-    if p < 1e-6:
-        return "< 1e-6"
-    return f"{p:.2g}"
+        return "= -"
+    return "< 1e-6" if p < 1e-6 else f"= {p:.2g}"

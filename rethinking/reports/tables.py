@@ -121,6 +121,15 @@ def _metrics_file(path: str, size: int, mtime_ns: int) -> tuple[dict[str, float]
         return tuple({k: _float(v) for k, v in row.items()} for row in csv.DictReader(f))
 
 
+def read_test_correct(run_dir: str | Path | None) -> dict[int, bool] | None:
+    """A run's test_examples.csv as ``{test example index: classified correctly}`` (None: no file)."""
+    path = Path(run_dir) / "test_examples.csv" if run_dir else None
+    if path is None or not path.is_file():
+        return None
+    with path.open(newline="", encoding="utf-8") as f:
+        return {int(r["index"]): r["correct"] == "1" for r in csv.DictReader(f)}
+
+
 def training_loss(metrics: Mapping[str, float]) -> float:
     """The loss SGD saw during an epoch: the average batch loss in training mode (``batch_loss``).
 

@@ -65,6 +65,7 @@ class RunState:
         dynamics: per training example (index order), its learning history so far (first epoch
             fitted, forgetting events, epochs correct; ``first_correct`` is its first field).
         train_examples: the last evaluation of the training set (for examples.csv).
+        test_examples: the last evaluation of the test set (for test_examples.csv).
         train_seconds: wall time spent in training steps (not evaluation), summed over sessions.
         images_trained: training images processed, summed over sessions.
         wall_seconds: total wall time of the run, summed over sessions.
@@ -83,6 +84,7 @@ class RunState:
     images_trained: int = 0
     wall_seconds: float = 0.0
     train_examples: Any = None  # the last training-set SplitEvaluation (not checkpointed)
+    test_examples: Any = None  # the last test-set SplitEvaluation (not checkpointed)
 
     @property
     def first_correct(self) -> np.ndarray:
@@ -94,6 +96,7 @@ class RunState:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         values.pop("dynamics")
         values.pop("train_examples")
+        values.pop("test_examples")
         return values
 
     @classmethod

@@ -289,7 +289,10 @@ def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, pre
                 rundir.write_csv(directory / rundir.METRICS_FILE, state.history, rundir.metric_columns(state.history))
                 if state.train_examples is None:
                     state.train_examples = evaluate_split(predict, evaluation[0])
+                if state.test_examples is None:
+                    state.test_examples = evaluate_split(predict, evaluation[1])
                 rundir.write_examples(directory, state)
+                rundir.write_test_examples(directory, state.test_examples)
                 summaries.write_final(writer, results, state.epoch)
         except BaseException as err:
             if chief:

@@ -146,7 +146,7 @@ def evaluate_epoch(state: RunState, predict: Callable, datasets: tuple[tf.data.D
     """Evaluates both splits and updates ``state``'s best accuracy, time to fit and per-example dynamics."""
     train = evaluate_split(predict, datasets[0])
     test = evaluate_split(predict, datasets[1])
-    state.train_examples = train
+    state.train_examples, state.test_examples = train, test
     if state.dynamics.size != train.correct.size:  # the first evaluation of the run
         state.dynamics = dynamics.empty(train.correct.size, since_epoch=state.epoch)
     state.dynamics = dynamics.update(state.dynamics, train.correct, state.epoch)

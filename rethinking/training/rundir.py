@@ -7,7 +7,9 @@
         metrics.csv      one row per epoch (rewritten whole after every epoch, so it never holds
                          epochs a resumed run redid)
         examples.csv     per training example: label, true label, corrupted or not, first epoch
-                         it was classified correctly (memorization order)
+                         it was classified correctly (memorization order), forgetting events
+        test_examples.csv per test example: the label and whether the final network got it right
+                         (McNemar's test between two runs on the same test set)
         results.json     final and best metrics, time to fit, wall time, images/s, versions,
                          git revision, the reproducing command; status running / finished /
                          fitted / diverged / failed
@@ -57,6 +59,8 @@ CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
 METRICS_FILE = "metrics.csv"
 EXAMPLES_FILE = "examples.csv"
+TEST_EXAMPLES_FILE = "test_examples.csv"
+TEST_EXAMPLE_COLUMNS = ("index", "label", "correct")
 INPUTS_FILE = "inputs.png"
 CHECKPOINT_DIR = "checkpoints"
 FINAL_WEIGHTS = "final.weights.h5"
@@ -291,7 +295,7 @@ def record_epoch_cap(directory: Path, config: RunConfig) -> None:
 
 def missing_outputs(directory: Path, own_dir: Path | None = None) -> list[str]:
     """The files a completed run promises that are missing or unreadable (empty: all there)."""
-    missing = [name for name in (CONFIG_FILE, METRICS_FILE, EXAMPLES_FILE)
+    missing = [name for name in (CONFIG_FILE, METRICS_FILE, EXAMPLES_FILE, TEST_EXAMPLES_FILE)
                if not (directory / name).is_file() or (directory / name).stat().st_size == 0]
     if not readable_weights((own_dir or directory) / FINAL_WEIGHTS):
         missing.append(FINAL_WEIGHTS)
@@ -389,6 +393,15 @@ def write_examples(directory: Path, state: RunState) -> None:
     body = io.StringIO()
     np.savetxt(body, columns.astype(np.int64), fmt="%d", delimiter=",")
     atomic_write_text(directory / EXAMPLES_FILE, ",".join(EXAMPLE_COLUMNS) + "\n" + body.getvalue())
+
+
+def write_test_examples(directory: Path, test: Any) -> None:
+    """test_examples.csv: per test example (index order), the label evaluated against and whether the
+    final network classified it correctly: what McNemar's test compares two runs on."""
+    columns = np.stack([test.index, test.label, test.correct], axis=1).astype(np.int64)
+    body = io.StringIO()
+    np.savetxt(body, columns, fmt="%d", delimiter=",")
+    atomic_write_text(directory / TEST_EXAMPLES_FILE, ",".join(TEST_EXAMPLE_COLUMNS) + "\n" + body.getvalue())
 
 
 def results_record(config: RunConfig, state: RunState, status: str, directory: Path, pipeline: Any,

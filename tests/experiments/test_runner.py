@@ -94,7 +94,7 @@ def test_an_exported_sweep_reports_anywhere_with_its_curves_and_a_csv_alone_stil
     assert len(runs) == 6
     for run in runs:  # the small files only: no checkpoints, weights or TensorBoard events
         assert sorted(f.name for f in (tmp_path / "shared" / "runs" / run).iterdir()) == [
-            "config.json", "metrics.csv", "results.json"]
+            "config.json", "metrics.csv", "results.json", "test_examples.csv"]
     moved = tmp_path / "moved"  # the copy is self-contained: moved elsewhere, it still reports
     (tmp_path / "shared").rename(moved)
     stored = json.loads((moved / "results.json").read_text())
@@ -217,3 +217,17 @@ def test_the_table_covers_the_whole_grid_whatever_subset_a_process_runs(tmp_path
     written = write_report(copy / "results.json")
     assert any(p.name == "report.md" for p in written)
     assert "random labels" in (copy / "report" / "report.md").read_text()
+
+
+def test_an_export_carries_no_absolute_path(swept, tmp_path):
+    """The sweep file, run folders and any absolute path of a run's files are made portable."""
+    from rethinking.experiments.runner import export_sweep
+
+    _, _, folder, _ = swept
+    copy, _ = export_sweep(folder, tmp_path / "shared")
+    table = json.loads((copy / "results.json").read_text())
+    assert not Path(table["source"]).is_absolute()
+    for path in copy.rglob("*"):
+        if path.suffix in (".json", ".csv"):
+            text = path.read_text()
+            assert str(tmp_path) not in text and str(Path.cwd()) + "/" not in text, path
