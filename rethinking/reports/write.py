@@ -109,6 +109,10 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> list
              f"{source_name(str(table.get('source', '')))}; table updated {table.get('updated', '?')}. Accuracies "
              "are % of the whole split; train accuracy is measured in inference mode after the last epoch.", "",
              f"Data as run (after any --set): {_data_as_run(rows)}.", ""]
+    seconds = [float(r["wall_seconds"]) for r in rows if isinstance(r.get("wall_seconds"), (int, float))]
+    if seconds:
+        lines += [f"Run time: {sum(seconds) / 60:.0f} minutes summed over the {len(seconds)} runs' wall times "
+                  "(runs on parallel workers take less wall time together).", ""]
     parts = sections(table, out)
     written: list[Path] = []
     for name, section in parts.items():

@@ -210,6 +210,12 @@ def test_a_sweep_worker_killed_mid_run_is_taken_over_and_ends_with_the_same_weig
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert [int(r["epoch"]) for r in rows] == list(range(7))
     assert json.loads((runs / "results.json").read_text())["runs"][0]["status"] == "finished"
+    # The per-example dynamics and test results survive the kill: the same files, byte for byte.
+    straight_run = tmp_path / "straight" / "default" / "r"
+    for name in ("examples.csv", "test_examples.csv"):
+        assert (run / name).read_bytes() == (straight_run / name).read_bytes(), name
+    dynamics = list(csv.DictReader((run / "examples.csv").open()))
+    assert sum(int(r["forgetting_events"]) for r in dynamics) > 0  # the counts cover the epochs across the kill
 
 
 def test_per_epoch_evaluation_is_in_inference_mode_on_the_corrupted_labels(tmp_path):
@@ -259,3 +265,9 @@ def test_fit_every_finds_the_fit_step_off_the_epoch_grid(tmp_path):
     plain_rows = list(csv.DictReader((Path(plain["run_dir"]) / "metrics.csv").open()))
     assert [r["train_loss"] for r in plain_rows] == [r["train_loss"] for r in rows]
     assert plain["batch_fit_step"] == results["batch_fit_step"]
+    # One definition of "never fitted": results.json's count is examples.csv's never_learned column.
+    examples = list(csv.DictReader((Path(results["run_dir"]) / "examples.csv").open()))
+    assert results["examples_never_fitted"] == sum(int(r["never_learned"]) for r in examples)
+    never = [r for r in examples if r["never_learned"] == "1"]
+    assert all(r["first_learned_epoch"] == "-1" and r["forgetting_score"] == "3" for r in never)  # 3 epochs trained
+    assert all(r["forgetting_score"] == r["forgetting_events"] for r in examples if r["never_learned"] == "0")
