@@ -14,7 +14,7 @@ from typing import Any
 
 from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.figure1 import fitted_claim
-from rethinking.reports.formatting import markdown, pct_ci
+from rethinking.reports.formatting import INTERVALS_NOTE, markdown, pct_ci, test_pct
 from rethinking.reports.stats import format_p, mcnemar, pair_by_seed, paired, paired_t_p
 from rethinking.reports.tables import (condition, default_batch_norm, finished, model_label, read_test_correct,
                                        regularizers, seed_groups)
@@ -46,7 +46,7 @@ def accuracy_table(rows: Rows, paper: Rows = ()) -> str:
     for group in seed_groups(rows):
         done = [r for r in group if r.get("status") in COMPLETE_STATUSES]
         first = group[0]
-        ours = (f"{pct_ci([r.get('train_accuracy') for r in done])} / {pct_ci([r.get('test_accuracy') for r in done])}"
+        ours = (f"{pct_ci([r.get('train_accuracy') for r in done])} / {test_pct(done)}"
                 if done else f"({first.get('status')})")
         fitted = sum(reached_fit(r) for r in done)
         body.append([model_label(first), regularizers(first), condition(first), ours,
@@ -54,7 +54,7 @@ def accuracy_table(rows: Rows, paper: Rows = ()) -> str:
                      f"{fitted} of {len(done)}" if fitted == len(done) else f"**{fitted} of {len(done)}**",
                      _paper_cell(paper, first)])
     return markdown(["model", "regularizers", "data", "train / test % (ours)", "best test % (ours)",
-                     "reached fit threshold", "train / test % (paper)"], body)
+                     "reached fit threshold", "train / test % (paper)"], body) + f"\n\n{INTERVALS_NOTE}"
 
 
 def regularizer_claims(rows: Rows) -> list[Claim]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.reports.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, Section, judge
-from rethinking.reports.formatting import markdown, pct_ci
+from rethinking.reports.formatting import INTERVALS_NOTE, markdown, pct_ci, test_pct
 from rethinking.reports.plotting import NO_CURVES, plot_mean_curve, pyplot, save
 from rethinking.reports.stats import fit_time, format_p, page_trend, pair_by_seed, paired, paired_t_p, summarize
 from rethinking.reports.tables import (CONDITION_ORDER, condition, finished, model_label, read_metrics,
@@ -76,7 +76,7 @@ def figure1a(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
             relative = paired([(fit_time(r), fit_time(b)) for r, b in pair_by_seed(group, truth)], "ratio")
             summary.append([model, name, times.text(), relative.text() if name != "true labels" else "1",
                             pct_ci([r.get("train_accuracy") for r in group]),
-                            pct_ci([r.get("test_accuracy") for r in group])])
+                            test_pct(group)])
         claims.append(fitted_claim(f"{model}: all conditions", mine))
         by_name = {condition(g[0]): g for g in groups}
         if truth and "random labels" in by_name:
@@ -92,6 +92,7 @@ def figure1a(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
     path = save(fig, out / "figure1a.png" if out else None)
     text = markdown(["model", "condition", "steps to fit", "relative to true labels", "train acc %", "test acc %"],
                     summary)
+    text += f"\n\n{INTERVALS_NOTE}"
     if not any(ax.has_data() for ax in axes[0]):
         text = f"{NO_CURVES}\n\n{text}"
     return Section(path, text, tuple(judge(claims)))
@@ -152,7 +153,7 @@ def figure1b(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
         randoms = [r for r in rs if _p(r) == 1]
         if randoms and truth:
             claims.append(slower_claim(f"{model}: random labels take longer to fit than true labels", randoms, truth))
-    ax.set(xlabel="label corruption", ylabel="time to fit / time with true labels (same seed)")
+    ax.set(xlabel="label corruption", ylabel="time to fit relative to\ntrue labels (same seed)")
     if ax.has_data():  # no run fitted: nothing to label (and save writes no figure)
         ax.legend(fontsize=8)
     path = save(fig, out / "figure1b.png" if out else None)
@@ -184,7 +185,7 @@ def figure1c(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
             p = _p(g[0])
             match = next((q for q in ours_model if abs(q["corruption_prob"] - p) < 1e-9), None)
             fitted = sum(1 for r in g if r.get("fit_step") not in (None, ""))
-            table.append([model, f"{p:g}", pct_ci([1 - r["test_accuracy"] for r in g]),
+            table.append([model, f"{p:g}", test_pct(g, error=True),
                           f"{match['test_error']:.2f}" if match else "-", pct_ci([r.get("train_accuracy") for r in g]),
                           f"{fitted} of {len(g)}"])
         claims.append(trend_claim(f"{model}: test error grows with p",
@@ -193,5 +194,5 @@ def figure1c(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
     ax.legend(fontsize=7)
     path = save(fig, out / "figure1c.png" if out else None)
     text = markdown(["model", "corruption", "test error % (ours)", "test error % (paper)", "train acc % (ours)",
-                     "runs fitted"], table)
+                     "runs fitted"], table) + f"\n\n{INTERVALS_NOTE}"
     return Section(path, text, tuple(judge(claims)))

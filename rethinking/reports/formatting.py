@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rethinking.reports.stats import mean_ci, wilson
@@ -35,6 +35,25 @@ def num_ci(values: Sequence[Any]) -> str:
     if n == 0:
         return "-"
     return f"{mean:.0f}" if half is None else f"{mean:.0f} ± {half:.0f} (n={n})"
+
+
+def test_pct(rows: Sequence[Mapping[str, Any]], error: bool = False) -> str:
+    """Test accuracy (or, ``error``, test error) % of a grid point: mean and 95% interval over seeds,
+    or for one run its Wilson interval over the test examples (``47.59 [44.5, 50.7]``) when the
+    run says how many there were."""
+    from rethinking.reports.tables import test_size  # noqa: PLC0415 (tables reads sweep files)
+
+    values = [r.get("test_accuracy") for r in rows if r.get("test_accuracy") is not None]
+    if len(values) == 1:
+        size = test_size(rows[0])
+        value = 1 - values[0] if error else values[0]
+        if size:
+            return accuracy_with_interval(value, size)
+    return pct_ci([1 - v for v in values] if error else values)
+
+
+INTERVALS_NOTE = ("Intervals: mean ± 95% Student-t interval over seeds; for one run, [the Wilson 95% interval] "
+                  "of its test accuracy over the test examples.")
 
 
 def accuracy_with_interval(accuracy: float | None, examples: int | None) -> str:

@@ -121,6 +121,21 @@ def _metrics_file(path: str, size: int, mtime_ns: int) -> tuple[dict[str, float]
         return tuple({k: _float(v) for k, v in row.items()} for row in csv.DictReader(f))
 
 
+def test_size(row: Mapping[str, Any]) -> int | None:
+    """The number of test examples a run was evaluated on: the table's ``test_size``, else its
+    results.json's (None when neither says)."""
+    if isinstance(row.get("test_size"), int):
+        return row["test_size"]
+    path = Path(row["run_dir"]) / "results.json" if row.get("run_dir") else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        size = json.loads(path.read_text(encoding="utf-8")).get("test_size")
+    except (ValueError, OSError):
+        return None
+    return size if isinstance(size, int) else None
+
+
 def read_test_correct(run_dir: str | Path | None) -> dict[int, bool] | None:
     """A run's test_examples.csv as ``{test example index: classified correctly}`` (None: no file)."""
     path = Path(run_dir) / "test_examples.csv" if run_dir else None

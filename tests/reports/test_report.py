@@ -117,8 +117,8 @@ def test_figure1a_draws_one_mean_curve_per_condition_with_a_band_over_seeds(tmp_
     assert halves[0] == 0.0 and halves[1] == pytest.approx(12.706205 * sd / math.sqrt(2), rel=1e-5)
     section = figure1a(rows, tmp_path)
     assert section.figure is not None and section.figure.is_file()
-    assert [line for line in section.text.splitlines()[2:]] == [
-        "| mlp_1x512 | random labels | 80 ± 0 (n=2) | - | 100.00 ± 0.00 (n=2) | 10.00 ± 0.00 (n=2) |"]
+    assert section.text.splitlines()[2:4] == [
+        "| mlp_1x512 | random labels | 80 ± 0 (n=2) | - | 100.00 ± 0.00 (n=2) | 10.00 ± 0.00 (n=2) |", ""]
     assert section.claims[0].estimate == "2 of 2 runs" and section.claims[0].verdict == "supported"
 
 
@@ -173,3 +173,13 @@ def test_report_of_a_three_seed_table_has_intervals_error_bars_and_trend_tests(t
     claims = (tmp_path / "report" / "claims.md").read_text()
     assert claims.startswith("**figure1b**") and "time ratio 1.94 ± 0.13 (n=3, paired by seed)" in claims
     assert "data seeds 0, 1, 2" in text
+
+
+def test_one_runs_test_accuracy_carries_its_wilson_interval():
+    from rethinking.reports.formatting import test_pct
+
+    one = [{"test_accuracy": 484 / 1017, "test_size": 1017}]
+    assert test_pct(one) == "47.59 [44.5, 50.7]"  # Wilson over the 1,017 test images (tests/reports/test_stats.py)
+    assert test_pct(one, error=True) == "52.41 [49.3, 55.5]"
+    assert test_pct([{"test_accuracy": 0.5}]) == "50.00"  # no count of test examples: no interval
+    assert test_pct([{"test_accuracy": 0.5, "test_size": 100}, {"test_accuracy": 0.6, "test_size": 100}]).endswith("(n=2)")
