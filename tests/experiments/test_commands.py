@@ -105,7 +105,7 @@ def test_sweeps_lists_the_shipped_ones_and_run_takes_a_name(cli):
     code, out, err = cli("sweeps")
     assert code == 0, err
     listed = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()[1:] if line and line[0] != "F"}
-    assert set(listed) == set(shipped_sweeps()) and listed["table1"] == 19 and listed["laptop/figure1a"] == 5
+    assert set(listed) == set(shipped_sweeps()) and listed["table1"] == 19 and listed["laptop/figure1a"] == 15
     code, out, err = cli("run", "laptop/figure1a", "--dry-run")
     assert code == 0 and out.startswith("laptop-figure1a: 5 runs"), err
 
