@@ -107,7 +107,7 @@ def test_sweeps_lists_the_shipped_ones_and_run_takes_a_name(cli):
     listed = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()[1:] if line and line[0] != "F"}
     assert set(listed) == set(shipped_sweeps()) and listed["table1"] == 19 and listed["laptop/figure1a"] == 15
     code, out, err = cli("run", "laptop/figure1a", "--dry-run")
-    assert code == 0 and out.startswith("laptop-figure1a: 5 runs"), err
+    assert code == 0 and out.startswith("laptop-figure1a: 15 runs"), err
 
 
 def _four_runs(tmp_path: Path, seeds: int = 4) -> Path:
