@@ -269,6 +269,14 @@ def test_fit_every_finds_the_fit_step_off_the_epoch_grid(tmp_path):
     plain_rows = list(csv.DictReader((Path(plain["run_dir"]) / "metrics.csv").open()))
     assert [r["train_loss"] for r in plain_rows] == [r["train_loss"] for r in rows]
     assert plain["batch_fit_step"] == results["batch_fit_step"]
+    # TensorBoard has each evaluation within an epoch, at its step.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(results["run_dir"], size_guidance={"tensors": 0})
+    events.Reload()
+    probes = [e.step for e in events.Tensors("step/train_accuracy_within_epoch")]
+    assert probes and all(step % 4 == 0 and step % steps_per_epoch for step in probes)
+    assert max(probes) == results["fit_step"]  # evaluated until fitted, not after
     # One definition of "never fitted": results.json's count is examples.csv's never_learned column.
     examples = list(csv.DictReader((Path(results["run_dir"]) / "examples.csv").open()))
     assert results["examples_never_fitted"] == sum(int(r["never_learned"]) for r in examples)
