@@ -109,7 +109,8 @@ def compile_settings(config: RunConfig, keras_fit: bool, replicas: int = 1) -> d
     MirroredStrategy Keras 3.15's multi-step loop fails ("You must feed a value for placeholder
     tensor ... while/cond") and so does XLA ("Trying to access resource ... located in device
     CPU:1 from device CPU:0"). With op determinism (``deterministic``) XLA is off as well: Keras
-    drops it then anyway (XLA is not deterministic), and the run's record says what ran.
+    drops it then anyway (XLA is not deterministic), and the run's record says what ran. With
+    ``fit_every``, at most that many steps per call (the fit is checked between calls).
     """
     entry = model_entry(config.model.name)
     jit = entry.jit_compile if config.train.jit_compile is None else config.train.jit_compile
@@ -120,6 +121,10 @@ def compile_settings(config: RunConfig, keras_fit: bool, replicas: int = 1) -> d
         jit, spe = False, 1
     if config.train.deterministic:
         jit = False
+    if config.train.fit_every is not None:
+        # The fit is checked between graph calls: a call of more steps than --fit-every would skip
+        # checks (the MLPs' default of 20 steps covers a whole 16-step laptop epoch).
+        spe = min(spe, config.train.fit_every)
     return {"jit_compile": bool(jit), "steps_per_execution": int(spe)}
 
 
