@@ -106,6 +106,15 @@ def _by_corruption(rows: Rows) -> dict[str, list[Mapping[str, Any]]]:
     return {m: sorted(rs, key=lambda r: r.get("corruption_prob") or 0) for m, rs in sorted(curves.items())}
 
 
+def _corruption_figure(rows: Rows) -> tuple[dict[str, list[Mapping[str, Any]]], Any, Any] | None:
+    """Figures 1b/1c: the finished label-corruption runs by model, and a figure to draw them on."""
+    curves = _by_corruption(rows)
+    if not curves:
+        return None
+    fig, ax = pyplot().subplots(figsize=(5, 3.6))
+    return curves, fig, ax
+
+
 def _p(row: Mapping[str, Any]) -> float:
     return float(row.get("corruption_prob") or 0)
 
@@ -122,12 +131,12 @@ def trend_claim(statement: str, points: Sequence[tuple[Any, float, float | None]
 def figure1b(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
     """Time to fit relative to the same seed's true-label run vs the corruption level (mean and 95%
     interval over seeds, paired by seed; censored runs at their cap, marked as lower bounds)."""
-    curves = _by_corruption(rows)
-    if not curves:
+    start = _corruption_figure(rows)
+    if start is None:
         return Section(None, "No finished run yet.")
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    table, claims = [], []
+    curves, fig, ax = start
+    table: list[list[Any]] = []
+    claims: list[Claim] = []
     for model, rs in curves.items():
         truth = [r for r in rs if _p(r) == 0]
         xs, ys, errs, bounds = [], [], [], []
@@ -166,12 +175,12 @@ def figure1b(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
 def figure1c(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
     """Test error at the end of training vs the label corruption level (mean and 95% interval over
     seeds; paper points as crosses)."""
-    curves = _by_corruption(rows)
-    if not curves:
+    start = _corruption_figure(rows)
+    if start is None:
         return Section(None, "No finished run yet.")
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    table, claims = [], []
+    curves, fig, ax = start
+    table: list[list[Any]] = []
+    claims: list[Claim] = []
     for model, rs in curves.items():
         groups = seed_groups(rs)
         stats = [summarize([1 - r["test_accuracy"] for r in g]) for g in groups]
