@@ -14,7 +14,9 @@ from pathlib import Path
 
 from rethinking.atomic import atomic_write_text
 from rethinking.reports.claims import doc_blocks, replace_blocks
-from rethinking.reports.write import claims_block, report_text
+from rethinking.reports.claims import Section
+from rethinking.reports.tables import load_table
+from rethinking.reports.write import claims_markdown, sections
 
 RESULTS_FOLDER = "reproduction"
 
@@ -31,14 +33,21 @@ def regenerated(doc: Path) -> str:
         ValueError: a block names a folder that holds no results table.
     """
     text = doc.read_text(encoding="utf-8")
+    folders: dict[str, dict[str, Section]] = {}  # each folder's reports, computed once for all its blocks
     bodies = {}
     for block in dict.fromkeys(name for name, _ in doc_blocks(text)):
         kind, _, key = block.partition(":")
         name, _, report = key.partition("/")
-        folder = block_folder(doc, name)
-        if not (folder / "results.json").is_file() and not (folder / "results.csv").is_file():
-            raise ValueError(f"{doc}: the block {block!r} names {folder}, which holds no results table.")
-        bodies[block] = claims_block(folder) if kind == "claims" else report_text(folder, report)
+        if name not in folders:
+            folder = block_folder(doc, name)
+            if not (folder / "results.json").is_file() and not (folder / "results.csv").is_file():
+                raise ValueError(f"{doc}: the block {block!r} names {folder}, which holds no results table.")
+            folders[name] = sections(load_table(folder), None)
+        parts = folders[name]
+        if kind == "report" and report not in parts:
+            raise ValueError(f"{doc}: the block {block!r} names a report its sweep does not list "
+                             f"(it has {', '.join(parts)}).")
+        bodies[block] = claims_markdown(parts) if kind == "claims" else parts[report].text + "\n"
     return replace_blocks(text, bodies)
 
 

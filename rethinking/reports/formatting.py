@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rethinking.reports.stats import mean_ci, wilson
+from rethinking.reports.tables import test_size
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -41,8 +42,6 @@ def test_pct(rows: Sequence[Mapping[str, Any]], error: bool = False) -> str:
     """Test accuracy (or, ``error``, test error) % of a grid point: mean and 95% interval over seeds,
     or for one run its Wilson interval over the test examples (``47.59 [44.5, 50.7]``) when the
     run says how many there were."""
-    from rethinking.reports.tables import test_size  # noqa: PLC0415 (tables reads sweep files)
-
     values = [r.get("test_accuracy") for r in rows if r.get("test_accuracy") is not None]
     if len(values) == 1:
         size = test_size(rows[0])

@@ -74,18 +74,6 @@ def claims_block(results: str | Path) -> str:
     return claims_markdown(sections(load_table(results), None))
 
 
-def report_text(results: str | Path, report: str) -> str:
-    """One report's markdown (its tables and notes, without figure or claims), as report.md has it.
-
-    Raises:
-        ValueError: an unreadable table, or a report the sweep does not list.
-    """
-    table = load_table(results)
-    if report not in table.get("reports", []):
-        raise ValueError(f"{results}: the sweep lists no report {report!r} (it has {', '.join(table.get('reports', []))}).")
-    return report_function(report)(table["runs"], None, paper_rows(table, report)).text + "\n"
-
-
 def write_report(results: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """Writes the sweep's figures, ``report.md`` and ``claims.md``.
 
