@@ -2,7 +2,7 @@
 
 Each command parses its flags, builds a config, calls the library and prints; no logic here.
 ``base`` holds the group, the one-line errors and the options derived from the config fields;
-``data_group`` (datasets, preview), ``train_group`` (train), ``sweep_group`` (sweeps, run, report, tune)
+``data_group`` (datasets, preview), ``train_group`` (train), ``measure_group`` (measure), ``sweep_group`` (sweeps, run, report, tune)
 and ``theory_group`` (expressivity, kernel, linear) register their commands on it.
 """
 
@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import click
 
-from rethinking.cli import data_group, sweep_group, theory_group, train_group  # noqa: F401 (register the commands)
+from rethinking.cli import data_group, measure_group, sweep_group, theory_group, train_group  # noqa: F401 (register the commands)
 from rethinking.cli.base import cli, data_config_from_flags, run_config_from_flags
 from rethinking.cli.data_group import datasets, preview
+from rethinking.cli.measure_group import measure
 from rethinking.cli.sweep_group import report, run, sweeps, tune
 from rethinking.cli.theory_group import expressivity, kernel, linear
 from rethinking.cli.train_group import train
 
-__all__ = ["cli", "data_config_from_flags", "datasets", "expressivity", "kernel", "linear", "main", "preview",
+__all__ = ["cli", "data_config_from_flags", "datasets", "expressivity", "kernel", "linear", "main", "measure", "preview",
            "report", "run", "run_config_from_flags", "sweeps", "train", "tune"]
 
 

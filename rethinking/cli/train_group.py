@@ -98,5 +98,12 @@ def train(resume_dir: str | None, overwrite: bool, **flags: Any) -> None:
     if results.get("already_complete"):
         click.echo("Already complete; nothing to do (pass --overwrite to train again).")
     _print_summary(results)
+    if config.train.measures:
+        from rethinking.cli.measure_group import print_group, print_measures  # noqa: PLC0415
+        from rethinking.measures.run import after_training  # noqa: PLC0415
+
+        measured = after_training(config, results, progress=print_group)
+        if measured is not None:
+            print_measures([measured])
 
 

@@ -146,6 +146,8 @@ class TrainConfig(ConfigDict):
         init_from: a completed run's folder whose network (all but the classifier head) this run
             starts from (pre-training, e.g. on random labels); None: a fresh initialization.
         divergence_loss: a training loss above this (or NaN) stops the run as diverged.
+        measures: compute the run's generalization measures once it completes (``measures.json``;
+            not part of the run's identity: measuring changes no result).
         eval_batch_size: batch size of the per-epoch evaluations (inference only, so it does not
             change results); None: max(batch_size, 256).
     """
@@ -171,6 +173,7 @@ class TrainConfig(ConfigDict):
     init_seed: int | None = option(None, "--init-seed", "Seed of weight initialization and dropout.", minimum=0, default_help="--seed")
     init_from: str | None = option(None, "--init-from", "Start from a completed run's network (its folder): every layer but the classifier head, which starts afresh; the source is recorded.", default_help="a fresh initialization")
     divergence_loss: float = option(1e4, "--divergence-loss", "A training loss above this (or NaN) stops the run as diverged.")
+    measures: bool = option(False, "--measures", "At the end of the run, compute its generalization measures (measures.json; docs/measures.md).", off_flag="--no-measures")
     eval_batch_size: int | None = option(None, "--eval-batch-size", "Batch size of the per-epoch evaluations.", minimum=1, default_help="max(--batch-size, 256)")
 
     def __post_init__(self) -> None:
@@ -310,14 +313,14 @@ def content_identity(config: RunConfig) -> dict[str, str | None]:
 def run_identity(config: RunConfig) -> dict[str, Any]:
     """What makes a run's results, as a flat ``{dotted key: value}`` dict.
 
-    Every option except where the run is written (experiment, run name, log dir) and the epoch
-    cap: a longer run of the same config continues a shorter one, as the schedule does not depend
-    on the cap (except ``cosine``, whose cap is kept). Options at their default are left out, so a
+    Every option except where the run is written (experiment, run name, log dir), whether it is
+    measured afterwards, and the epoch cap: a longer run of the same config continues a shorter
+    one, as the schedule does not depend on the cap (except ``cosine``, whose cap is kept). Options at their default are left out, so a
     new option (at its default) changes no existing run's identity.
     """
     from rethinking.config.options import option_values  # noqa: PLC0415
 
-    skip = {"experiment", "run_name", "log_dir"} | ({"epochs"} if config.train.schedule != "cosine" else set())
+    skip = {"experiment", "run_name", "log_dir", "measures"} | ({"epochs"} if config.train.schedule != "cosine" else set())
     return {spec.key: value for name, (spec, value) in option_values(config).items()
             if spec.path[-1] not in skip and value != spec.default}
 

@@ -305,6 +305,7 @@ def run_sweep(
         if rows[index]["status"] not in DONE_STATUSES:  # another process may have finished it since
             rows[index] = table_row(run, stored_results(run.config), relative_to=directory)
         if rows[index]["status"] in DONE_STATUSES:
+            _measure(run, stored_results(run.config) or {})  # a run killed while it was being measured
             notify({**base, "event": "skip", "row": rows[index]})
             continue
         source = sources.get(index)
@@ -342,14 +343,44 @@ def run_sweep(
             rundir.atomic_write_text(run_folder / ERROR_FILE, traceback.format_exc())
         finally:
             keras.backend.clear_session()  # many models in one process: free the last one's graph
+        if error is None:
+            error = _measure(run, results)
         rows[index] = table_row(run, results, error, relative_to=directory)
         rebuild_table(directory, sweep, every_run)
         notify({**base, "event": "done", "row": rows[index]})
     return rows, directory
 
 
+def _measure(run: PlannedRun, results: Mapping[str, Any]) -> str | None:
+    """Computes the measures of a completed run that asks for them (``train.measures``) and lacks them.
+
+    Returns:
+        None, or the one-line error of a measuring that failed (the run itself stays complete; a
+        rerun of the sweep measures it again). A run another process holds is left to it.
+    """
+    import keras  # noqa: PLC0415
+
+    from rethinking.measures.run import MEASURES_FILE, after_training  # noqa: PLC0415
+    from rethinking.training import rundir  # noqa: PLC0415
+    from rethinking.training.runlock import LockLost, RunLocked  # noqa: PLC0415
+
+    if not run.config.train.measures or (rundir.run_dir(run.config) / MEASURES_FILE).is_file():
+        return None
+    try:
+        after_training(run.config, dict(results))
+    except (RunLocked, LockLost):
+        return None
+    except Exception as err:  # noqa: BLE001 (recorded in the table; the sweep goes on)
+        logger.warning("Measuring run %s failed: %s", run.config.resolved_run_name, err)
+        return f"measures failed: {type(err).__name__}: {err}"
+    finally:
+        keras.backend.clear_session()
+    return None
+
+
 # Per run, what a copied sweep needs to be reported (curves included): no checkpoints, weights or events.
-EXPORTED_RUN_FILES = ("config.json", "results.json", "metrics.csv", "test_examples.csv")
+# measures.json where a run has one (the measures report reads it).
+EXPORTED_RUN_FILES = ("config.json", "results.json", "metrics.csv", "test_examples.csv", "measures.json")
 # ... and, for the reports of per-example dynamics, examples.csv (one row per training example).
 EXAMPLE_REPORTS = ("learning_order", "forgetting")
 

@@ -189,6 +189,10 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
         source[1]["head_seed"] = init_from.head_seed(config.init_seed)
         if not resumed:  # a resumed run continues from its own checkpoint, not from the source again
             init_from.copy_all_but_head(source[0], model, source[1]["head_seed"])
+    if chief and not resumed:
+        # Before the first checkpoint, so every run with a checkpoint has them (the measures'
+        # distance from initialization and PAC-Bayes prior); rewritten identically if killed before it.
+        rundir.save_weights_atomically(model, directory / rundir.INITIAL_WEIGHTS)
     writer = summaries.create_writer(str(directory) if chief else None)
     batch_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
     predict = make_loss_and_correct_fn(model, jit_compile=settings["jit_compile"])

@@ -14,6 +14,8 @@
                          git revision, the reproducing command; status running / finished /
                          fitted / diverged / failed
         inputs.png       the first training images as the network sees them (corrupted)
+        initial.weights.h5 the weights training started from (the measures' distance from
+                         initialization; written before the first checkpoint)
         final.weights.h5 the weights at the end of training
         model.keras      the trained model (architecture + weights; ``load_run`` reads it)
         checkpoints/     weights + optimizer + run state of the last epochs (``latest.json`` names
@@ -64,6 +66,7 @@ TEST_EXAMPLE_COLUMNS = ("index", "label", "correct")
 INPUTS_FILE = "inputs.png"
 CHECKPOINT_DIR = "checkpoints"
 FINAL_WEIGHTS = "final.weights.h5"
+INITIAL_WEIGHTS = "initial.weights.h5"
 MODEL_FILE = "model.keras"
 METRIC_COLUMNS = ("epoch", "step", "learning_rate", "batch_loss", "train_loss", "train_accuracy",
                   "train_accuracy_corrupted", "train_accuracy_clean", "test_loss", "test_accuracy",
@@ -331,6 +334,25 @@ class LoadedRun:
     directory: Path
 
 
+def completed_results(directory: str | Path) -> dict[str, Any]:
+    """The results of a completed run folder with its model, without loading anything heavy.
+
+    Raises:
+        ValueError: not a run folder, a run that has not completed, or no readable model.keras.
+    """
+    path = Path(directory)
+    results_path = path / RESULTS_FILE
+    if not (path / CONFIG_FILE).is_file() or not results_path.is_file():
+        raise ValueError(f"{path} is not a run folder (no {CONFIG_FILE} and {RESULTS_FILE}).")
+    results = read_json(results_path)
+    if results.get("status") not in COMPLETE_STATUSES:
+        raise ValueError(f"{path} has not completed (status {results.get('status')!r}): finish it with "
+                         f"'rethinking train --resume {path}' first.")
+    if not zipfile.is_zipfile(path / MODEL_FILE):
+        raise ValueError(f"{path} has no readable {MODEL_FILE}: 'rethinking train --resume {path}' writes it again.")
+    return results
+
+
 def load_run(directory: str | Path, *, compile: bool = False) -> LoadedRun:
     """The model, config and results of a completed run.
 
@@ -346,15 +368,7 @@ def load_run(directory: str | Path, *, compile: bool = False) -> LoadedRun:
         ValueError: not a run folder, or a run that has not completed.
     """
     path = Path(directory)
-    results_path = path / RESULTS_FILE
-    if not (path / CONFIG_FILE).is_file() or not results_path.is_file():
-        raise ValueError(f"{path} is not a run folder (no {CONFIG_FILE} and {RESULTS_FILE}).")
-    results = read_json(results_path)
-    if results.get("status") not in COMPLETE_STATUSES:
-        raise ValueError(f"{path} has not completed (status {results.get('status')!r}): finish it with "
-                         f"'rethinking train --resume {path}' first.")
-    if not zipfile.is_zipfile(path / MODEL_FILE):
-        raise ValueError(f"{path} has no readable {MODEL_FILE}: 'rethinking train --resume {path}' writes it again.")
+    results = completed_results(path)
     config = config_of_run(path)
     from rethinking.models import model_entry  # noqa: PLC0415 (plain Python)
 
