@@ -188,6 +188,7 @@ def measure_run(directory: str | Path, *, examples: int = 2048, overwrite: bool 
             "measures_version": MEASURES_VERSION, "run": path.name, "status": results.get("status"),
             "train_accuracy": train_accuracy, "test_accuracy": test_accuracy,
             "generalization_gap": train_accuracy - test_accuracy, "train_size": train_size,
+            "num_classes": int(results.get("num_classes") or loaded.model.output_shape[-1]),
             "examples": examples, "initial_weights": initial_source,
             **computed, "seconds_total": round(time.perf_counter() - start, 3),
         }

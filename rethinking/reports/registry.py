@@ -34,6 +34,8 @@ REPORTS: dict[str, str] = {
     "label_noise": "rethinking.reports.label_noise:label_noise",
     # Training from another run's network against from scratch (Maennel et al.).
     "pretraining": "rethinking.reports.pretraining:pretraining",
+    # Generalization measures ranked against the gap (Bartlett et al., Neyshabur et al., Jiang et al.).
+    "measures": "rethinking.reports.measures:measures",
 }
 REPORT_NAMES = tuple(REPORTS)
 

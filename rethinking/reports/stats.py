@@ -388,6 +388,16 @@ def mcnemar(only_first: int, only_second: int, alternative: str = "two-sided") -
     return float(min(1.0, 2 * stats.binom.cdf(min(only_first, only_second), n, 0.5)))
 
 
+def sign_test(more: int, less: int) -> float:
+    """The exact one-sided sign test: P(X >= more) for X ~ binomial(more + less, 1/2); ties are dropped.
+
+    Args:
+        more: pairs that went the claimed way.
+        less: pairs that went the other way.
+    """
+    return mcnemar(more, less, "greater")
+
+
 def format_p(p: float | None) -> str:
     """A p-value as a reader wants it: ``= 0.17``, ``= 0.0046``, ``< 1e-6``."""
     if p is None:
