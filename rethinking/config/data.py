@@ -204,6 +204,11 @@ class DataConfig(ConfigDict):
             label and pixels it has in the full dataset); None: all. For laptop-scale runs.
         train_offset: skip the first K training examples (by index: each kept example is still what
             it is in the full dataset); with ``train_examples``, train on examples K .. K+N-1.
+        replace_example: the dataset index of one kept training example whose image and label are
+            replaced by those of the first training example after the kept ones (index
+            ``train_offset + train_examples``), at the same position: the run differs from the one
+            without replacement in that example only (same batches otherwise). One of a pair of
+            runs for empirical uniform stability (docs/measures.md). None: no replacement.
     """
 
     dataset: str = option("digits", "--dataset", "digits (embedded), a TFDS name (cifar10, mnist, ...) or a path to a .npz file.")
@@ -215,9 +220,17 @@ class DataConfig(ConfigDict):
     shuffle_buffer: int | None = option(None, "--shuffle-buffer", "Shuffle buffer in examples.", minimum=1, default_help="the whole training set, up to 100,000")
     train_examples: int | None = option(None, "--train-examples", "Train on the first N training examples only (laptop-scale runs).", minimum=1, default_help="all")
     train_offset: int = option(0, "--train-offset", "Skip the first K training examples: with --train-examples N, train on examples K to K+N-1 (e.g. one half for pre-training, the other for training).", minimum=0)
+    replace_example: int | None = option(None, "--replace-example", "Replace training example K (its dataset index, one of those kept) by the first training example after them, at the same position: the partner of a run without it for empirical uniform stability (needs --train-examples).", minimum=0, default_help="none")
 
     def __post_init__(self) -> None:
         check_options(self)
+        if self.replace_example is not None:
+            if self.train_examples is None:
+                raise ValueError("--replace-example needs --train-examples: the replacement is the first training "
+                                 "example after those kept.")
+            if not self.train_offset <= self.replace_example < self.train_offset + self.train_examples:
+                raise ValueError(f"--replace-example {self.replace_example} is not one of the training examples kept "
+                                 f"({self.train_offset} to {self.train_offset + self.train_examples - 1}).")
         if not self.cache:
             raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)} or a file path prefix.")
         if self.cache not in CACHE_MODES:

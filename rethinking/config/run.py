@@ -340,7 +340,7 @@ def config_digest(config: RunConfig) -> str:
 
 
 def default_run_name(config: RunConfig) -> str:
-    """``<model>-<labels>-<pixels>-seed<k>-<digest>``: readable, and unique per config.
+    """``<model>-<labels>-<pixels>[-replaced<K>]-seed<k>-<digest>``: readable, and unique per config.
 
     A builder given as ``package.module:function`` is named by its function (the digest tells
     builders of the same name apart).
@@ -349,4 +349,5 @@ def default_run_name(config: RunConfig) -> str:
     labels = (f"partial{c.corruption_prob:g}" if c.labels == "partial" else f"human_{c.label_set}" if c.labels == "human"
               else c.labels)
     model = config.model.name.rpartition(":")[2]
-    return f"{model}-labels_{labels}-pixels_{c.pixels}-seed{config.data.seed}-{config_digest(config)}"
+    replaced = f"-replaced{config.data.replace_example}" if config.data.replace_example is not None else ""
+    return f"{model}-labels_{labels}-pixels_{c.pixels}{replaced}-seed{config.data.seed}-{config_digest(config)}"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -58,6 +59,8 @@ class DataPipeline:
         image_size: (height, width) of the network's input.
         corrupted_train: corrupted training examples (raw pixels), in index order, cached.
         corrupted_test: test examples after the pixel condition (labels true), cached.
+        replaced_out: with ``replace_example``, the original (replaced) example, corrupted as it
+            would have been; None otherwise.
         permute_after_crop: the pixel condition (a permutation, e.g. ``"shuffled"`` or
             ``"random"``) applied per batch after the crop, when the training images are cached
             uncropped (augmentation on); ``"none"`` when the cache already holds what the network sees.
@@ -70,6 +73,7 @@ class DataPipeline:
     corrupted_train: tf.data.Dataset
     corrupted_test: tf.data.Dataset
     permute_after_crop: str = "none"
+    replaced_out: tf.data.Dataset | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -140,6 +144,12 @@ class DataPipeline:
         augmentation, the paper's "training accuracy" set."""
         pipeline = self if epoch is not None else self._no_augmentation()
         return pipeline._batched(self.corrupted_train, epoch=epoch or 0).prefetch(tf.data.AUTOTUNE)
+
+    def replaced_in_order(self) -> tf.data.Dataset | None:
+        """The replaced example (``replace_example``) as one batch without augmentation; None without one."""
+        if self.replaced_out is None:
+            return None
+        return self._no_augmentation()._batched(self.replaced_out, epoch=0).prefetch(tf.data.AUTOTUNE)
 
     def test(self) -> tf.data.Dataset:
         """The test set in index order, no augmentation."""
@@ -332,13 +342,54 @@ def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | Non
     # Moments of the full training set, so a truncated run's Gaussian images equal the full run's.
     moments = seen_moments(bundle, size) if condition.kind == "replacement" else None
     labels = label_inputs(config, bundle.info.num_classes)
+    replacement = replacement_example(bundle, config)
     bundle = kept_training_examples(bundle, config)
     common = dict(num_classes=bundle.info.num_classes, size=size, moments=moments, **labels)
+    replaced_out = None
+    if replacement is not None:
+        # The example replaced, as it would have been trained on (corrupted by its own index), for
+        # the loss of the final network on it (uniform stability).
+        replaced_out = _cache(corrupt_split(bundle.train.filter(lambda ex: ex["index"] == config.replace_example),
+                                            config, split="train", **common), "memory")
+        bundle = dataclasses.replace(bundle, train=replace_at(bundle.train, config.replace_example, replacement))
     train = corrupt_split(bundle.train, config, split="train", **common)
     test = corrupt_split(bundle.test, config, split="test", **common)
     deferred = pixels if condition.kind == "permutation" and config.preprocessing.augment else "none"
     return DataPipeline(
         config=config, info=bundle.info, batch_size=batch_size, image_size=size,
         corrupted_train=_cache(train, config.cache), corrupted_test=_cache(test, config.cache),
-        permute_after_crop=deferred,
+        permute_after_crop=deferred, replaced_out=replaced_out,
     )
+
+
+def replacement_example(bundle: DataBundle, config: DataConfig) -> dict[str, tf.Tensor] | None:
+    """The example that replaces ``config.replace_example``: the first training example after those
+    kept (None without a replacement).
+
+    Raises:
+        ValueError: the dataset has no training example after those kept.
+    """
+    if config.replace_example is None:
+        return None
+    after = config.train_offset + (config.train_examples or 0)
+    if after >= bundle.info.train_size:
+        raise ValueError(f"--replace-example needs a training example after the {config.train_examples:,} kept, and "
+                         f"{bundle.info.name} has {bundle.info.train_size:,}: use a smaller --train-examples.")
+    return next(iter(bundle.train.skip(after).take(1)))
+
+
+def replace_at(ds: tf.data.Dataset, index: int, replacement: Mapping[str, tf.Tensor]) -> tf.data.Dataset:
+    """``ds`` with the example of dataset index ``index`` replaced by ``replacement`` (all but its index).
+
+    The replaced example keeps its position and its index: shuffling (a function of position) and
+    label corruption (a function of the index) treat it as they treated the original, so a run on
+    this data differs from one on ``ds`` in that example's image and true label only.
+    """
+    fields = {k: tf.constant(v.numpy() if hasattr(v, "numpy") else v) for k, v in replacement.items() if k != "index"}
+
+    def swap(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        hit = tf.equal(ex["index"], tf.cast(index, ex["index"].dtype))
+        replaced = {k: (tf.cast(fields[k], v.dtype) if k in fields else v) for k, v in ex.items()}
+        return tf.cond(hit, lambda: replaced, lambda: ex)
+
+    return ds.map(swap, num_parallel_calls=tf.data.AUTOTUNE)

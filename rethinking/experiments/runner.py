@@ -39,7 +39,7 @@ TABLE_CSV = "results.csv"
 TABLE_JSON = "results.json"
 ERROR_FILE = "error.txt"
 # Columns of the table: who the run is, then what it gave (fractions for accuracies).
-DESCRIPTOR_COLUMNS = ("run", "label", "dataset", "train_examples", "train_offset", "model", *MODEL_SWITCHES, "batch_norm",
+DESCRIPTOR_COLUMNS = ("run", "label", "dataset", "train_examples", "train_offset", "replace_example", "model", *MODEL_SWITCHES, "batch_norm",
                       "weight_decay", "dropout", "width_multiplier", "random_crop", "labels", "corruption_prob",
                       "label_noise", "label_set", "transition", "pixels", "seed", "init_seed", "init_from")
 RESULT_COLUMNS = ("status", "epochs_trained", "steps", "labels_changed", "train_loss", "train_accuracy",
@@ -74,7 +74,7 @@ def describe(run: PlannedRun) -> dict[str, Any]:
     batch_norm = c.model.resolved_batch_norm
     return {
         "run": c.resolved_run_name, "label": run.label, "dataset": c.data.dataset, "train_examples": c.data.train_examples,
-        "train_offset": c.data.train_offset,
+        "train_offset": c.data.train_offset, "replace_example": c.data.replace_example,
         "model": c.model.name, **{switch: getattr(c.model, switch) for switch in MODEL_SWITCHES},
         "batch_norm": batch_norm, "weight_decay": c.model.weight_decay,
         "dropout": c.model.dropout, "width_multiplier": c.model.width_multiplier,

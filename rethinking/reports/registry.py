@@ -36,6 +36,8 @@ REPORTS: dict[str, str] = {
     "pretraining": "rethinking.reports.pretraining:pretraining",
     # Generalization measures ranked against the gap (Bartlett et al., Neyshabur et al., Jiang et al.).
     "measures": "rethinking.reports.measures:measures",
+    # Empirical uniform stability (Hardt et al.): pairs of runs that differ in one training example.
+    "stability": "rethinking.reports.stability:stability",
 }
 REPORT_NAMES = tuple(REPORTS)
 

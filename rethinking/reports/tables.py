@@ -243,7 +243,7 @@ def paper_claims(table: Mapping[str, Any], reports: Sequence[str]) -> list[str]:
 
 
 # The columns of a grid point: runs that share them differ by seed only.
-DESCRIPTORS = ("dataset", "train_examples", "train_offset", "model", *MODEL_SWITCHES, "batch_norm", "weight_decay", "dropout",
+DESCRIPTORS = ("dataset", "train_examples", "train_offset", "replace_example", "model", *MODEL_SWITCHES, "batch_norm", "weight_decay", "dropout",
                 "width_multiplier", "random_crop", "labels", "corruption_prob", "label_noise", "label_set", "transition",
                 "pixels", "init_from")
 

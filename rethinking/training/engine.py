@@ -269,7 +269,8 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
         try:
             if lock is None or lock.owns():  # never write into a directory another process took over
                 results = _finish(results, model=model, state=state, predict=predict, evaluation=evaluation,
-                                  writer=writer, directory=directory, own_dir=own_dir, chief=chief)
+                                  writer=writer, directory=directory, own_dir=own_dir, chief=chief,
+                                  replaced=pipeline.replaced_in_order())
         finally:
             writer.close()
     return results
@@ -277,8 +278,11 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
 
 def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, predict: Callable,
             evaluation: tuple[tf.data.Dataset, tf.data.Dataset], writer, directory: Path, own_dir: Path,
-            chief: bool) -> dict[str, Any]:
+            chief: bool, replaced: tf.data.Dataset | None = None) -> dict[str, Any]:
     """Writes what a run promises, then ``results.json``; a complete status is written last.
+
+    With ``--replace-example``, ``results.json`` also gets ``replaced_example``: the final network's
+    loss on the example the run replaced (uniform stability compares it with the partner run's).
 
     A kill at any instant leaves either no complete status (a rerun resumes from the last checkpoint
     and finishes again) or every promised file on disk. A failure while writing (a full disk)
@@ -297,6 +301,10 @@ def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, pre
                     state.test_examples = evaluate_split(predict, evaluation[1])
                 rundir.write_examples(directory, state)
                 rundir.write_test_examples(directory, state.test_examples)
+                if replaced is not None:
+                    out = evaluate_split(predict, replaced)
+                    results["replaced_example"] = {"index": int(out.index[0]), "label": int(out.label[0]),
+                                                   "loss": float(out.loss[0]), "correct": bool(out.correct[0])}
                 summaries.write_final(writer, results, state.epoch)
         except BaseException as err:
             if chief:

@@ -62,7 +62,7 @@ RESULTS_FILE = "results.json"
 METRICS_FILE = "metrics.csv"
 EXAMPLES_FILE = "examples.csv"
 TEST_EXAMPLES_FILE = "test_examples.csv"
-TEST_EXAMPLE_COLUMNS = ("index", "label", "correct")
+TEST_EXAMPLE_COLUMNS = ("index", "label", "correct", "loss")
 INPUTS_FILE = "inputs.png"
 CHECKPOINT_DIR = "checkpoints"
 FINAL_WEIGHTS = "final.weights.h5"
@@ -72,7 +72,7 @@ METRIC_COLUMNS = ("epoch", "step", "learning_rate", "batch_loss", "train_loss", 
                   "train_accuracy_corrupted", "train_accuracy_clean", "test_loss", "test_accuracy",
                   "best_test_accuracy", "epoch_seconds", "train_images_per_second")
 EXAMPLE_COLUMNS = ("index", "label", "true_label", "label_corrupted", "first_correct_epoch", "first_learned_epoch",
-                   "forgetting_events", "forgetting_score", "epochs_correct", "never_learned", "correct_at_end")
+                   "forgetting_events", "forgetting_score", "epochs_correct", "never_learned", "correct_at_end", "loss")
 # results.json statuses: the run has everything it promises on disk ...
 COMPLETE_STATUSES = ("finished", "fitted")
 # ... and outcomes a rerun would only repeat (a sweep skips them; diverging is deterministic).
@@ -395,26 +395,38 @@ def write_examples(directory: Path, state: RunState) -> None:
     same, except that a never-learned example scores the epochs trained, more than any example
     could be forgotten (Toneva et al. 2019 rank never-learned examples as forgotten the maximum
     number of times); ``correct_at_end``: at the last evaluation. Counts cover the epochs from
-    ``dynamics_since_epoch`` in results.json on.
+    ``dynamics_since_epoch`` in results.json on; ``loss``: the cross-entropy (nats) against the
+    label trained on at the last evaluation.
     """
     ev, d = state.train_examples, state.dynamics
     never = d.first_learned < 0
     columns = np.stack([ev.index, ev.label, ev.true_label, ev.label_corrupted, d.first_correct, d.first_learned,
                         d.forgetting_events, forgetting_score(d, state.epoch), d.epochs_correct, never,
-                        d.last_correct], axis=1)
+                        d.last_correct], axis=1).astype(np.int64)
     # One formatting call for the whole table: it is written after every epoch, and per-row Python
     # cost more than a small network's epoch (docs/benchmarks.md, "examples.csv").
     body = io.StringIO()
-    np.savetxt(body, columns.astype(np.int64), fmt="%d", delimiter=",")
+    _save_with_loss(body, columns, ev.loss)
     atomic_write_text(directory / EXAMPLES_FILE, ",".join(EXAMPLE_COLUMNS) + "\n" + body.getvalue())
 
 
+def _save_with_loss(body: io.StringIO, columns: np.ndarray, loss: np.ndarray) -> None:
+    """Integer columns, then the per-example loss (nats, 6 significant digits), as CSV rows into ``body``.
+
+    One ``savetxt`` over a float64 table (integers below 2^53 are exact in it): 1.4x the integer
+    table's time at 50,000 examples, where formatting each cell as text first took 6x.
+    """
+    table = np.concatenate([columns.astype(np.float64), np.asarray(loss, np.float64)[:, None]], axis=1)
+    np.savetxt(body, table, fmt=["%d"] * columns.shape[1] + ["%.6g"], delimiter=",")
+
+
 def write_test_examples(directory: Path, test: Any) -> None:
-    """test_examples.csv: per test example (index order), the label evaluated against and whether the
-    final network classified it correctly: what McNemar's test compares two runs on."""
+    """test_examples.csv: per test example (index order), the label evaluated against, whether the
+    final network classified it correctly (what McNemar's test compares two runs on) and its loss
+    (the test-set loss differences of empirical uniform stability)."""
     columns = np.stack([test.index, test.label, test.correct], axis=1).astype(np.int64)
     body = io.StringIO()
-    np.savetxt(body, columns, fmt="%d", delimiter=",")
+    _save_with_loss(body, columns, test.loss)
     atomic_write_text(directory / TEST_EXAMPLES_FILE, ",".join(TEST_EXAMPLE_COLUMNS) + "\n" + body.getvalue())
 
 
