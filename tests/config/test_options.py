@@ -13,6 +13,7 @@ from rethinking.experiments.sweep import parse_assignment, set_path
 SPECS = list(option_fields(RunConfig))
 # Fields valid only together with another setting (the config's own combination rules).
 COMPANIONS = {
+    "data.replace_example": {"data.train_examples": 10},
     "data.corruption.corruption_prob": {"data.corruption.labels": "partial"},
     "data.corruption.label_noise": {"data.corruption.labels": "random"},
     "data.corruption.corrupt_test_labels": {"data.corruption.labels": "random"},

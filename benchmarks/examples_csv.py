@@ -1,0 +1,44 @@
+"""What writing ``examples.csv`` costs each epoch: the integer columns alone vs with the loss column.
+
+The two formats take turns (``--rounds``) in one process on the same random table of ``--rows``
+examples; the mean of each is printed.
+
+    python benchmarks/examples_csv.py --rows 50000 --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    from rethinking.training.rundir import _save_with_loss  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    columns = rng.integers(0, 300, (args.rows, 11)).astype(np.int64)
+    loss = rng.random(args.rows).astype(np.float32)
+    times: dict[str, list[float]] = {"integers only": [], "with the loss column": []}
+    for _ in range(args.rounds):
+        start = time.perf_counter()
+        np.savetxt(io.StringIO(), columns, fmt="%d", delimiter=",")
+        times["integers only"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        _save_with_loss(io.StringIO(), columns, loss)
+        times["with the loss column"].append(time.perf_counter() - start)
+    print(f"| examples.csv ({args.rows:,} rows) | ms per write (mean of {args.rounds}) |")
+    print("| --- | ---: |")
+    for name, values in times.items():
+        print(f"| {name} | {1000 * statistics.mean(values):.0f} |")
+
+
+if __name__ == "__main__":
+    main()
