@@ -381,8 +381,8 @@ def _measure(run: PlannedRun, results: Mapping[str, Any]) -> str | None:
 # Per run, what a copied sweep needs to be reported (curves included): no checkpoints, weights or events.
 # measures.json where a run has one (the measures report reads it).
 EXPORTED_RUN_FILES = ("config.json", "results.json", "metrics.csv", "test_examples.csv", "measures.json")
-# ... and, for the reports of per-example dynamics, examples.csv (one row per training example).
-EXAMPLE_REPORTS = ("learning_order", "forgetting")
+# ... and, for the reports of per-example dynamics and stability, examples.csv (one row per training example).
+EXAMPLE_REPORTS = ("learning_order", "forgetting", "stability")
 
 
 def export_sweep(results: str | Path, destination: str | Path,

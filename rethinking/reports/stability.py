@@ -122,7 +122,8 @@ def stability(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Sequen
     figure = save(fig, out / "stability.png" if out else None)
     note = ("A pair: two runs equal in everything (seed, initial weights, batches) but one training example, "
             "replaced in the second by the first unused training example (data.replace_example). Intervals: "
-            "mean ± 95% Student-t over pairs.")
+            "mean ± 95% Student-t over pairs. The pairs of one seed share their base run: the intervals and the "
+            "sign tests treat the replaced examples as the sampling units, conditional on the base runs.")
     return Section(figure, markdown(header, table) + "\n\n" + note, tuple(judge(stability_claims(measured))))
 
 
