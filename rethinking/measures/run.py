@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,6 @@ MEASURE_NAMES = (
     "path_norm_squared", "output_margin", "spectral_normalized_margin", "jacobian_norm", "epsilon_sharpness",
     "pac_bayes_sigma", "pac_bayes_flatness", "pac_bayes_bound", "vc_bound",
 )
-# Which way each measure points: +1 if a larger value should mean a larger generalization gap.
-DIRECTION = {name: 1 for name in MEASURE_NAMES}
-DIRECTION.update({"output_margin": -1, "spectral_normalized_margin": -1, "pac_bayes_sigma": -1})
 
 
 def initial_network(directory: Path, model: keras.Model, config: Any) -> tuple[keras.Model | None, str]:
@@ -213,9 +210,3 @@ def after_training(config: Any, results: dict[str, Any], *,
     if not config.train.measures or results.get("status") not in COMPLETE_STATUSES:
         return None
     return measure_run(run_dir(config), progress=progress)
-
-
-def measured_table(records: Sequence[dict[str, Any]], names: Sequence[str] = MEASURE_NAMES) -> list[dict[str, Any]]:
-    """One flat row per run: its name, gap, accuracies and measures (for printing and CSV)."""
-    return [{"run": r["run"], "generalization_gap": r["generalization_gap"], "train_accuracy": r["train_accuracy"],
-             "test_accuracy": r["test_accuracy"], **{n: r["measures"].get(n) for n in names}} for r in records]

@@ -45,7 +45,7 @@ SCORES = ("forgotten often", "learned late")
 
 
 def read_examples(run_dir: str | Path | None) -> dict[str, np.ndarray] | None:
-    """A run's examples.csv as integer columns (None when missing or written before the dynamics)."""
+    """A run's examples.csv as integer columns, the loss as float (None when missing or written before the dynamics)."""
     path = Path(run_dir) / EXAMPLES_FILE if run_dir else None
     if path is None or not path.is_file():
         return None
@@ -53,7 +53,8 @@ def read_examples(run_dir: str | Path | None) -> dict[str, np.ndarray] | None:
         rows = list(csv.DictReader(f))
     if not rows or "forgetting_events" not in rows[0]:
         return None
-    return {key: np.array([int(r[key]) for r in rows], np.int64) for key in rows[0]}
+    return {key: (np.array([float(r[key]) for r in rows], np.float64) if key == "loss"
+                  else np.array([int(r[key]) for r in rows], np.int64)) for key in rows[0]}
 
 
 def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float:

@@ -45,12 +45,13 @@ def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):
     run = tmp_path / "default" / "r"
     assert results["run_dir"] == str(run) and results["status"] == "finished"
     for name in ("config.json", "results.json", "metrics.csv", "examples.csv", "test_examples.csv", "inputs.png",
-                 "final.weights.h5", "checkpoints/latest.json"):
+                 "initial.weights.h5", "final.weights.h5", "checkpoints/latest.json"):
         assert (run / name).is_file(), name
     # Per test example, whether the final network got it right: the test accuracy, example by example.
     test_examples = list(csv.DictReader((run / "test_examples.csv").open()))
     assert [int(e["index"]) for e in test_examples] == list(range(359))
     assert sum(int(e["correct"]) for e in test_examples) == round(359 * results["test_accuracy"])
+    assert sum(float(e["loss"]) for e in test_examples) / 359 == pytest.approx(results["test_loss"], rel=1e-4)
     stored = json.loads((run / "results.json").read_text())
     for key in ("train_accuracy", "test_accuracy", "best_test_accuracy", "best_test_epoch", "fit_epoch", "fit_step",
                 "wall_seconds", "train_images_per_second", "versions", "git_revision", "command"):
@@ -70,8 +71,10 @@ def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):
     examples = list(csv.DictReader((run / "examples.csv").open()))
     assert list(examples[0]) == ["index", "label", "true_label", "label_corrupted", "first_correct_epoch",
                                  "first_learned_epoch", "forgetting_events", "forgetting_score", "epochs_correct",
-                                 "never_learned", "correct_at_end"]
+                                 "never_learned", "correct_at_end", "loss"]
     assert all((int(e["first_learned_epoch"]) == -1) == (e["never_learned"] == "1") for e in examples)
+    # The loss at the last evaluation: its mean is the training loss of the last epoch's row.
+    assert sum(float(e["loss"]) for e in examples) / len(examples) == pytest.approx(float(last["train_loss"]), rel=1e-4)
     assert all(int(e["label_corrupted"]) == int(e["label"] != e["true_label"]) for e in examples)
     assert {int(e["first_correct_epoch"]) for e in examples} <= {-1, 0, 1, 2}
     # The per-example dynamics agree with the per-epoch accuracies of metrics.csv: the evaluations

@@ -41,7 +41,8 @@ def test_a_kill_during_the_final_save_never_leaves_a_complete_run_without_its_fi
 
     def save_then_die(model, path):
         real_save(model, path)
-        raise _Killed  # after the weights, before the summary and results.json
+        if Path(path).name == rundir.FINAL_WEIGHTS:
+            raise _Killed  # after the final weights, before the summary and results.json
 
     monkeypatch.setattr(rundir, "save_weights_atomically", save_then_die)
     with pytest.raises(_Killed):
@@ -52,6 +53,28 @@ def test_a_kill_during_the_final_save_never_leaves_a_complete_run_without_its_fi
     assert results["status"] == "finished" and not results.get("already_complete")
     assert _epochs(run) == [0, 1, 2]
     assert not list(run.glob(".*tmp*"))  # no temporary file left beside the weights
+
+
+def test_a_kill_after_the_initial_weights_restarts_the_run_with_the_same_initial_weights(tmp_path, monkeypatch):
+    config = digits_run(tmp_path, epochs=1, run_name="r")
+    run = tmp_path / "default" / "r"
+    real_save = rundir.save_weights_atomically
+
+    def save_then_die(model, path):
+        real_save(model, path)
+        raise _Killed  # the initial weights are written, no checkpoint yet
+
+    monkeypatch.setattr(rundir, "save_weights_atomically", save_then_die)
+    with pytest.raises(_Killed):
+        train(config)
+    first = (run / rundir.INITIAL_WEIGHTS).read_bytes()
+    assert not (run / rundir.CHECKPOINT_DIR / "latest.json").exists()
+    monkeypatch.setattr(rundir, "save_weights_atomically", real_save)
+    assert train(config)["status"] == "finished"
+    saved, again = tmp_path / "first.weights.h5", run / rundir.INITIAL_WEIGHTS
+    saved.write_bytes(first)
+    assert same_weights(saved, again)  # the fresh start drew the same initial weights
+    assert not same_weights(again, run / rundir.FINAL_WEIGHTS)
 
 
 @pytest.mark.parametrize("damage", ["missing weights", "truncated weights", "missing examples", "missing metrics"])
