@@ -108,11 +108,12 @@ def compute(model: keras.Model, data: Any, *, initial: keras.Model | None, train
     values["output_margin"] = margins.percentile(margin)
     values["spectral_normalized_margin"] = (margins.percentile(normalized) if np.all(np.isfinite(normalized))
                                             else None)
-    timed("jacobian", lambda: {"jacobian_norm": margins.jacobian_norm(model, data, examples=min(examples, 256))})
-    timed("sharpness", lambda: {"epsilon_sharpness": sharpness.epsilon_sharpness(model, data, examples=examples)})
+    subset = sharpness.first_examples(data, examples)  # read once for the three measures below
+    timed("jacobian", lambda: {"jacobian_norm": margins.jacobian_norm(model, subset, examples=min(examples, 256))})
+    timed("sharpness", lambda: {"epsilon_sharpness": sharpness.epsilon_sharpness(model, subset, examples=examples)})
 
     def flatness() -> dict[str, Any]:
-        found = sharpness.pac_bayes_flatness(model, data, examples=examples)
+        found = sharpness.pac_bayes_flatness(model, subset, examples=examples)
         bound = None
         if initial is not None:
             kl = sharpness.pac_bayes_kl(_values(model), _values(initial), found.sigma)

@@ -64,7 +64,8 @@ class Flatness:
     above: float | None = None
 
 
-def _arrays(data: Any, examples: int) -> tuple[np.ndarray, np.ndarray]:
+def first_examples(data: Any, examples: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``examples`` examples of ``data`` as ``(images, labels)`` arrays."""
     images, labels = [], []
     count = 0
     for x, y in batches(data):
@@ -139,7 +140,7 @@ def epsilon_sharpness(model: keras.Model, data: Any, *, epsilon: float = SHARPNE
     """
     if not epsilon > 0 or steps < 1:
         raise ValueError(f"Need epsilon > 0 and steps >= 1. Received: epsilon={epsilon}, steps={steps}")
-    evaluator = _Evaluator(model, *_arrays(data, examples))
+    evaluator = _Evaluator(model, *first_examples(data, examples))
     base_loss, _ = evaluator()
     worst = base_loss
     with _restored(model) as saved:
@@ -171,7 +172,7 @@ def pac_bayes_flatness(model: keras.Model, data: Any, *, target: float = FLATNES
     if not 0 < target < 1 or draws < 1 or not 0 < tolerance < 1:
         raise ValueError(f"Need 0 < target < 1, draws >= 1 and 0 < tolerance < 1. Received: target={target}, "
                          f"draws={draws}, tolerance={tolerance}")
-    evaluator = _Evaluator(model, *_arrays(data, examples))
+    evaluator = _Evaluator(model, *first_examples(data, examples))
     _, base_error = evaluator()
     evaluations = 0
     with _restored(model) as saved:

@@ -23,7 +23,6 @@ random labels: Bartlett et al.'s Figure 2 as cumulative curves from the 1st-99th
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -128,22 +127,15 @@ def _oriented(record: Mapping[str, Any], measure: str, direction: int) -> float 
 
 
 def _tau_only(records: Sequence[Mapping[str, Any]], measure: str, direction: int) -> float | None:
-    """The tau of a small group (two runs: +1, -1 or 0 for a tie), no p-value."""
-    xs = [_oriented(r, measure, direction) for r in records]
-    ys = [r["generalization_gap"] for r in records]
-    pairs = [(x, y) for x, y in zip(xs, ys) if x is not None and _finite(y)]
+    """The tau-b of a small group (two runs: +1 or -1; None for a tie or fewer than two runs), no p-value."""
+    pairs = [(x, r["generalization_gap"]) for r in records
+             if (x := _oriented(r, measure, direction)) is not None and _finite(r["generalization_gap"])]
     if len(pairs) < 2:
         return None
-    concordant = discordant = 0
-    for (x1, y1), (x2, y2) in itertools.combinations(pairs, 2):
-        s = (x1 - x2) * (y1 - y2)
-        concordant += s > 0
-        discordant += s < 0
-    ties_x = sum(1 for (x1, _), (x2, _) in itertools.combinations(pairs, 2) if x1 == x2)
-    ties_y = sum(1 for (_, y1), (_, y2) in itertools.combinations(pairs, 2) if y1 == y2)
-    total = len(pairs) * (len(pairs) - 1) / 2
-    denominator = math.sqrt((total - ties_x) * (total - ties_y))
-    return (concordant - discordant) / denominator if denominator else None
+    from scipy import stats  # noqa: PLC0415
+
+    tau = float(stats.kendalltau([x for x, _ in pairs], [y for _, y in pairs]).statistic)
+    return tau if math.isfinite(tau) else None
 
 
 def measured_records(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
