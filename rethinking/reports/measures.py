@@ -334,6 +334,11 @@ def measures(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Sequenc
             "mean ± 95% Student-t interval over seeds."]
     if unmeasured:
         text.append(f"{unmeasured} finished run(s) without measures.json are left out.")
+    unfitted = [r["run"] for r in records if r.get("status") != "fitted" and r.get("fit_epoch") in (None, "")]
+    if unfitted:
+        text.append(f"{len(unfitted)} of {len(records)} measured runs did not reach the fit threshold within their "
+                    "cap; they are ranked with the others (their gap is measured all the same): "
+                    + ", ".join(unfitted) + ".")
     claims = judge(label_claims(records) + tau_claims) + bound_claims(records)
     return Section(figure, "\n".join(text), tuple(claims))
 
