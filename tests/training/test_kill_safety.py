@@ -34,21 +34,27 @@ def _epochs(run: Path) -> list[int]:
     return [int(r["epoch"]) for r in csv.DictReader((run / "metrics.csv").open())]
 
 
-def test_a_kill_during_the_final_save_never_leaves_a_complete_run_without_its_files(tmp_path, monkeypatch):
-    config = digits_run(tmp_path, epochs=2, run_name="r")
-    run = tmp_path / "default" / "r"
+def _killed_after_saving(monkeypatch, config: RunConfig, weights_file: str) -> None:
+    """Trains ``config`` until ``weights_file`` is written, then dies; afterwards saving works again."""
     real_save = rundir.save_weights_atomically
 
     def save_then_die(model, path):
         real_save(model, path)
-        if Path(path).name == rundir.FINAL_WEIGHTS:
-            raise _Killed  # after the final weights, before the summary and results.json
+        if Path(path).name == weights_file:
+            raise _Killed
 
     monkeypatch.setattr(rundir, "save_weights_atomically", save_then_die)
     with pytest.raises(_Killed):
         train(config)
-    assert json.loads((run / "results.json").read_text())["status"] not in ("finished", "fitted")
     monkeypatch.setattr(rundir, "save_weights_atomically", real_save)
+
+
+def test_a_kill_during_the_final_save_never_leaves_a_complete_run_without_its_files(tmp_path, monkeypatch):
+    config = digits_run(tmp_path, epochs=2, run_name="r")
+    run = tmp_path / "default" / "r"
+    # Killed after the final weights, before the summary and results.json.
+    _killed_after_saving(monkeypatch, config, rundir.FINAL_WEIGHTS)
+    assert json.loads((run / "results.json").read_text())["status"] not in ("finished", "fitted")
     results = train(config)
     assert results["status"] == "finished" and not results.get("already_complete")
     assert _epochs(run) == [0, 1, 2]
@@ -58,18 +64,9 @@ def test_a_kill_during_the_final_save_never_leaves_a_complete_run_without_its_fi
 def test_a_kill_after_the_initial_weights_restarts_the_run_with_the_same_initial_weights(tmp_path, monkeypatch):
     config = digits_run(tmp_path, epochs=1, run_name="r")
     run = tmp_path / "default" / "r"
-    real_save = rundir.save_weights_atomically
-
-    def save_then_die(model, path):
-        real_save(model, path)
-        raise _Killed  # the initial weights are written, no checkpoint yet
-
-    monkeypatch.setattr(rundir, "save_weights_atomically", save_then_die)
-    with pytest.raises(_Killed):
-        train(config)
+    _killed_after_saving(monkeypatch, config, rundir.INITIAL_WEIGHTS)  # no checkpoint yet
     first = (run / rundir.INITIAL_WEIGHTS).read_bytes()
     assert not (run / rundir.CHECKPOINT_DIR / "latest.json").exists()
-    monkeypatch.setattr(rundir, "save_weights_atomically", real_save)
     assert train(config)["status"] == "finished"
     saved, again = tmp_path / "first.weights.h5", run / rundir.INITIAL_WEIGHTS
     saved.write_bytes(first)
