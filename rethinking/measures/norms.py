@@ -29,13 +29,14 @@ from rethinking.measures.operators import (LinearOperator, frobenius_norm, linea
                                            two_one_norm)
 
 
-def _weights(model: keras.Model) -> list[np.ndarray]:
+def parameter_values(model: keras.Model) -> list[np.ndarray]:
+    """The trainable parameters' values (float64), in ``model.trainable_weights`` order."""
     return [np.asarray(keras.ops.convert_to_numpy(w), np.float64) for w in model.trainable_weights]
 
 
 def parameter_norm(model: keras.Model) -> float:
     """The Euclidean norm of all trainable parameters."""
-    return math.sqrt(sum(float(np.sum(w * w)) for w in _weights(model)))
+    return math.sqrt(sum(float(np.sum(w * w)) for w in parameter_values(model)))
 
 
 def parameter_count(model: keras.Model) -> int:

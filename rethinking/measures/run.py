@@ -116,7 +116,7 @@ def compute(model: keras.Model, data: Any, *, initial: keras.Model | None, train
         found = sharpness.pac_bayes_flatness(model, subset, examples=examples)
         bound = None
         if initial is not None:
-            kl = sharpness.pac_bayes_kl(_values(model), _values(initial), found.sigma)
+            kl = sharpness.pac_bayes_kl(norms.parameter_values(model), norms.parameter_values(initial), found.sigma)
             bound = sharpness.pac_bayes_bound(found.perturbed_error, kl, train_size)
         return {"pac_bayes_sigma": found.sigma, "pac_bayes_flatness": found.flatness, "pac_bayes_bound": bound}
 
@@ -126,10 +126,6 @@ def compute(model: keras.Model, data: Any, *, initial: keras.Model | None, train
                     if np.all(np.isfinite(normalized)) else None)
     return {"measures": {name: _plain(values.get(name)) for name in MEASURE_NAMES}, "layers": layers,
             "normalized_margin_percentiles": distribution, "seconds": seconds}
-
-
-def _values(model: keras.Model) -> list[np.ndarray]:
-    return [np.asarray(keras.ops.convert_to_numpy(w)) for w in model.trainable_weights]
 
 
 def _plain(value: Any) -> Any:

@@ -33,7 +33,8 @@ from rethinking.reports.claims import NOT_SUPPORTED, SUPPORTED, Claim, Section, 
 from rethinking.reports.formatting import markdown
 from rethinking.reports.plotting import pyplot, save
 from rethinking.reports.stats import format_p, mean_ci, sign_test
-from rethinking.reports.tables import DESCRIPTORS, condition, finished, model_label, regularizers, seed_groups
+from rethinking.reports.tables import (DESCRIPTORS, condition, finished, model_label, read_run_json, regularizers,
+                                       seed_groups)
 
 MEASURES_FILE = "measures.json"
 # Measure -> (label in tables and figures, direction: +1 if a larger value should mean a larger gap).
@@ -58,14 +59,7 @@ RANKED = {
 
 def read_measures(row: Mapping[str, Any]) -> dict[str, Any] | None:
     """A run's measures.json (None if it has none or it is unreadable)."""
-    folder = row.get("run_dir")
-    path = Path(folder) / MEASURES_FILE if folder else None
-    if path is None or not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
+    return read_run_json(row, MEASURES_FILE)
 
 
 def _finite(value: Any) -> bool:

@@ -31,7 +31,7 @@ from rethinking.reports.claims import Claim, Section, judge
 from rethinking.reports.formatting import markdown
 from rethinking.reports.plotting import pyplot, save
 from rethinking.reports.stats import format_p, mean_ci, sign_test
-from rethinking.reports.tables import DESCRIPTORS, condition, finished, model_label, regularizers
+from rethinking.reports.tables import DESCRIPTORS, condition, finished, model_label, read_run_json, regularizers
 
 
 def _read_csv(path: Path) -> dict[int, dict[str, str]]:
@@ -39,16 +39,6 @@ def _read_csv(path: Path) -> dict[int, dict[str, str]]:
         return {}
     with path.open(newline="", encoding="utf-8") as f:
         return {int(r["index"]): r for r in csv.DictReader(f)}
-
-
-def _results(row: Mapping[str, Any]) -> dict[str, Any]:
-    path = Path(row["run_dir"]) / "results.json" if row.get("run_dir") else None
-    if path is None or not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return {}
 
 
 def _key(row: Mapping[str, Any]) -> str:
@@ -65,7 +55,7 @@ def pairs(rows: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Ma
 
 def pair_differences(full: Mapping[str, Any], replaced: Mapping[str, Any]) -> dict[str, float] | None:
     """The loss differences of one pair (None when a file or a loss column is missing)."""
-    record = _results(replaced).get("replaced_example")
+    record = (read_run_json(replaced, "results.json") or {}).get("replaced_example")
     examples = _read_csv(Path(full["run_dir"]) / "examples.csv") if full.get("run_dir") else {}
     test_full = _read_csv(Path(full["run_dir"]) / "test_examples.csv") if full.get("run_dir") else {}
     test_replaced = _read_csv(Path(replaced["run_dir"]) / "test_examples.csv") if replaced.get("run_dir") else {}

@@ -126,14 +126,20 @@ def test_size(row: Mapping[str, Any]) -> int | None:
     results.json's (None when neither says)."""
     if isinstance(row.get("test_size"), int):
         return row["test_size"]
-    path = Path(row["run_dir"]) / "results.json" if row.get("run_dir") else None
+    size = (read_run_json(row, "results.json") or {}).get("test_size")
+    return size if isinstance(size, int) else None
+
+
+def read_run_json(row: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    """The JSON file ``name`` of a row's run folder (None: no folder, no file, or unreadable)."""
+    path = Path(row["run_dir"]) / name if row.get("run_dir") else None
     if path is None or not path.is_file():
         return None
     try:
-        size = json.loads(path.read_text(encoding="utf-8")).get("test_size")
-    except (ValueError, OSError):
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
-    return size if isinstance(size, int) else None
+    return value if isinstance(value, dict) else None
 
 
 def read_test_correct(run_dir: str | Path | None) -> dict[int, bool] | None:
