@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from rethinking.cli.progress import ProgressPrinter, duration, progress_options, resolve_mode
 from rethinking.cli.base import (
     Failure, cli, friendly_errors, given_arguments, percent, run_config_from_flags, run_options, start_tensorflow,
 )
@@ -26,26 +27,55 @@ def _assignments(texts: tuple[str, ...], flag: str) -> list[tuple[str, Any]]:
     return pairs
 
 
-def _print_sweep_event(event: dict[str, Any]) -> None:
-    """One line per run start / skip / end, and a short line per epoch (progress of a long sweep)."""
-    tag = f"[{event['index'] + 1}/{event['total']}]"
-    run, row = event["run"], event["row"]
-    name = run.config.resolved_run_name
-    if event["event"] == "skip":
-        click.echo(f"{tag} {row['status']}, skipped: {name}")
-    elif event["event"] == "start":
-        click.echo(f"{tag} training {name} ({run.label})")
-    elif event["event"] == "wait":
-        click.echo(f"{tag} waiting for its source run, which another process is training: "
-                   f"{event['source'].config.resolved_run_name}")
-    elif event["event"] == "epoch":
-        click.echo(f"{tag}   epoch {row['epoch']}/{row['epochs']}  loss {row['train_loss']:.4f}  "
-                   f"train acc {percent(row['train_accuracy'])}  test acc {percent(row['test_accuracy'])}  "
-                   f"{row['epoch_seconds']:.1f} s")
-    else:
-        error = f"  error: {row['error']}" if row.get("status") == "failed" else ""
-        click.echo(f"{tag} {row['status']}: train acc {percent(row.get('train_accuracy'))}, "
-                   f"test acc {percent(row.get('test_accuracy'))}{error}")
+class SweepPrinter:
+    """One line per run start / skip / end with the sweep's ETA, a line per epoch, progress inside epochs.
+
+    The ETA: the mean wall time of the runs this process trained so far times the runs left to
+    train (runs differ in length: a rough guide, given once a run has finished).
+    """
+
+    def __init__(self, printer: ProgressPrinter, quiet: bool = False, clock: Any = None) -> None:
+        import time  # noqa: PLC0415
+
+        self.printer, self.quiet, self.clock = printer, quiet, clock or time.monotonic
+        self.trained_seconds: list[float] = []
+        self.started = 0.0
+        self.left: set[int] = set()
+
+    def eta(self, total: int) -> str:
+        if not self.trained_seconds:
+            return ""
+        mean = sum(self.trained_seconds) / len(self.trained_seconds)
+        return f"; {len(self.left)} of {total} runs left, about {duration(mean * len(self.left))}"
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        tag = f"[{event['index'] + 1}/{event['total']}]"
+        run, row = event["run"], event["row"]
+        name = run.config.resolved_run_name
+        if not self.left and not self.trained_seconds:
+            self.left = set(range(event["total"]))
+        kind = event["event"]
+        self.printer.prefix = tag + " "
+        if kind == "skip":
+            self.left.discard(event["index"])
+            self.printer.line(f"{tag} {row['status']}, skipped: {name}")
+        elif kind == "start":
+            self.started = self.clock()
+            self.printer.line(f"{tag} training {name} ({run.label}){self.eta(event['total'])}")
+        elif kind == "wait":
+            self.printer.line(f"{tag} waiting for its source run, which another process is training: "
+                              f"{event['source'].config.resolved_run_name}")
+        elif kind == "epoch":
+            if not self.quiet:
+                self.printer.line(f"{tag}   epoch {row['epoch']}/{row['epochs']}  loss {row['train_loss']:.4f}  "
+                                  f"train acc {percent(row['train_accuracy'])}  test acc {percent(row['test_accuracy'])}  "
+                                  f"{row['epoch_seconds']:.1f} s")
+        else:
+            self.left.discard(event["index"])
+            self.trained_seconds.append(self.clock() - self.started)
+            error = f"  error: {row['error']}" if row.get("status") == "failed" else ""
+            self.printer.line(f"{tag} {row['status']}: train acc {percent(row.get('train_accuracy'))}, "
+                              f"test acc {percent(row.get('test_accuracy'))}{error}")
 
 
 def _share(text: str | None, flag: str) -> tuple[int, int] | None:
@@ -91,9 +121,11 @@ def _summarize(name: str, rows: list[dict[str, Any]], directory: Path) -> int:
               help="Only share K of N of the runs (0 <= K < N): one task of a cluster array job.")
 @click.option("--worker", default=None, metavar="K/N", hidden=True,
               help="Set by --workers: this process's share first, then help with the others'.")
+@progress_options
 @friendly_errors
 def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tuple[str, ...], seeds: int | None,
-        seed_varies: str | None, workers: int, devices_per_worker: int, shard: str | None, worker: str | None) -> None:
+        seed_varies: str | None, workers: int, devices_per_worker: int, shard: str | None, worker: str | None,
+        progress: str, progress_seconds: float, quiet: bool) -> None:
     """Run every run of a sweep (a .toml file, or a shipped sweep's name) and write its results table.
 
     Finished runs are skipped and killed runs resume from their checkpoints: rerun the same command
@@ -148,7 +180,9 @@ def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tupl
         return
     start_tensorflow()
     try:
-        rows, directory = run_sweep(sweep, overrides=overrides, only=filters, progress=_print_sweep_event,
+        printer = ProgressPrinter("none" if quiet else resolve_mode(progress), progress_seconds)
+        rows, directory = run_sweep(sweep, overrides=overrides, only=filters, progress=SweepPrinter(printer, quiet),
+                                    step_progress=None if printer.mode == "none" else printer.step,
                                     shard=shard_k_n, prefer=worker_k_n)
     except KeyboardInterrupt:
         click.echo("Interrupted: finished runs are recorded; rerun the same command to resume.", err=True)
@@ -299,6 +333,10 @@ def tune(learning_rates: str, weight_decays: str, batch_sizes: str, objective: s
     from rethinking.experiments.tuning import tune as run_search  # noqa: PLC0415
     from rethinking.training.rundir import atomic_write_text  # noqa: PLC0415
 
+    context = click.get_current_context()
+    if algorithm == "hyperband" and context.get_parameter_source("max_trials") is click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--max-trials sets the trials of --algorithm random; Hyperband sizes itself from --epochs "
+                               "and --factor: drop --max-trials or add --algorithm random.")
     lr = _floats(learning_rates, "--learning-rates")
     if len(lr) != 2:
         raise click.UsageError(f"--learning-rates takes LOW,HIGH. Received: {learning_rates!r}")

@@ -8,16 +8,52 @@ from typing import Any
 import click
 
 from rethinking.cli.base import Failure, cli, friendly_errors, percent, run_config_from_flags, run_options, start_tensorflow
+from rethinking.cli.progress import ProgressPrinter, progress_options, resolve_mode
 
 
-def _print_epoch(row: dict[str, Any]) -> None:
+def epoch_line(row: dict[str, Any]) -> str:
+    """The line of one epoch: losses, training accuracy (corrupted and clean), test accuracy, time."""
     def pct(value: float) -> str:
         return "  -  " if value != value else f"{100 * value:5.1f}%"  # NaN: no such examples
 
-    click.echo(f"epoch {row['epoch']:>4}/{row['epochs']}  loss {row['train_loss']:.4f}  "
-               f"train acc {pct(row['train_accuracy'])} (corrupted {pct(row['train_accuracy_corrupted'])}, "
-               f"clean {pct(row['train_accuracy_clean'])})  test acc {pct(row['test_accuracy'])} "
-               f"(best {pct(row['best_test_accuracy'])})  lr {row['learning_rate']:.4g}  {row['epoch_seconds']:.1f} s")
+    return (f"epoch {row['epoch']:>4}/{row['epochs']}  loss {row['train_loss']:.4f}  "
+            f"train acc {pct(row['train_accuracy'])} (corrupted {pct(row['train_accuracy_corrupted'])}, "
+            f"clean {pct(row['train_accuracy_clean'])})  test acc {pct(row['test_accuracy'])} "
+            f"(best {pct(row['best_test_accuracy'])})  lr {row['learning_rate']:.4g}  {row['epoch_seconds']:.1f} s")
+
+
+BATCH_NORM_LAG = ("note: the inference-mode loss ({inference:.3g}) is far above the training-mode batch loss "
+                  "({batch:.3g}) on the same training set: the network's batch-norm moving averages still lag its "
+                  "weights (few steps so far; momentum 0.99 averages over ~100 steps). This is not divergence; it "
+                  "closes as training goes on (docs/training.md, 'Reading the terminal').")
+
+
+def batch_norm_lags(row: dict[str, Any]) -> bool:
+    """Whether an epoch shows batch-norm statistics lagging the weights.
+
+    The training set evaluated in inference mode (``train_loss``) against the running
+    training-mode loss of the same epoch (``batch_loss``): the same examples and labels, so a gap
+    of more than 1 nat and 1.5x comes from the two modes' normalization, not from the data.
+    """
+    inference, batch = row.get("train_loss"), row.get("batch_loss")
+    if not row.get("batch_norm") or inference is None or batch is None or batch != batch or inference != inference:
+        return False
+    return inference > 1.5 * batch and inference - batch > 1.0
+
+
+class EpochPrinter:
+    """Prints each epoch's line through a ``ProgressPrinter`` and, once, the batch-norm note."""
+
+    def __init__(self, printer: Any, quiet: bool = False) -> None:
+        self.printer, self.quiet, self.noted = printer, quiet, False
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        self.printer.line(epoch_line(row))
+        if not self.noted and batch_norm_lags(row):
+            self.noted = True
+            self.printer.line(BATCH_NORM_LAG.format(inference=row["train_loss"], batch=row["batch_loss"]))
 
 
 def _print_summary(results: dict[str, Any]) -> None:
@@ -42,9 +78,19 @@ def _print_summary(results: dict[str, Any]) -> None:
         f"  test accuracy {percent(results['test_accuracy'])}, best {percent(results['best_test_accuracy'])} "
         f"(epoch {results['best_test_epoch']}); chance {percent(1 / results['num_classes'])}",
         f"  fitted (training accuracy >= {percent(results['fit_threshold'])}): {fit}",
-        f"  tensorboard --logdir {Path(results['run_dir']).parent}",
+        *outputs_lines(Path(results["run_dir"])),
     ]
     click.echo("\n".join(lines))
+
+
+def outputs_lines(run_dir: Path) -> list[str]:
+    """Where the run's outputs are: its folder's files and the TensorBoard command."""
+    return [
+        f"  outputs in {run_dir}:",
+        "    results.json (final numbers), metrics.csv (every epoch), examples.csv and test_examples.csv",
+        "    (every example), model.keras and final.weights.h5 (the network), inputs.png (the inputs, labels drawn on)",
+        f"  curves: tensorboard --logdir {run_dir.parent}",
+    ]
 
 
 def _resumed_config(resume_dir: str, flags: dict[str, Any]) -> Any:
@@ -74,8 +120,10 @@ def _resumed_config(resume_dir: str, flags: dict[str, Any]) -> Any:
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this folder with its own config.json (only --epochs may be given: a larger cap extends it).")
 @click.option("--overwrite", is_flag=True, help="Delete this config's run folder and start again.")
+@progress_options
 @friendly_errors
-def train(resume_dir: str | None, overwrite: bool, **flags: Any) -> None:
+def train(resume_dir: str | None, overwrite: bool, progress: str, progress_seconds: float, quiet: bool,
+          **flags: Any) -> None:
     """Train a model on (randomized) data: the paper's main experiment.
 
     Rerunning the same command resumes the run from its last checkpoint (or prints its results if
@@ -92,7 +140,9 @@ def train(resume_dir: str | None, overwrite: bool, **flags: Any) -> None:
     from rethinking.training import train as run_training  # noqa: PLC0415
 
     try:
-        results = run_training(config, overwrite=overwrite, progress=_print_epoch)
+        printer = ProgressPrinter("none" if quiet else resolve_mode(progress), progress_seconds)
+        results = run_training(config, overwrite=overwrite, progress=EpochPrinter(printer, quiet),
+                               step_progress=None if printer.mode == "none" else printer.step)
     except TrainingDiverged as err:
         raise Failure(str(err), 1) from err
     if results.get("already_complete"):

@@ -241,12 +241,28 @@ def narrow(runs: Sequence[PlannedRun], only: Sequence[tuple[str, Any]] = ()) -> 
     return [run for i, run in enumerate(runs) if i in keep]
 
 
+def write_hparams_experiment(directory: Path, runs: Sequence[PlannedRun]) -> None:
+    """The sweep folder's HParams experiment config: the hyperparameters its runs vary, and the metrics.
+
+    Written before any run starts, so the runs find it and do not write the single-run one.
+    """
+    from rethinking.training import summaries  # noqa: PLC0415 (TensorFlow)
+
+    try:
+        values = [summaries.hparams_of(run.config, run.config.learning_rate, run.config.model.resolved_batch_norm)
+                  for run in runs]
+    except (ValueError, ImportError):  # a user's model that cannot be resolved here: the runs write their own
+        return
+    summaries.write_experiment(directory, summaries.declared_hparams(values))
+
+
 def run_sweep(
     sweep: Sweep,
     *,
     overrides: Mapping[str, Any] | None = None,
     only: Sequence[tuple[str, Any]] = (),
     progress: Callable[[dict[str, Any]], None] | None = None,
+    step_progress: Callable[[Any], None] | None = None,
     train_fn: Callable[..., dict[str, Any]] | None = None,
     shard: tuple[int, int] | None = None,
     prefer: tuple[int, int] | None = None,
@@ -262,6 +278,7 @@ def run_sweep(
             "run", "row"}``, ``{"event": "wait", ..., "source"}`` while a run waits for its source
             run (``init_from_run``) that another process trains, and, during training,
             ``{"event": "epoch", ...}`` with the epoch row.
+        step_progress: passed on to ``train`` (progress inside each epoch of a run).
         train_fn: the training function (``rethinking.training.train``); tests pass their own.
         shard: ``(K, N)``: run only share K of N (``--shard``, cluster array jobs).
         prefer: ``(K, N)``: run share K of N first, then help with the others' (``--workers``: a
@@ -292,6 +309,7 @@ def run_sweep(
         runs = mine + [run for run in runs if run not in mine]
     check_local_files(runs)
     directory = table_dir(sweep, every_run)
+    write_hparams_experiment(directory, every_run)
     table = rebuild_table(directory, sweep, every_run)
     by_name = {row["run"]: row for row in table}
     rows = [by_name[run.config.resolved_run_name] for run in runs]
@@ -323,7 +341,9 @@ def run_sweep(
         notify({**base, "event": "start", "row": rows[index]})
         error = None
         try:
-            results = train_fn(run.config, progress=lambda epoch_row: notify({**base, "event": "epoch", "row": epoch_row}))
+            steps = {} if step_progress is None else {"step_progress": step_progress}
+            results = train_fn(run.config, progress=lambda epoch_row: notify({**base, "event": "epoch", "row": epoch_row}),
+                               **steps)
         except TrainingDiverged as err:
             results, error = stored_results(run.config) or {"status": "diverged"}, str(err)
         except (RunLocked, LockLost) as err:  # another process owns the run: write nothing into it

@@ -22,7 +22,9 @@ any number of workers (same command, same folder) train them. ``tune`` on the ch
 whole search's summary once every trial is done; on a worker, how many trials it trained.
 
 TensorBoard: keras-tuner gives each trial a folder under ``<log_dir>/<experiment>/tensorboard``
-with its scalars and hyperparameters (the HParams dashboard compares trials). The search state
+with its hyperparameters (the HParams dashboard compares trials); its curves have the tags of
+``rethinking train`` (``summaries.EpochSummaries``: training accuracy in inference mode with its
+corrupted/clean split; ``validation/`` is the held-out split), so a search and a sweep overlay. The search state
 lives in ``<log_dir>/<experiment>/<project>`` (``tune``): rerunning the same search resumes it.
 """
 
@@ -208,12 +210,34 @@ class _RunHyperModel:
                 pipeline = self._pipeline(self._config(hp))
                 type(self).trials_trained += 1
                 validation = supervised(pipeline.test()) if spec.objective.startswith("val_") else None
+                # repeat(): the batches of epochs initial_epoch..epochs-1, then never read; without it
+                # Keras warns "Your input ran out of data" at the end of every trial.
+                data = supervised(pipeline.train_epochs(initial_epoch, epochs)).repeat()
                 return model.fit(
-                    supervised(pipeline.train_epochs(initial_epoch, epochs)), epochs=epochs, initial_epoch=initial_epoch,
-                    steps_per_epoch=pipeline.steps_per_epoch, validation_data=validation, callbacks=callbacks,
-                    verbose=0, shuffle=False)
+                    data, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=pipeline.steps_per_epoch,
+                    validation_data=validation, callbacks=with_run_summaries(callbacks, pipeline), verbose=0,
+                    shuffle=False)
 
         return RunHyperModel(name=spec.base.model.name)
+
+
+def with_run_summaries(callbacks: list | None, pipeline) -> list:
+    """``callbacks`` with keras-tuner's ``keras.callbacks.TensorBoard`` replaced by ``EpochSummaries``
+    in the same folder (the trial's, set by keras-tuner): a trial then logs the tags of
+    ``rethinking train`` (training accuracy in inference mode, its corrupted/clean split,
+    validation accuracy and loss, learning rate) instead of Keras' own.
+    """
+    import keras  # noqa: PLC0415
+
+    from rethinking.training.evaluation import evaluation_datasets  # noqa: PLC0415
+    from rethinking.training.summaries import EpochSummaries  # noqa: PLC0415
+
+    out = []
+    for callback in callbacks or []:
+        if isinstance(callback, keras.callbacks.TensorBoard):
+            callback = EpochSummaries(callback.log_dir, evaluation_datasets(pipeline)[0], pipeline.steps_per_epoch)
+        out.append(callback)
+    return out
 
 
 def _bundle(spec: TuneSpec):

@@ -24,7 +24,7 @@ class BatchLossLogger(keras.callbacks.Callback):
     ``batch`` is the index of the last step of the call (several with ``steps_per_execution``).
     """
 
-    def __init__(self, writer: tf.summary.SummaryWriter, first_step: int, every: int) -> None:
+    def __init__(self, writer: summaries.RunWriters, first_step: int, every: int) -> None:
         super().__init__()
         self.writer, self.first_step, self.every = writer, first_step, max(1, every)
         self.last_bucket = -1

@@ -34,10 +34,11 @@ import tensorflow as tf
 
 from rethinking.config import RunConfig
 from rethinking.data.pipeline import DataPipeline, build_pipeline
-from rethinking.data.preview import image_grid, sample_training_images
+from rethinking.data.preview import sample_training_images
 from rethinking.training import drivers, init_from, rundir, summaries
 from rethinking.training.assembly import assemble_model, scheduled_rate, use_builder
 from rethinking.training.checkpoints import Checkpointer, RunState
+from rethinking.training.progress import StepProgress, StepReporter
 from rethinking.training.runlock import RunLock
 from rethinking.training.evaluation import (FitWatch, evaluate_epoch, evaluate_split, evaluation_datasets,
                                             make_loss_and_correct_fn)
@@ -55,6 +56,7 @@ def train(
     *,
     overwrite: bool = False,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    step_progress: Callable[[StepProgress], None] | None = None,
     driver: str = "auto",
     model: Callable[..., keras.Model] | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -69,7 +71,10 @@ def train(
     Args:
         config: the run.
         overwrite: delete an existing run directory of this config and start again.
-        progress: called with each epoch's metrics row (the CLI prints it).
+        progress: called with each epoch's metrics row (the CLI prints it), plus ``epochs`` (the
+            cap) and ``batch_norm`` (whether the network has batch norm).
+        step_progress: called during each epoch's training steps with a ``StepProgress`` (steps
+            done, ETA, running loss and accuracy), at most every ``progress.REPORT_SECONDS``.
         driver: ``"auto"`` (``model.fit`` unless multi-worker), ``"fit"`` or ``"loop"`` (the
             distributed step loop, also usable on one machine; for tests and comparisons).
         model: your network instead of ``config.model.name``: a builder ``(input_shape,
@@ -100,7 +105,7 @@ def train(
         config = use_builder(config, model)
     with _op_determinism(config.train.deterministic):
         return _train_locked(config, overwrite=overwrite, progress=progress, driver=driver, callbacks=callbacks,
-                             metrics=metrics)
+                             metrics=metrics, step_progress=step_progress)
 
 
 @contextlib.contextmanager
@@ -123,7 +128,8 @@ def _op_determinism(wanted: bool) -> Iterator[None]:
             framework_config.disable_op_determinism()
 
 
-def _train_locked(config: RunConfig, *, overwrite: bool, progress, driver: str, callbacks, metrics) -> dict[str, Any]:
+def _train_locked(config: RunConfig, *, overwrite: bool, progress, driver: str, callbacks, metrics,
+                  step_progress=None) -> dict[str, Any]:
     """``train`` after the model is resolved: the strategy, the run lock, then the owned run."""
     strategy = get_strategy(config.train.strategy)
     keras_fit = {"auto": uses_keras_fit(strategy), "fit": True, "loop": False}[driver]
@@ -138,7 +144,8 @@ def _train_locked(config: RunConfig, *, overwrite: bool, progress, driver: str, 
         lock.acquire()
     try:
         return _train_owned(config, directory, strategy, keras_fit=keras_fit, chief=chief, overwrite=overwrite,
-                            progress=progress, lock=lock, callbacks=callbacks, metrics=metrics)
+                            progress=progress, lock=lock, callbacks=callbacks, metrics=metrics,
+                            step_progress=step_progress)
     except BaseException:
         # A run rejected before it wrote its config (bad data, no memory) leaves no folder behind.
         if chief and created and not (directory / rundir.CONFIG_FILE).exists():
@@ -152,7 +159,8 @@ def _train_locked(config: RunConfig, *, overwrite: bool, progress, driver: str, 
 def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Strategy, *, keras_fit: bool, chief: bool,
                  overwrite: bool, progress: Callable[[dict[str, Any]], None] | None,
                  lock: RunLock | None, callbacks: Sequence[keras.callbacks.Callback] = (),
-                 metrics: Sequence[keras.metrics.Metric] = ()) -> dict[str, Any]:
+                 metrics: Sequence[keras.metrics.Metric] = (),
+                 step_progress: Callable[[StepProgress], None] | None = None) -> dict[str, Any]:
     """``train`` once this process owns the run directory."""
     if overwrite and chief:
         rundir.clear(directory)
@@ -193,7 +201,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
         # Before the first checkpoint, so every run with a checkpoint has them (the measures'
         # distance from initialization and PAC-Bayes prior); rewritten identically if killed before it.
         rundir.save_weights_atomically(model, directory / rundir.INITIAL_WEIGHTS)
-    writer = summaries.create_writer(str(directory) if chief else None)
+    writer = summaries.create_writers(directory if chief else None)
     batch_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
     predict = make_loss_and_correct_fn(model, jit_compile=settings["jit_compile"])
     evaluation = evaluation_datasets(dataclasses.replace(pipeline, batch_size=config.eval_batch_size))
@@ -209,7 +217,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
         row = {"epoch": 0, "step": 0, "learning_rate": config.learning_rate, "batch_loss": float("nan"), **row,
                "epoch_seconds": 0.0, "train_images_per_second": float("nan")}
         state.wall_seconds = wall_before + time.perf_counter() - session_start
-        _record(state, row, writer, checkpointer, directory, chief, progress, config, lock)
+        _record(state, row, writer, checkpointer, directory, chief, progress, config, lock, batch_norm)
     if chief and not (directory / rundir.INPUTS_FILE).exists():  # after epoch 0 filled the data cache; also
         # after a kill between the first checkpoint and this point, so hparams are never missing
         _write_run_start(writer, config, pipeline, directory, batch_norm)
@@ -225,6 +233,9 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
             fit_watch = FitWatch(state, state.step, pipeline.steps_per_epoch, config.train.fit_threshold,
                                  config.train.fit_every, predict, evaluation[0])
             epoch_callbacks = [batch_logger, fit_watch, drivers.BatchEvents(hooks)]
+            if step_progress is not None:
+                epoch_callbacks.append(StepReporter(step_progress, state.epoch + 1, config.train.epochs,
+                                                    pipeline.steps_per_epoch))
             if keras_fit:
                 logs = drivers.keras_epoch(model, dataset, epoch_callbacks)
             else:
@@ -247,7 +258,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
                    "train_images_per_second": pipeline.info.train_size / train_seconds,
                    **{f"batch_{k}": v for k, v in logs.items() if k not in ("loss", "accuracy")}}
             state.wall_seconds = wall_before + time.perf_counter() - session_start
-            _record(state, row, writer, checkpointer, directory, chief, progress, config, lock)
+            _record(state, row, writer, checkpointer, directory, chief, progress, config, lock, batch_norm)
             hooks.on_epoch_end(state.epoch - 1, dict(row))
             stopped = bool(model.stop_training)
         hooks.on_train_end()
@@ -319,8 +330,8 @@ def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, pre
     return results
 
 
-def _record(state: RunState, row: dict[str, Any], writer, checkpointer: Checkpointer, directory: Path, chief: bool,
-            progress, config: RunConfig, lock: RunLock | None) -> None:
+def _record(state: RunState, row: dict[str, Any], writer: summaries.RunWriters, checkpointer: Checkpointer,
+            directory: Path, chief: bool, progress, config: RunConfig, lock: RunLock | None, batch_norm: bool) -> None:
     """Appends ``row``, writes metrics.csv, TensorBoard and examples.csv, and checkpoints.
 
     Raises:
@@ -331,22 +342,26 @@ def _record(state: RunState, row: dict[str, Any], writer, checkpointer: Checkpoi
     state.history.append(row)
     if chief:
         rundir.write_csv(directory / rundir.METRICS_FILE, state.history, rundir.metric_columns(state.history))
-        summaries.write_epoch(writer, row)
+        summaries.write_epoch(writer, row, steps=config.train.tensorboard_steps)
         rundir.write_examples(directory, state)
     checkpointer.save(state)
     if progress is not None:
-        progress({**row, "epochs": config.train.epochs})
+        progress({**row, "epochs": config.train.epochs, "batch_norm": batch_norm})
 
 
-def _write_run_start(writer, config: RunConfig, pipeline: DataPipeline, directory: Path, batch_norm: bool) -> None:
-    """The input grid (PNG and TensorBoard) and the hyperparameters."""
+def _write_run_start(writer: summaries.RunWriters, config: RunConfig, pipeline: DataPipeline, directory: Path,
+                     batch_norm: bool) -> None:
+    """The input grid (PNG and TensorBoard, labels drawn on), the hyperparameters, and the
+    experiment folder's HParams config if it has none (a sweep writes its own first)."""
     sample = sample_training_images(pipeline, min(36, pipeline.info.train_size))
-    grid = image_grid(sample.images)
     c = config.data.corruption
     description = f"labels {c.labels} (p={c.resolved_corruption_prob:g}), pixels {c.pixels}, seed {config.data.seed}"
-    summaries.write_images(writer, grid, description)
     from rethinking.data.preview import save_preview  # noqa: PLC0415
 
-    save_preview(sample, directory / rundir.INPUTS_FILE, f"{Path(pipeline.info.name).name}: {description}")
+    path = save_preview(sample, directory / rundir.INPUTS_FILE, f"{Path(pipeline.info.name).name}: {description}")
+    summaries.write_image(writer, path.read_bytes(), description + "; a changed label reads 'true → assigned' in red")
     summaries.write_hparams(writer, summaries.hparams_of(config, config.learning_rate, batch_norm),
-                            trial_id=config.resolved_run_name)
+                            trial_id=summaries.trial_name(config))
+    if not (directory.parent / summaries.EXPERIMENT_FILE).exists():
+        summaries.write_experiment(directory.parent,
+                                   summaries.declared_hparams([], names=summaries.SINGLE_RUN_HPARAMS))

@@ -29,9 +29,21 @@ def base(tmp_path) -> RunConfig:
 
 
 def test_two_random_trials_search_the_space_and_log_to_tensorboard(tmp_path):
-    spec = TuneSpec(base=base(tmp_path), learning_rate=(0.01, 0.1), weight_decay=(0.0, 0.001), batch_size=(32, 64),
+    import warnings
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from rethinking.config import Corruption
+    from rethinking.training.summaries import CURVES
+
+    partial = base(tmp_path)
+    partial = dataclasses.replace(partial, data=dataclasses.replace(partial.data, corruption=Corruption(labels="partial", corruption_prob=0.5)))
+    spec = TuneSpec(base=partial, learning_rate=(0.01, 0.1), weight_decay=(0.0, 0.001), batch_size=(32, 64),
                     algorithm="random", max_trials=2, validation_examples=60)
-    summary = tune(spec)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = tune(spec)
+    assert not [w for w in caught if "ran out of data" in str(w.message)]  # every batch is consumed, silently
     assert len(summary["trials"]) == 2 and all(t["status"] == "COMPLETED" for t in summary["trials"])
     for t in summary["trials"]:
         v = t["values"]
@@ -45,6 +57,18 @@ def test_two_random_trials_search_the_space_and_log_to_tensorboard(tmp_path):
     board = tmp_path / "search" / "tensorboard"
     events = list(board.rglob("events.out.tfevents.*"))
     assert {e.relative_to(board).parts[0] for e in events} == {"0", "1"}  # one TensorBoard folder per trial
+    # The tags of 'rethinking train' (with the corrupted/clean split), so a search and a sweep overlay.
+    for t in summary["trials"]:
+        (trial,) = [p.parent.parent for p in board.glob(f"{t['trial']}/*/validation/events.out.tfevents.*")]
+        for folder, tags in CURVES.items():
+            events = EventAccumulator(str(trial / folder), size_guidance={"tensors": 0})
+            events.Reload()
+            assert set(events.Tags()["tensors"]) >= set(tags), folder
+        events = EventAccumulator(str(trial / "validation"), size_guidance={"tensors": 0})
+        events.Reload()
+        import tensorflow as tf
+
+        assert float(tf.make_ndarray(events.Tensors("epoch_accuracy")[-1].tensor_proto)) == pytest.approx(t["score"])
     # The search state is kept: the same search again trains nothing new and gives the same best.
     again = tune(spec)
     assert summary["trials_trained"] == 2 and again["trials_trained"] == 0

@@ -91,18 +91,36 @@ def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(run), size_guidance={"tensors": 0, "images": 0})
-    events.Reload()
-    tags = events.Tags()
-    scalars = set(tags["tensors"]) | set(tags["scalars"])
-    for tag in ("epoch/train_accuracy", "epoch/train_accuracy_corrupted", "epoch/train_accuracy_clean",
-                "epoch/test_accuracy", "epoch/best_test_accuracy", "epoch/learning_rate", "step/test_loss", "step/batch_loss",
-                "final/test_accuracy", "inputs/corrupted_training_images"):
-        assert tag in scalars, tag
-    assert [e.step for e in events.Tensors("epoch/train_accuracy")] == [0, 1, 2]
-    hparams = events.PluginTagToContent("hparams")
+    def events_of(folder: Path) -> EventAccumulator:
+        events = EventAccumulator(str(folder), size_guidance={"tensors": 0, "images": 0})
+        events.Reload()
+        return events
+
+    def values(events: EventAccumulator, tag: str) -> list[float]:
+        import tensorflow as tf
+
+        return [float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)]
+
+    # Keras' layout: the same tag in train/ and validation/ (and the corrupted/clean split) overlays
+    # on one chart; each curve equals metrics.csv, epoch by epoch (epoch 0: the untrained network).
+    for folder, tag, column in (("train", "epoch_accuracy", "train_accuracy"), ("validation", "epoch_accuracy", "test_accuracy"),
+                                ("train_corrupted", "epoch_accuracy", "train_accuracy_corrupted"),
+                                ("train_clean", "epoch_accuracy", "train_accuracy_clean"),
+                                ("train", "epoch_loss", "train_loss"), ("validation", "epoch_loss", "test_loss"),
+                                ("train", "epoch_learning_rate", "learning_rate")):
+        events = events_of(run / folder)
+        assert [e.step for e in events.Tensors(tag)] == [0, 1, 2], (folder, tag)
+        assert values(events, tag) == pytest.approx([float(r[column]) for r in rows], rel=1e-5), (folder, tag)
+    train_tags = set(events_of(run / "train").Tags()["tensors"])
+    assert "batch_loss" in train_tags and not any(t.startswith("step_") for t in train_tags)  # no step duplicates unless asked
+    root = events_of(run)
+    root_tags = set(root.Tags()["tensors"])
+    assert {"epochs_trained", "inputs/training_images"} <= root_tags
+    assert ("fit_epoch" in root_tags) == (results["fit_epoch"] is not None)  # a run that did not fit has no time to fit
+    hparams = root.PluginTagToContent("hparams")
     start = hparams["_hparams_/session_start_info"]  # the run's hyperparameters, as TensorBoard's HParams tab reads them
     assert b"lr_decay" in start and b"digits" in start and b"batch_size" in start
+    assert "mlp_1x512 · partial 0.5 · seed 0".encode() in start  # the short trial name
 
 
 def test_a_completed_run_is_not_trained_again(tmp_path):
@@ -279,9 +297,9 @@ def test_fit_every_finds_the_fit_step_off_the_epoch_grid(tmp_path):
     # TensorBoard has each evaluation within an epoch, at its step.
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(results["run_dir"], size_guidance={"tensors": 0})
+    events = EventAccumulator(str(Path(results["run_dir"]) / "train"), size_guidance={"tensors": 0})
     events.Reload()
-    probes = [e.step for e in events.Tensors("step/train_accuracy_within_epoch")]
+    probes = [e.step for e in events.Tensors("probe_accuracy")]
     assert probes and all(step % 4 == 0 and step % steps_per_epoch for step in probes)
     assert max(probes) == results["fit_step"]  # evaluated until fitted, not after
     # One definition of "never fitted": results.json's count is examples.csv's never_learned column.

@@ -68,12 +68,19 @@ def test_a_callback_can_end_the_run(tmp_path):
 
 
 def test_extra_metrics_are_logged_with_the_rest(tmp_path):
-    config = digits_run(tmp_path, epochs=2, run_name="r")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = digits_run(tmp_path, epochs=2, run_name="r", tensorboard_steps=True)
     train(config, metrics=[keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")])
     rows = list(csv.DictReader((tmp_path / "default" / "r" / "metrics.csv").open()))
     assert rows[0]["batch_top3"] == ""  # epoch 0: no training step yet
     assert all(0.0 <= float(r["batch_top3"]) <= 1.0 for r in rows[1:])
     assert float(rows[-1]["batch_top3"]) >= float(rows[-1]["train_accuracy"]) - 0.2  # top-3 is the easier score
+    events = EventAccumulator(str(tmp_path / "default" / "r" / "train"), size_guidance={"tensors": 0})
+    events.Reload()
+    assert [e.step for e in events.Tensors("epoch_top3")] == [1, 2]
+    # --tensorboard-steps: the epoch curves again at x = optimizer steps (45 an epoch)
+    assert [e.step for e in events.Tensors("step_accuracy")] == [0, 45, 90]
 
 
 def test_your_own_builder_is_recorded_where_it_can_be_found_again(tmp_path):
