@@ -8,6 +8,7 @@ TensorFlow, and the function behind a name is imported only when a run needs it.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,7 +36,8 @@ def lazy_attributes(package: str, names: Mapping[str, str]) -> Callable[[str], A
     """A module ``__getattr__`` that imports each of ``names`` (``{name: "module:attribute"}``) on first use.
 
     The packages use it to export names whose modules import TensorFlow, without importing it
-    themselves (``import rethinking`` and the CLI's ``--help`` stay TensorFlow-free).
+    themselves (``import rethinking`` and the CLI's ``--help`` stay TensorFlow-free). The package's
+    ``dir()`` then lists them as well.
     """
 
     def __getattr__(name: str) -> Any:
@@ -43,4 +45,8 @@ def lazy_attributes(package: str, names: Mapping[str, str]) -> Callable[[str], A
             return load_function(names[name], name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
+    # dir() lists the lazy names too (PEP 562's module __dir__), so completion and help() see them.
+    module = sys.modules.get(package)
+    if module is not None:
+        module.__dict__.setdefault("__dir__", lambda: sorted(set(module.__dict__) | set(names)))
     return __getattr__

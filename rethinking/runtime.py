@@ -64,6 +64,28 @@ def configure(environ: dict[str, str] | None = None, cpuinfo_path: str = "/proc/
     return chosen
 
 
+# Written first in the saved config of every layer of ours: Keras imports only its own packages'
+# modules when it loads a .keras file, so without `import rethinking` it cannot find these classes,
+# and its error message prints the config, hence this hint in it.
+LOAD_WITH = "import rethinking"
+
+
+class NamesItsPackage:
+    """Mixin: the layer's saved config starts with ``"load_with": "import rethinking"``.
+
+    A ``model.keras`` loaded in a process that has not imported ``rethinking`` then fails with
+    Keras' "Could not locate class ..." message showing that line. Older files without the key
+    load as before.
+    """
+
+    def get_config(self):
+        return {"load_with": LOAD_WITH, **super().get_config()}
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config({k: v for k, v in config.items() if k != "load_with"})
+
+
 # The modules defining the toolkit's Keras layers (``@keras.saving.register_keras_serializable``).
 LAYER_MODULES = ("rethinking.models.layers", "rethinking.theory.expressivity")
 

@@ -20,15 +20,17 @@ from rethinking.cli.base import (
 @click.option("--data-dir", default=None, help="TFDS data directory to check [default: $TFDS_DATA_DIR or ~/tensorflow_datasets].")
 @friendly_errors
 def datasets(data_dir: str | None) -> None:
-    """List the known datasets and whether each loads offline on this machine."""
-    start_tensorflow()
-    from rethinking.data.datasets import DATASETS  # noqa: PLC0415
-    from rethinking.data.tfds import is_available, tfds_data_root  # noqa: PLC0415
+    """List the known datasets and whether each loads offline on this machine.
+
+    Offline: yes (embedded, or prepared by TFDS in the data directory), files (its download files
+    are in <data-dir>/downloads/manual: prepared at first use), no. Starts no TensorFlow.
+    """
+    from rethinking.data.catalog import DATASETS, offline_status, tfds_data_root  # noqa: PLC0415 (plain Python)
 
     click.echo(f"{'name':<14} {'source':<9} {'image':<11} {'classes':>7} {'train':>9} {'test':>7}  offline  description")
     for name, known in DATASETS.items():
         shape = "x".join("?" if d is None else str(d) for d in known.image_shape)
-        ready = "yes" if is_available(name, data_dir) else "no"
+        ready = offline_status(name, data_dir)
         click.echo(f"{name:<14} {known.source:<9} {shape:<11} {known.num_classes:>7} {known.train_size:>9,} "
                    f"{known.test_size:>7,}  {ready:<7}  {known.description}")
     click.echo(f"\nTFDS data directory: {tfds_data_root(data_dir)}. Any other TFDS image-classification name, "

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from rethinking.data.catalog import DATASETS, KnownDataset  # noqa: F401 (the names' home; re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -76,32 +77,6 @@ class DataBundle:
     train: tf.data.Dataset
     test: tf.data.Dataset
     info: DatasetInfo
-
-
-@dataclasses.dataclass(frozen=True)
-class KnownDataset:
-    """A dataset the CLI lists; sizes are the published ones."""
-
-    source: str
-    image_shape: tuple[int | None, int | None, int]
-    num_classes: int
-    train_size: int
-    test_size: int
-    description: str
-
-
-# The datasets `rethinking datasets` lists. Any other TFDS image-classification name also loads.
-DATASETS: dict[str, KnownDataset] = {
-    "digits": KnownDataset("embedded", (8, 8, 1), 10, 1438, 359, "scikit-learn's 1,797 handwritten digits, shipped with the package"),
-    "cifar10": KnownDataset("tfds", (32, 32, 3), 10, 50000, 10000, "CIFAR-10, the paper's main dataset"),
-    "cifar100": KnownDataset("tfds", (32, 32, 3), 100, 50000, 10000, "CIFAR-100"),
-    "cifar10_n": KnownDataset("tfds", (32, 32, 3), 10, 50000, 10000, "CIFAR-10 with CIFAR-10N's human training labels (--labels human; manual download)"),
-    "cifar100_n": KnownDataset("tfds", (32, 32, 3), 100, 50000, 10000, "CIFAR-100 with CIFAR-100N's human training labels (--labels human; manual download)"),
-    "mnist": KnownDataset("tfds", (28, 28, 1), 10, 60000, 10000, "MNIST (the paper's kernel experiments)"),
-    "fashion_mnist": KnownDataset("tfds", (28, 28, 1), 10, 60000, 10000, "Fashion-MNIST"),
-    "svhn_cropped": KnownDataset("tfds", (32, 32, 3), 10, 73257, 26032, "SVHN, cropped digits"),
-    "imagenet2012": KnownDataset("tfds", (None, None, 3), 1000, 1281167, 50000, "ImageNet ILSVRC 2012 (manual download; Table 2)"),
-}
 
 
 # ---------------------------------------------------------------------------------------------

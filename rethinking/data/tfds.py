@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from rethinking.atomic import atomic_write_text
+from rethinking.data.catalog import manual_dir, tfds_data_root  # noqa: F401 (re-exported)
 from rethinking.data.datasets import (
     DATASETS, DataBundle, DatasetInfo, DatasetUnavailableError, channel_moments, describe_known,
 )
@@ -34,16 +35,6 @@ NETWORK_PROBE_TIMEOUT_S = 3.0
 OFFLINE_ENV = "RETHINKING_OFFLINE"
 TFDS_STORAGE_URL = "https://storage.googleapis.com/"
 _STATS_FILE = "rethinking_channel_stats.json"
-
-
-def tfds_data_root(data_dir: str | None) -> Path:
-    """The TFDS data directory actually used: ``data_dir``, ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``."""
-    return Path(data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets").expanduser()
-
-
-def manual_dir(data_dir: str | None) -> Path:
-    """Where TFDS looks for files placed by hand: ``<data_dir>/downloads/manual``."""
-    return tfds_data_root(data_dir) / "downloads" / "manual"
 
 
 def tfds_index(tfds_id: tf.Tensor, shard_offsets: tf.Tensor) -> tf.Tensor:

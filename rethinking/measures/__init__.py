@@ -43,4 +43,4 @@ __all__ = ["MEASURE_NAMES", "compute", "distance_from_init", "epsilon_sharpness"
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted(set(globals()) | set(__all__))

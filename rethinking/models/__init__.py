@@ -173,6 +173,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'rethinking.models' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 __all__ = [
     "COMPILE_DEFAULTS", "ENTRY_POINT_GROUP", "MODELS", "MODEL_CATALOG", "PAPER_PARAMETER_COUNTS",
     "FusedBatchNormalization", "LocalResponseNormalization", "ModelEntry", "alexnet_small", "entry_point_models",

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
+from rethinking.runtime import NamesItsPackage
+
 # Batch-norm settings (Keras defaults; the same as Keras' Inception v3).
 BN_MOMENTUM = 0.99
 BN_EPSILON = 1e-3
@@ -105,7 +107,7 @@ def logits(x: keras.KerasTensor, num_classes: int, weight_decay: float) -> keras
 
 
 @keras.saving.register_keras_serializable(package="rethinking")
-class LocalResponseNormalization(keras.layers.Layer):
+class LocalResponseNormalization(NamesItsPackage, keras.layers.Layer):
     """Local response normalization across channels (AlexNet's), ``tf.nn.local_response_normalization``.
 
     out = x / (bias + alpha * sum over a window of 2 * depth_radius + 1 channels of x^2) ^ beta
@@ -140,7 +142,7 @@ class LocalResponseNormalization(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rethinking")
-class FusedBatchNormalization(keras.layers.BatchNormalization):
+class FusedBatchNormalization(NamesItsPackage, keras.layers.BatchNormalization):
     """Keras' ``BatchNormalization`` computed by TensorFlow's fused batch-norm kernel.
 
     Same arguments, variables, outputs and moving statistics as the Keras layer (moving variance

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from rethinking.runtime import NamesItsPackage
+
 # Where threshold b_i sits between z_{i-1} and z_i (fraction of the gap); see the module docstring.
 THRESHOLD_POSITION = 0.1
 # Random unit directions tried when looking for a well-separating projection.
@@ -258,7 +260,7 @@ def construct(x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> Construction:
 
 
 @keras.saving.register_keras_serializable(package="rethinking")
-class ReluThresholds(keras.layers.Layer):
+class ReluThresholds(NamesItsPackage, keras.layers.Layer):
     """max(z - b_j, 0) for a scalar input z and ``units`` learned thresholds b_j.
 
     With ``carry=True`` (first layer of the deep variant) the output also holds z - b_1 (again, as
@@ -288,7 +290,7 @@ class ReluThresholds(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rethinking")
-class ThresholdStage(keras.layers.Layer):
+class ThresholdStage(NamesItsPackage, keras.layers.Layer):
     """One hidden layer of the deep variant.
 
     Input: [h (previous block's units), z' = z - b_1 >= 0, max(s, 0), max(-s, 0)] where s is the sum
@@ -321,7 +323,7 @@ class ThresholdStage(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rethinking")
-class ThresholdReadout(keras.layers.Layer):
+class ThresholdReadout(NamesItsPackage, keras.layers.Layer):
     """The output of the deep variant: s + sum_j w_j h_j over the last block (``units`` weights)."""
 
     def __init__(self, units: int, **kwargs):

@@ -10,12 +10,22 @@ import pytest
 
 
 
-def test_datasets_lists_known_datasets_and_offline_status(cli, tfds_dir):
-    code, out, _ = cli("datasets", "--data-dir", str(tfds_dir))
-    assert code == 0
-    rows = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(("name", "TFDS"))}
+def test_datasets_lists_known_datasets_and_offline_status_without_tensorflow(tfds_dir):
+    # Prepared by TFDS (a version folder with its dataset_info.json), or its files placed by hand.
+    (tfds_dir / "mnist" / "3.0.1").mkdir(parents=True)
+    (tfds_dir / "mnist" / "3.0.1" / "dataset_info.json").write_text("{}")
+    manual = tfds_dir / "downloads" / "manual"
+    manual.mkdir(parents=True)
+    (manual / "cifar-100-binary.tar.gz").write_bytes(b"x")
+    probe = ("import sys; from rethinking.cli import main; code = main(['datasets', '--data-dir', %r]); "
+             "print('exit', code, 'tensorflow' in sys.modules)" % str(tfds_dir))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120).stdout
+    assert out.strip().splitlines()[-1] == "exit 0 False"  # the listing starts no TensorFlow
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line and not line.startswith(("name", "TFDS", "exit"))}
     assert {"digits", "cifar10", "mnist", "imagenet2012"} <= set(rows)
-    assert " yes " in rows["digits"] and " no " in rows["cifar10"]
+    status = {name: row[6] for name, row in rows.items()}
+    assert (status["digits"], status["mnist"], status["cifar100"], status["cifar10"], status["imagenet2012"]) == (
+        "yes", "yes", "files", "no", "no")
     assert str(tfds_dir) in out
 
 

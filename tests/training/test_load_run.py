@@ -44,6 +44,15 @@ def test_a_keras_file_of_a_toolkit_model_loads_in_a_fresh_process_after_import_r
         print("loaded", type(m.layers[2]).__name__)
     """, tmp_path)
     assert done.returncode == 0 and "loaded" in done.stdout, done.stderr[-2000:]
+    # Without `import rethinking` Keras cannot find the layers; its message shows what to import.
+    failed = _fresh_python("""
+        import keras
+        try:
+            keras.saving.load_model("m.keras")
+        except Exception as err:
+            print("refused:", err)
+    """, tmp_path)
+    assert "refused:" in failed.stdout and "'load_with': 'import rethinking'" in failed.stdout, failed.stdout[-2000:]
 
 
 def test_a_completed_run_saves_model_keras_and_load_run_returns_it(tmp_path):
