@@ -51,3 +51,13 @@ def test_python_dash_m_rethinking_is_the_command():
     out = subprocess.run([sys.executable, "-m", "rethinking", "--help"], capture_output=True, text=True, timeout=120,
                          cwd=ROOT)
     assert out.returncode == 0 and "Usage:" in out.stdout and "train" in out.stdout
+
+
+def test_shell_completion_as_documented_completes_commands_and_choices():
+    import os
+
+    env = {**os.environ, "_RETHINKING_COMPLETE": "bash_complete", "COMP_WORDS": "rethinking train --labels ",
+           "COMP_CWORD": "3"}
+    out = subprocess.run([sys.executable, "-m", "rethinking"], capture_output=True, text=True, timeout=120, env=env)
+    assert {"plain,random", "plain,partial"} <= set(out.stdout.split())
+    assert "_RETHINKING_COMPLETE=bash_source rethinking" in (ROOT / "docs" / "cli.md").read_text()

@@ -2,7 +2,8 @@
 
 Each command parses its flags, builds a config, calls the library and prints; no logic here.
 ``base`` holds the group, the one-line errors and the options derived from the config fields;
-``data_group`` (datasets, preview), ``train_group`` (train), ``measure_group`` (measure), ``sweep_group`` (sweeps, run, report, tune)
+``data_group`` (datasets, preview), ``train_group`` (train), ``measure_group`` (measure), ``runs_group`` (runs,
+compare), ``sweep_group`` (sweeps, run, report, tune)
 and ``theory_group`` (expressivity, kernel, linear) register their commands on it.
 """
 
@@ -10,16 +11,17 @@ from __future__ import annotations
 
 import click
 
-from rethinking.cli import data_group, measure_group, sweep_group, theory_group, train_group  # noqa: F401 (register the commands)
+from rethinking.cli import data_group, measure_group, runs_group, sweep_group, theory_group, train_group  # noqa: F401 (register the commands)
 from rethinking.cli.base import cli, data_config_from_flags, run_config_from_flags
 from rethinking.cli.data_group import datasets, preview
 from rethinking.cli.measure_group import measure
+from rethinking.cli.runs_group import compare, runs
 from rethinking.cli.sweep_group import report, run, sweeps, tune
 from rethinking.cli.theory_group import expressivity, kernel, linear
 from rethinking.cli.train_group import train
 
-__all__ = ["cli", "data_config_from_flags", "datasets", "expressivity", "kernel", "linear", "main", "measure", "preview",
-           "report", "run", "run_config_from_flags", "sweeps", "train", "tune"]
+__all__ = ["cli", "compare", "data_config_from_flags", "datasets", "expressivity", "kernel", "linear", "main", "measure",
+           "preview", "report", "run", "run_config_from_flags", "runs", "sweeps", "train", "tune"]
 
 
 def main(argv: list[str] | None = None) -> int:
