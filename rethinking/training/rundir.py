@@ -20,7 +20,8 @@
         model.keras      the trained model (architecture + weights; ``load_run`` reads it)
         checkpoints/     weights + optimizer + run state of the last epochs (``latest.json`` names
                          the newest complete one)
-        events.out.tfevents.*   TensorBoard scalars, images and hparams
+        events.out.tfevents.*   TensorBoard: hparams, the input grid, time to fit
+        train/ validation/ train_corrupted/ train_clean/   TensorBoard curves (``summaries``)
 
 Every file is written to a temporary name and renamed, so a kill at any moment leaves either the
 old or the new version, never half a file.

@@ -167,18 +167,19 @@ def hparams_of(config: RunConfig, learning_rate: float, batch_norm: bool) -> dic
 
 
 def trial_name(config: RunConfig) -> str:
-    """A short readable name of a run for the HParams table: model, labels, pixels, switches, seed.
+    """A readable name of a run for the HParams table: data condition, switches, seed, model, digest.
 
-    E.g. ``inception_small · partial 0.2 · crop · wd 0.0005 · seed 1 · 3f2a9c1e``; settings at
-    their defaults are left out. The last part is the config's digest (as in the folder name):
-    the dashboard groups runs of one trial name, so two configs must never share one.
+    E.g. ``partial 0.2 · crop · wd 0.0005 · seed 1 · inception_small · 3f2a9c1e``: what tells
+    runs of a sweep apart comes first (the dashboard's column cuts long names); settings at their
+    defaults are left out. The last part is the config's digest (as in the folder name): the
+    dashboard groups runs of one trial name, so two configs must never share one.
     """
     from rethinking.config.run import config_digest  # noqa: PLC0415
+
     c = config.data.corruption
-    parts = [config.model.name.rpartition(":")[2]]
-    parts.append(f"{c.labels} {c.resolved_corruption_prob:g}" if c.labels == "partial" else c.labels)
+    parts = [f"{c.labels} {c.resolved_corruption_prob:g}" if c.labels == "partial" else f"{c.labels} labels"]
     if c.pixels != "original":
-        parts.append(c.pixels)
+        parts.append(f"{c.pixels} pixels")
     m = config.model
     if m.batch_norm is False:
         parts.append("no bn")
@@ -192,8 +193,7 @@ def trial_name(config: RunConfig) -> str:
         parts.append(f"width {m.width_multiplier:g}")
     if config.data.train_examples is not None:
         parts.append(f"n {config.data.train_examples}")
-    parts.append(f"seed {config.data.seed}")
-    parts.append(config_digest(config))
+    parts += [f"seed {config.data.seed}", config.model.name.rpartition(":")[2], config_digest(config)]
     return " · ".join(parts)
 
 

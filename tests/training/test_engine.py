@@ -120,7 +120,7 @@ def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):
     hparams = root.PluginTagToContent("hparams")
     start = hparams["_hparams_/session_start_info"]  # the run's hyperparameters, as TensorBoard's HParams tab reads them
     assert b"lr_decay" in start and b"digits" in start and b"batch_size" in start
-    assert "mlp_1x512 · partial 0.5 · seed 0".encode() in start  # the short trial name
+    assert "partial 0.5 · seed 0 · mlp_1x512 · ".encode() in start  # the readable trial name
 
 
 def test_a_completed_run_is_not_trained_again(tmp_path):

@@ -48,7 +48,7 @@ def test_trial_names_are_short_readable_and_unique_per_config():
     base = RunConfig(data=DataConfig(corruption=Corruption(labels="partial", corruption_prob=0.2)),
                      model=ModelConfig(name="inception_small", weight_decay=5e-4))
     name = trial_name(base)
-    assert name.startswith("inception_small · partial 0.2 · wd 0.0005 · seed 0 · ")
+    assert name.startswith("partial 0.2 · wd 0.0005 · seed 0 · inception_small · ")  # what differs first
     assert len(name) <= len(base.resolved_run_name) and name.endswith(base.resolved_run_name[-8:])  # its digest
     cropped = RunConfig(data=DataConfig(corruption=base.data.corruption, preprocessing=Preprocessing(random_crop=True)),
                         model=base.model)
