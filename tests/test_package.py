@@ -61,3 +61,27 @@ def test_shell_completion_as_documented_completes_commands_and_choices():
     out = subprocess.run([sys.executable, "-m", "rethinking"], capture_output=True, text=True, timeout=120, env=env)
     assert {"plain,random", "plain,partial"} <= set(out.stdout.split())
     assert "_RETHINKING_COMPLETE=bash_source rethinking" in (ROOT / "docs" / "cli.md").read_text()
+
+
+def test_runnable_commands_in_the_docs_name_no_path_of_this_workspace():
+    """A command a user copies must work in a clone: ``../shared`` (the development workspace's data)
+    only where the line says it is this workspace's."""
+    bad = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "rethinking" / "sweeps" / "README.md"]:
+        in_code = False
+        for number, line in enumerate(doc.read_text().splitlines(), start=1):
+            if line.startswith("```"):
+                in_code = not in_code
+            elif in_code and "../shared" in line and "workspace" not in line:
+                bad.append(f"{doc.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not bad, "\n".join(bad)
+
+
+def test_citation_names_the_toolkit_and_the_paper_and_the_changelog_has_this_version():
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert citation.startswith("cff-version: 1.2.0")
+    assert "Understanding deep learning requires rethinking generalization" in citation and "year: 2017" in citation
+    import rethinking
+
+    assert f"version: {rethinking.__version__}" in citation
+    assert "## Unreleased" in (ROOT / "CHANGELOG.md").read_text()

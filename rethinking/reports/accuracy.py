@@ -16,6 +16,7 @@ from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.figure1 import fitted_claim
 from rethinking.reports.formatting import INTERVALS_NOTE, markdown, pct_ci, test_pct
 from rethinking.reports.stats import format_p, mcnemar, pair_by_seed, paired, paired_t_p
+from rethinking.reports.plotting import paper_setting
 from rethinking.reports.tables import (condition, default_batch_norm, finished, model_label, read_test_correct,
                                        regularizers, seed_groups)
 from rethinking.training.rundir import COMPLETE_STATUSES
@@ -54,7 +55,7 @@ def accuracy_table(rows: Rows, paper: Rows = ()) -> str:
                      f"{fitted} of {len(done)}" if fitted == len(done) else f"**{fitted} of {len(done)}**",
                      _paper_cell(paper, first)])
     return markdown(["model", "regularizers", "data", "train / test % (ours)", "best test % (ours)",
-                     "reached fit threshold", "train / test % (paper)"], body) + f"\n\n{INTERVALS_NOTE}"
+                     "reached fit threshold", f"train / test % ({paper_setting(rows)})"], body) + f"\n\n{INTERVALS_NOTE}"
 
 
 def regularizer_claims(rows: Rows) -> list[Claim]:

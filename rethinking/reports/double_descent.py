@@ -30,7 +30,7 @@ import numpy as np
 
 from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.formatting import markdown, pct_ci
-from rethinking.reports.plotting import NO_CURVES, pyplot, save
+from rethinking.reports.plotting import figure_title, NO_CURVES, pyplot, save
 from rethinking.reports.stats import format_p, mean_ci, paired_t_p
 from rethinking.reports.tables import finished, read_metrics
 
@@ -138,12 +138,13 @@ def double_descent(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: S
                           pct_ci([1 - r["best_test_accuracy"] for r in group])])
         thresholds.append(f"{noise} noise: " + threshold_sentence(sizes, [m for m, _, _ in train], SIZE_NAMES[key]) + ".")
         claims += peak_claims(noise, sizes, by_seed, SIZE_NAMES[key])
-    ax.set(xscale="log", xlabel=SIZE_NAMES[key], ylabel="error (final)", ylim=(0, 1))
+    ax.set(xscale="log", xlabel=SIZE_NAMES[key], ylabel="error (final)")
+    ax.set_ylim(0, max(1.0, ax.get_ylim()[1]))  # no error bar cut at 100%
     sizes_drawn = sorted({size for points in by_noise.values() for size in points})
     ax.set_xticks(sizes_drawn, [f"{s:g}" for s in sizes_drawn], fontsize=7)
     ax.minorticks_off()
     ax.legend(fontsize=7)
-    path = save(fig, out / "double_descent.png" if out else None)
+    path = save(fig, out / "double_descent.png" if out else None, figure_title("Double descent", rows))
     header = ["label noise", SIZE_NAMES[key], "seeds", "train error %", "test error % (final)",
               "test error % (best epoch)"]
     note = ("Errors are % of the whole split after the last epoch; 'best epoch' is the lowest test error "
@@ -246,7 +247,7 @@ def double_descent_epochs(rows: Sequence[Mapping[str, Any]], out: Path | None,
             low_epoch, low, peak_epoch, peak, end = epoch_shape(errors)
             table.append([noise, f"{size:g}", f"{100 * low:.2f} (epoch {low_epoch + 1})",
                           f"{100 * peak:.2f} (epoch {peak_epoch + 1})", f"{100 * end:.2f}", f"{dipped} of {len(runs)}"])
-    path = save(fig, out / "double_descent_epochs.png" if out else None)
+    path = save(fig, out / "double_descent_epochs.png" if out else None, figure_title("Epoch-wise double descent", rows))
     header = ["label noise", SIZE_NAMES[key], "lowest test error % before the rise", "peak after it %",
               "at the end %", "runs whose training accuracy dips"]
     note = ("Median test error over seeds at each epoch (one seed's transient spike cannot make a rise of the "

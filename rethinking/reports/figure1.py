@@ -17,7 +17,7 @@ from typing import Any
 
 from rethinking.reports.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, Section, judge
 from rethinking.reports.formatting import INTERVALS_NOTE, markdown, pct_ci, test_pct
-from rethinking.reports.plotting import NO_CURVES, plot_mean_curve, pyplot, save
+from rethinking.reports.plotting import NO_CURVES, figure_title, paper_setting, plot_mean_curve, pyplot, save
 from rethinking.reports.stats import fit_time, format_p, page_trend, pair_by_seed, paired, paired_t_p, summarize
 from rethinking.reports.tables import (CONDITION_ORDER, condition, finished, model_label, read_metrics,
                                        seed_groups, training_loss)
@@ -89,7 +89,7 @@ def figure1a(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
         ax.set(title=model, xlabel="thousand steps", ylabel="average training loss per epoch")
         if ax.has_data():
             ax.legend(fontsize=8)
-    path = save(fig, out / "figure1a.png" if out else None)
+    path = save(fig, out / "figure1a.png" if out else None, figure_title("Figure 1a", rows))
     text = markdown(["model", "condition", "steps to fit", "relative to true labels", "train acc %", "test acc %"],
                     summary)
     text += f"\n\n{INTERVALS_NOTE}"
@@ -165,7 +165,7 @@ def figure1b(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
     ax.set(xlabel="label corruption", ylabel="time to fit relative to\ntrue labels (same seed)")
     if ax.has_data():  # no run fitted: nothing to label (and save writes no figure)
         ax.legend(fontsize=8)
-    path = save(fig, out / "figure1b.png" if out else None)
+    path = save(fig, out / "figure1b.png" if out else None, figure_title("Figure 1b", rows))
     text = markdown(["model", "corruption", "steps to fit", "relative to true labels", "runs not fitted"], table)
     note = ("Relative to true labels: per seed against the same seed's true-label run, Student-t interval over the "
             "seeds. A run that did not fit counts at its cap (≥: a lower bound; ▵ in the figure).")
@@ -189,7 +189,7 @@ def figure1c(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
         ours_model = [p for p in paper if p.get("model") == rs[0].get("model")]
         if ours_model:
             ax.scatter([p["corruption_prob"] for p in ours_model], [p["test_error"] / 100 for p in ours_model],
-                       marker="x", color=line.get_color(), label=f"{rs[0].get('model')} (paper)")
+                       marker="x", color=line.get_color(), label=f"{rs[0].get('model')} ({paper_setting(rows, short=True)})")
         for g in groups:
             p = _p(g[0])
             match = next((q for q in ours_model if abs(q["corruption_prob"] - p) < 1e-9), None)
@@ -199,9 +199,10 @@ def figure1c(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
                           f"{fitted} of {len(g)}"])
         claims.append(trend_claim(f"{model}: test error grows with p",
                                   [(r.get("seed"), _p(r), 1 - r["test_accuracy"]) for r in rs]))
-    ax.set(xlabel="label corruption", ylabel="test error", ylim=(0, 1.05))
+    ax.set(xlabel="label corruption", ylabel="test error")
+    ax.set_ylim(bottom=0)  # the top follows the data: no error bar cut
     ax.legend(fontsize=7)
-    path = save(fig, out / "figure1c.png" if out else None)
-    text = markdown(["model", "corruption", "test error % (ours)", "test error % (paper)", "train acc % (ours)",
+    path = save(fig, out / "figure1c.png" if out else None, figure_title("Figure 1c", rows))
+    text = markdown(["model", "corruption", "test error % (ours)", f"test error % ({paper_setting(rows)})", "train acc % (ours)",
                      "runs fitted"], table) + f"\n\n{INTERVALS_NOTE}"
     return Section(path, text, tuple(judge(claims)))

@@ -17,7 +17,7 @@ from typing import Any
 from rethinking.reports.accuracy import gain_claim
 from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.formatting import markdown, pct_ci
-from rethinking.reports.plotting import NO_CURVES, plot_mean_curve, pyplot, save
+from rethinking.reports.plotting import figure_title, NO_CURVES, plot_mean_curve, pyplot, save
 from rethinking.reports.stats import format_p, mean_ci, paired_t_p
 from rethinking.reports.tables import finished, model_label, read_metrics, regularizers, seed_groups
 
@@ -39,9 +39,10 @@ def figure2a(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
         ax.bar([x + offset for x in xs], [m for m, _, _ in stats], width=0.4, label=name,
                yerr=[h or 0.0 for _, h, _ in stats], capsize=3)
     ax.set_xticks(list(xs), labels, fontsize=7)
-    ax.set(ylabel="test accuracy", ylim=(0, 1))
+    ax.set(ylabel="test accuracy")
+    ax.set_ylim(0, max(1.0, ax.get_ylim()[1]))  # no error bar cut at 100%
     ax.legend(fontsize=8)
-    path = save(fig, out / "figure2a.png" if out else None)
+    path = save(fig, out / "figure2a.png" if out else None, figure_title("Figure 2a", rows))
     table = [[model_label(g[0]), regularizers(g[0]), pct_ci([r["test_accuracy"] for r in g]),
               pct_ci([r["best_test_accuracy"] for r in g]), ", ".join(str(r.get("best_test_epoch")) for r in g),
               pct_ci([r["best_test_accuracy"] - r["test_accuracy"] for r in g])] for g in groups]
@@ -86,5 +87,5 @@ def figure2b(rows: Rows, out: Path | None, paper: Rows = ()) -> Section:
     for ax, what in zip(axes, ("training accuracy", "test accuracy")):
         ax.set(xlabel="thousand steps", ylabel=what, ylim=(0, 1))
         ax.legend(fontsize=8)
-    path = save(fig, out / "figure2b.png" if out else None)
+    path = save(fig, out / "figure2b.png" if out else None, figure_title("Figure 2b", rows))
     return Section(path, text, tuple(judge(claims)))

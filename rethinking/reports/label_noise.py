@@ -16,7 +16,7 @@ from typing import Any
 
 from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.formatting import markdown, pct_ci
-from rethinking.reports.plotting import pyplot, save
+from rethinking.reports.plotting import figure_title, pyplot, save
 from rethinking.reports.stats import format_p, mean_ci, pair_by_seed, paired, paired_t_p
 from rethinking.reports.tables import condition, finished, model_label, regularizers, seed_groups
 
@@ -75,7 +75,7 @@ def label_noise(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Sequ
     ax.invert_yaxis()
     ax.set(xlabel="test error (mean, 95% interval over seeds)", xlim=(0, 1))
     ax.legend(fontsize=7)
-    path = save(fig, out / "label_noise.png" if out else None)
+    path = save(fig, out / "label_noise.png" if out else None, figure_title("Label noise", rows))
     header = ["grid point", "seeds", "labels changed %", "train acc % (clean examples)", "train acc % (changed)",
               "test acc % (final)", "test acc % (best epoch)"]
     note = ("'Labels changed' is measured on the training examples as trained (results.json labels_changed); "

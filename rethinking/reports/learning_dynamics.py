@@ -36,7 +36,7 @@ import numpy as np
 
 from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.formatting import markdown, num_ci, pct_ci
-from rethinking.reports.plotting import NO_CURVES, plot_mean_curve, pyplot, save
+from rethinking.reports.plotting import figure_title, NO_CURVES, plot_mean_curve, pyplot, save
 from rethinking.reports.stats import format_p, mean_ci, paired_t_p
 from rethinking.reports.tables import condition, finished, model_label, read_metrics, seed_groups
 
@@ -179,7 +179,7 @@ def learning_order(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: S
                       num_ci([e for e in reach["train_accuracy_corrupted"] if e is not None])
                       + _missing(reach["train_accuracy_corrupted"])])
         claims.append(_order_claim(group, reach))
-    path = save(fig, out / "learning_order.png" if out else None)
+    path = save(fig, out / "learning_order.png" if out else None, figure_title("Learning order", rows))
     text = markdown(["grid point", "seeds", "epoch half the clean examples are fitted",
                      "epoch half the corrupted examples are fitted"], table)
     return Section(path, text, tuple(judge(claims)))
@@ -244,7 +244,7 @@ def forgetting(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Seque
             claims.append(Claim(statement, estimate, f"t-test of AUROC > 0.5 over the seeds, one-sided p {format_p(p)}",
                                 p, mean > 0.5) if p is not None else
                           Claim(statement, estimate, "one seed: no test", direction=mean > 0.5, verdict=INCONCLUSIVE))
-    path = save(fig, out / "forgetting.png" if out else None)
+    path = save(fig, out / "forgetting.png" if out else None, figure_title("Forgetting", rows))
     header = ["grid point", "seeds", "forgetting events, clean", "forgetting events, corrupted",
               "AUROC forgotten often", "precision %", "recall %", "AUROC learned late", "precision %", "recall %"]
     note = ("AUROC: how well a score picks out the corrupted examples (0.5: chance, 1: perfectly); precision "

@@ -31,7 +31,7 @@ from typing import Any
 
 from rethinking.reports.claims import NOT_SUPPORTED, SUPPORTED, Claim, Section, judge
 from rethinking.reports.formatting import markdown
-from rethinking.reports.plotting import pyplot, save
+from rethinking.reports.plotting import figure_title, pyplot, save
 from rethinking.reports.stats import format_p, mean_ci, sign_test
 from rethinking.reports.tables import (DESCRIPTORS, condition, finished, model_label, read_run_json, regularizers,
                                        seed_groups)
@@ -307,7 +307,7 @@ def _figures(records: Sequence[Mapping[str, Any]], taus: Mapping[str, tuple], ou
               title="Which measure ranks the gap (Jiang et al. 2020)")
     right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)
     fig.tight_layout()
-    return save(fig, out / "measures.png" if out else None)
+    return save(fig, out / "measures.png" if out else None, figure_title("Generalization measures", records))
 
 
 def measures(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Sequence[Mapping[str, Any]] = ()) -> Section:

@@ -17,7 +17,7 @@ from typing import Any
 
 from rethinking.reports.claims import INCONCLUSIVE, Claim, Section, judge
 from rethinking.reports.formatting import markdown, num_ci, pct_ci
-from rethinking.reports.plotting import plot_mean_curve, pyplot, save
+from rethinking.reports.plotting import figure_title, plot_mean_curve, pyplot, save
 from rethinking.reports.stats import fit_time, format_p, paired, paired_t_p
 from rethinking.reports.tables import DESCRIPTORS, condition, finished, model_label, read_metrics, seed_groups, source_kind
 
@@ -100,7 +100,7 @@ def pretraining(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Sequ
         ax.set(xlabel="epoch", ylabel=what, ylim=(0, 1.02))
         if ax.has_data():
             ax.legend(fontsize=7)
-    path = save(fig, out / "pretraining.png" if out else None)
+    path = save(fig, out / "pretraining.png" if out else None, figure_title("Random-label pre-training", rows))
     text = [markdown(["model", "labels", "start", "seeds", "epochs to fit", "test acc % (final)",
                        "test acc % (best epoch)"], table), "",
             "Paired by seed (each run against the run from scratch of the same seed): epochs to fit, "

@@ -29,7 +29,7 @@ from typing import Any
 
 from rethinking.reports.claims import Claim, Section, judge
 from rethinking.reports.formatting import markdown
-from rethinking.reports.plotting import pyplot, save
+from rethinking.reports.plotting import figure_title, pyplot, save
 from rethinking.reports.stats import format_p, mean_ci, sign_test
 from rethinking.reports.tables import DESCRIPTORS, condition, finished, model_label, read_run_json, regularizers
 
@@ -109,7 +109,7 @@ def stability(rows: Sequence[Mapping[str, Any]], out: Path | None, paper: Sequen
            title="Empirical uniform stability: replacing one training example")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    figure = save(fig, out / "stability.png" if out else None)
+    figure = save(fig, out / "stability.png" if out else None, figure_title("Uniform stability", rows))
     note = ("A pair: two runs equal in everything (seed, initial weights, batches) but one training example, "
             "replaced in the second by the first unused training example (data.replace_example). Intervals: "
             "mean ± 95% Student-t over pairs. The pairs of one seed share their base run: the intervals and the "

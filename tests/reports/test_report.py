@@ -162,6 +162,16 @@ def test_report_of_a_three_seed_table_has_intervals_error_bars_and_trend_tests(t
     assert {"figure1b.png", "figure1c.png", "report.md", "claims.md"} <= written
     for name in ("figure1b", "figure1c"):  # every figure in three formats
         assert (tmp_path / "report" / f"{name}.pdf").is_file() and (tmp_path / "report" / f"{name}.svg").is_file()
+        # 300 dpi, titled with the figure, the model and the data (matplotlib's SVG keeps text as comments)
+        from matplotlib import image
+
+        height, width = image.imread(tmp_path / "report" / f"{name}.png").shape[:2]
+        assert width >= 1500 and height >= 900
+        svg = (tmp_path / "report" / f"{name}.svg").read_text()
+        assert f"Figure {name[-2:]}: mlp_1x512 on digits (embedded)" in svg
+    text = (tmp_path / "report" / "report.md").read_text()
+    # The paper's numbers come from the whole CIFAR-10: marked as another setting beside digits.
+    assert "test error % (paper: full CIFAR-10, another setting)" in text
     text = (tmp_path / "report" / "report.md").read_text()
     # Per seed 150/100, 160/110, 170/120: mean 1.457, sd 0.0417, t(0.975, 2) = 4.303.
     assert "| mlp_1x512 | 0.5 | 160 ± 25 (n=3) | 1.46 ± 0.10 (n=3, paired by seed) | 0 |" in text
