@@ -273,3 +273,8 @@ def test_given_arguments_repeat_what_the_user_typed_and_nothing_else():
     assert CliRunner().invoke(command, ["x", "--epochs", "7"]).exit_code == 0
     assert seen[-1] == ["x", "--epochs=7"]  # defaults are not repeated
     assert CliRunner().invoke(command, seen[-1]).exit_code == 0 and seen[-1] == ["x", "--epochs=7"]
+
+
+def test_tune_refuses_max_trials_with_hyperband_in_one_line(cli):
+    code, _, err = cli("tune", "--dataset", "digits", "--max-trials", "4")
+    assert code == 2 and "Hyperband sizes itself" in err and "--algorithm random" in err and "Traceback" not in err

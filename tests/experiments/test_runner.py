@@ -55,6 +55,19 @@ def test_a_sweep_runs_every_run_and_writes_one_table(swept):
     assert stored["sweep"] == "tiny" and stored["paper"]["table1"] == PAPER["table1"]
     kinds = [e["event"] for e in events]
     assert kinds.count("start") == kinds.count("done") == 6 and kinds.count("epoch") == 18  # epoch 0 (before training), 1, 2
+    # TensorBoard's HParams view of the sweep: what its runs vary, declared once in the sweep folder.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    from rethinking.training.summaries import EXPERIMENT_FILE
+
+    assert (folder / EXPERIMENT_FILE).is_file()
+    reader = EventAccumulator(str(folder))
+    reader.Reload()
+    experiment = metadata.parse_experiment_plugin_data(reader.PluginTagToContent("hparams")[metadata.EXPERIMENT_TAG])
+    declared = {h.name for h in experiment.hparam_infos}
+    assert {"labels", "corruption_prob", "pixels", "model", "batch_norm", "width_multiplier"} <= declared
+    assert not {"batch_size", "epochs", "dataset", "seed"} & declared  # the same in every run: not declared
 
 
 def test_a_rerun_skips_finished_runs(swept):
