@@ -109,8 +109,17 @@ def expressivity(dataset: str, data_dir: str | None, labels: str, corruption_pro
               help="Gaussian width [default: 0.02 x 784 / d on pixels (the paper's 0.02 on MNIST, scaled); 1 / d on "
                    "random conv features].")
 @click.option("--ridge", type=float, default=0.0, show_default=True, help="lambda in (K + lambda I) alpha = Y; 0 interpolates.")
-@click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True,
-              help="Precision of the data and the Gram matrix (float32 halves its memory).")
+@click.option("--dtype", type=click.Choice(("float64", "float32")), default=None,
+              help="Precision of the data and the Gram matrix (float32 halves its memory) [default: float64 for "
+                   "cholesky, float32 for pcg].")
+@click.option("--solver", type=click.Choice(("auto", "cholesky", "pcg")), default="auto", show_default=True,
+              help="cholesky: exact, the whole n x n Gram matrix in memory; pcg: conjugate gradients on half of it "
+                   "with a Nyström preconditioner (docs/theory.md); auto: cholesky where it fits in --memory-gb, else pcg.")
+@click.option("--memory-gb", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Memory budget of --solver auto [default: a third of this machine's memory].")
+@click.option("--rank", type=click.IntRange(min=1), default=None, help="Landmarks of pcg's Nyström preconditioner [default: 500].")
+@click.option("--tolerance", type=click.FloatRange(min=0, min_open=True, max=1, max_open=True), default=None,
+              help="pcg stops at this relative residual ||K alpha - Y|| / ||Y|| per class [default: 1e-5].")
 @click.option("--block-rows", type=click.IntRange(min=1), default=2048, show_default=True,
               help="Rows per block of the Gram matrix and of predictions (memory: block x n).")
 @click.option("--features", type=click.Choice(("pixels", "random-conv")), default="pixels", show_default=True,
@@ -120,7 +129,8 @@ def expressivity(dataset: str, data_dir: str | None, labels: str, corruption_pro
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the numbers to this JSON file.")
 @friendly_errors
 def kernel(dataset: str, data_dir: str | None, labels: str, corruption_prob: float | None, seed: int,
-           n_points: int | None, test_n: int | None, kernel_name: str, gamma: float | None, ridge: float, dtype: str,
+           n_points: int | None, test_n: int | None, kernel_name: str, gamma: float | None, ridge: float,
+           dtype: str | None, solver: str, memory_gb: float | None, rank: int | None, tolerance: float | None,
            block_rows: int, features: str, filters: int, out: str | None) -> None:
     """Interpolate one-hot labels with a kernel (Section 5): solve K alpha = Y, report errors and norm.
 
@@ -128,43 +138,62 @@ def kernel(dataset: str, data_dir: str | None, labels: str, corruption_prob: flo
     """
     import numpy as np  # noqa: PLC0415
 
+    from rethinking.theory import kernels  # noqa: PLC0415 (NumPy only)
+    from rethinking.theory.child import in_child  # noqa: PLC0415
+
     p = _resolved_corruption_prob(labels, corruption_prob)
-    start_tensorflow()
-    from rethinking.theory import flat_data, kernels  # noqa: PLC0415
-
     kernels.check_kernel(kernel_name, gamma, ridge)
-    data = flat_data.load_flat(dataset, n_train=n_points, n_test=test_n, corruption_prob=p, seed=seed,
-                            data_dir=data_dir, dtype=np.dtype(dtype).type)
-    x_train, x_test = data.x_train, data.x_test
+    if solver != "auto" and kernel_name == "linear":
+        raise click.UsageError("--solver applies to the gaussian kernel (the linear kernel is solved in the primal).")
+    if (rank is not None or tolerance is not None) and solver == "cholesky":
+        raise click.UsageError("--rank and --tolerance are pcg's: drop them or use --solver pcg (or auto).")
+    # The data (and random conv features) are prepared in a child process: TensorFlow stays out of
+    # this one, whose memory goes to the Gram matrix.
+    data_dtype = np.dtype(dtype or ("float32" if solver == "pcg" else "float64")).type
+    data = in_child("rethinking.theory.flat_data:kernel_inputs", dataset=dataset, n_train=n_points, n_test=test_n,
+                    corruption_prob=p, seed=seed, data_dir=data_dir, dtype=data_dtype, features=features,
+                    filters=filters)
     if features == "random-conv":
-        from rethinking.theory.features import random_conv_features  # noqa: PLC0415
-
         click.echo(f"features: {filters:,} random 6x6 filters -> {8 * filters:,} features per image", err=True)
-        x_train, x_test = random_conv_features(x_train, x_test, data.image_shape, num_filters=filters, seed=seed,
-                                               dtype=np.dtype(dtype).type)
+    x_train, x_test = data.x_train, data.x_test
     n, d = x_train.shape
     if features == "random-conv" and gamma is None and kernel_name == "gaussian":
         gamma = kernels.features_gamma(d)
-    need = kernels.check_memory(n, np.dtype(dtype).type, kernel_name)
+    chosen = "cholesky" if kernel_name == "linear" else solver
+    if solver == "auto" and kernel_name == "gaussian":
+        budget = int(memory_gb * 1e9) if memory_gb is not None else kernels.memory_budget_bytes()
+        chosen, auto_dtype = kernels.choose_solver(n, d, data_dtype, budget)
+        if dtype is None and auto_dtype != data_dtype:
+            x_train, x_test = x_train.astype(auto_dtype), x_test.astype(auto_dtype)
+        if budget is not None:
+            click.echo(f"  solver auto: {chosen} (memory budget {_gb(budget)}; --solver to choose)")
+    need = kernels.check_memory(n, x_train.dtype.type, kernel_name) if chosen == "cholesky" else 0
     used_gamma = kernels.default_gamma(d) if (gamma is None and kernel_name == "gaussian") else gamma
     what = f"gaussian exp(-{used_gamma:.4g} ||x - x'||^2)" if kernel_name == "gaussian" else "linear <x, x'>"
     on = "random conv features of " if features == "random-conv" else ""
     click.echo(f"kernel: {what}, {on}{n:,} training / {len(x_test):,} test images of {data.name} (d = {d:,}), "
                f"{_labels_text(labels, p, seed)}" + (f", ridge {ridge:g}" if ridge else ""))
     if need:
-        click.echo(f"  Gram matrix {n:,} x {n:,} in {dtype}: {_gb(need)}")
+        click.echo(f"  Gram matrix {n:,} x {n:,} in {x_train.dtype}: {_gb(need)}")
+    elif chosen == "pcg":
+        from rethinking.theory.kernel_solvers import HALF_BLOCK_ROWS, stored_half_bytes  # noqa: PLC0415
+
+        click.echo(f"  half of the Gram matrix {n:,} x {n:,} in {x_train.dtype}: "
+                   f"{_gb(stored_half_bytes(n, x_train.dtype.type, min(block_rows, HALF_BLOCK_ROWS)))}")
 
     interactive = sys.stderr.isatty()
 
     def progress(stage: str, block: int, blocks: int) -> None:
         if interactive:  # one line per stage, updated in place
-            click.echo(f"\r  {stage}: block {block}/{blocks}", nl=block == blocks, err=True)
+            click.echo(f"\r  {stage}: {block}/{blocks}", nl=block == blocks, err=True)
         elif blocks > 1 and block in (1, blocks) or block % 10 == 0:  # logs: a few lines per stage
-            click.echo(f"  {stage}: block {block}/{blocks}", err=True)
+            click.echo(f"  {stage}: {block}/{blocks}", err=True)
 
     fit = kernels.fit_kernel(x_train, data.y_train, x_test, data.y_test, num_classes=data.num_classes,
-                             kernel=kernel_name, gamma=gamma, ridge=ridge, block_rows=block_rows, progress=progress)
-    click.echo(f"  solver: {fit.solver}; Gram {fit.gram_seconds:.1f} s, solve {fit.solve_seconds:.1f} s, "
+                             kernel=kernel_name, gamma=gamma, ridge=ridge, block_rows=block_rows, progress=progress,
+                             solver=chosen, rank=rank, tolerance=tolerance)
+    iterations = f" ({fit.iterations} iterations)" if fit.iterations is not None else ""
+    click.echo(f"  solver: {fit.solver}; Gram {fit.gram_seconds:.1f} s, solve {fit.solve_seconds:.1f} s{iterations}, "
                f"predictions {fit.predict_seconds:.1f} s; peak memory {_gb(fit.peak_rss_bytes)}")
     click.echo(f"  training error {100 * fit.train_error:.2f}%   test error {100 * fit.test_error:.2f}% (chance "
                f"{100 * (1 - 1 / data.num_classes):.0f}%)   norm sqrt(alpha^T K alpha) {fit.norm:.4g}")

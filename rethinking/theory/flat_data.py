@@ -12,34 +12,10 @@ import numpy as np
 import tensorflow as tf
 
 from rethinking.data import corruptions, datasets
+from rethinking.theory.arrays import FlatData, classification_error, one_hot  # noqa: F401 (re-exported)
 
 # Examples per batch when reading a split into memory.
 READ_BATCH = 4096
-
-
-@dataclasses.dataclass(frozen=True)
-class FlatData:
-    """Flattened images and labels.
-
-    Attributes:
-        x_train: (n, d) float, pixels in [0, 1].
-        y_train: (n,) int64, the (possibly corrupted) training labels.
-        x_test: (m, d) float.
-        y_test: (m,) int64, true labels.
-        num_classes: K.
-        image_shape: one image's (H, W, C).
-        name: the dataset's name.
-        corrupted: (n,) bool, True where a training label differs from the true one.
-    """
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    num_classes: int
-    image_shape: tuple[int, int, int]
-    name: str
-    corrupted: np.ndarray
 
 
 def _read(ds: tf.data.Dataset, count: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -110,13 +86,16 @@ def load_flat(
                     image_shape=tuple(int(s) for s in info.image_shape), name=info.name, corrupted=changed)
 
 
-def one_hot(labels: np.ndarray, num_classes: int, dtype: type = np.float64) -> np.ndarray:
-    """(n, K) one-hot targets."""
-    out = np.zeros((len(labels), num_classes), dtype=dtype)
-    out[np.arange(len(labels)), labels] = 1
-    return out
+def kernel_inputs(dataset: str, *, n_train: int | None, n_test: int | None, corruption_prob: float, seed: int,
+                  data_dir: str | None, dtype: type, features: str = "pixels", filters: int = 1000) -> FlatData:
+    """``load_flat``, then (``features="random-conv"``) the random conv features in place of the
+    pixels: the inputs of ``rethinking kernel``, prepared in a child process (``in_child``)."""
+    data = load_flat(dataset, n_train=n_train, n_test=n_test, corruption_prob=corruption_prob, seed=seed,
+                     data_dir=data_dir, dtype=dtype)
+    if features == "random-conv":
+        from rethinking.theory.features import random_conv_features  # noqa: PLC0415
 
-
-def classification_error(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of rows whose largest score is not the label (NaN for no rows)."""
-    return float(np.mean(np.argmax(scores, axis=1) != labels)) if len(labels) else float("nan")
+        x_train, x_test = random_conv_features(data.x_train, data.x_test, data.image_shape, num_filters=filters,
+                                               seed=seed, dtype=dtype)
+        data = dataclasses.replace(data, x_train=x_train, x_test=x_test)
+    return data

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
-from rethinking.theory.flat_data import classification_error, one_hot
+from rethinking.theory.arrays import classification_error, one_hot
 
 KERNELS = ("gaussian", "linear")
 # The paper's MNIST kernel: exp(-0.02 ||x - x'||^2) on 784 pixels in [0, 1].
@@ -77,6 +77,42 @@ def check_memory(n: int, dtype: type, kernel: str = "gaussian", available: int |
         raise ValueError(f"the {n:,} x {n:,} Gram matrix needs {need / 1e9:.2f} GB in {np.dtype(dtype).name} but "
                          f"{available / 1e9:.2f} GB are free: use --n {smaller:,} or less{hint}.")
     return need
+
+
+SOLVERS = ("auto", "cholesky", "pcg")
+
+
+def memory_budget_bytes() -> int | None:
+    """The default memory budget of a kernel solve: a third of the machine's memory (our choice:
+    room for the rest of the machine's work), from /proc/meminfo; None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024 // 3
+    except OSError:
+        return None
+    return None
+
+
+def choose_solver(n: int, d: int, dtype: type, budget: int | None) -> tuple[str, type]:
+    """``(solver, dtype)`` for ``--solver auto``: the exact Cholesky where its n x n Gram matrix and the
+    data fit in ``budget`` bytes, else conjugate gradients on half the Gram matrix in float32.
+
+    Raises:
+        ValueError: not even half of the Gram matrix in float32 fits.
+    """
+    from rethinking.theory.kernel_solvers import HALF_BLOCK_ROWS, stored_half_bytes  # noqa: PLC0415
+
+    data = n * d * np.dtype(dtype).itemsize
+    if budget is None or gram_bytes(n, dtype) + data <= budget:
+        return "cholesky", dtype
+    half = stored_half_bytes(n, np.float32, HALF_BLOCK_ROWS) + n * d * 4
+    if half <= budget:
+        return "pcg", np.float32
+    largest = int((2 * budget / 4) ** 0.5)
+    raise ValueError(f"even half of the {n:,} x {n:,} Gram matrix in float32 ({half / 1e9:.1f} GB with the data) exceeds "
+                     f"the memory budget of {budget / 1e9:.1f} GB: use --n {largest:,} or less, or a larger --memory-gb.")
 
 
 def gram_bytes(n: int, dtype: type = np.float64) -> int:
@@ -249,6 +285,7 @@ class KernelFit:
     dim: int
     dtype: str
     solver: str
+    iterations: int | None
     train_error: float
     test_error: float
     norm: float
@@ -259,7 +296,8 @@ class KernelFit:
 
 def fit_kernel(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *,
                num_classes: int, kernel: str = "gaussian", gamma: float | None = None, ridge: float = 0.0,
-               block_rows: int = DEFAULT_BLOCK_ROWS, progress: Progress | None = None) -> KernelFit:
+               block_rows: int = DEFAULT_BLOCK_ROWS, progress: Progress | None = None, solver: str = "cholesky",
+               rank: int | None = None, tolerance: float | None = None) -> KernelFit:
     """Interpolates one-hot targets with a kernel and measures the solution.
 
     Args:
@@ -273,6 +311,11 @@ def fit_kernel(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
         ridge: lambda of (K + lambda I) alpha = Y; 0 interpolates.
         block_rows: rows per block.
         progress: called as (stage, block, blocks).
+        solver: ``"cholesky"`` (exact; the n x n Gram matrix in ``x_train``'s dtype) or ``"pcg"``
+            (conjugate gradients on half the Gram matrix in ``x_train``'s dtype, Nyström
+            preconditioner; ``kernel_solvers``).
+        rank: the Nyström preconditioner's landmarks (``pcg``; default ``kernel_solvers.DEFAULT_RANK``).
+        tolerance: the relative residual at which ``pcg`` stops (default ``kernel_solvers.DEFAULT_TOLERANCE``).
 
     Returns:
         The ``KernelFit``: training error (0 for an interpolating solution), test error, the norm
@@ -291,6 +334,12 @@ def fit_kernel(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
     if kernel == "linear":
         return _fit_linear(x_train, y_train, x_test, y_test, targets, ridge)
     gamma = default_gamma(d) if gamma is None else gamma
+    if solver == "pcg":
+        return _fit_pcg(x_train, y_train, x_test, y_test, targets, kernel, gamma, ridge, block_rows, progress, rank,
+                        tolerance)
+    if solver != "cholesky":
+        raise ValueError(f"Unknown solver {solver!r}: use cholesky or pcg (or auto in the command).")
+    iterations = None
     start = time.perf_counter()
     k = gram_matrix(x_train, kernel, gamma, block_rows=block_rows, progress=progress)
     gram_seconds = time.perf_counter() - start
@@ -313,10 +362,54 @@ def fit_kernel(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
     predict_seconds = time.perf_counter() - start
     return KernelFit(
         kernel=kernel, gamma=gamma, ridge=ridge, n_train=n, n_test=len(x_test), dim=d, dtype=str(x_train.dtype),
-        solver=solver, train_error=classification_error(fitted, y_train), test_error=classification_error(scores, y_test),
+        solver=solver, iterations=iterations, train_error=classification_error(fitted, y_train),
+        test_error=classification_error(scores, y_test),
         norm=math.sqrt(max(float(np.sum(alpha * fitted)), 0.0)), gram_seconds=gram_seconds,
         solve_seconds=solve_seconds, predict_seconds=predict_seconds, peak_rss_bytes=peak_rss_bytes(),
     )
+
+
+def _fit_pcg(x_train, y_train, x_test, y_test, targets, kernel, gamma, ridge, block_rows, progress, rank,
+             tolerance) -> KernelFit:
+    """``fit_kernel`` with conjugate gradients: the preconditioner first (its (n, rank) arrays are
+    freed before the Gram matrix exists), then half the Gram matrix, the solve, the training
+    predictions from the stored half, and the test predictions once it is freed."""
+    from rethinking.theory import kernel_solvers as ks  # noqa: PLC0415
+
+    def block(a, b, a_sq, b_sq):
+        return kernel_block(a, b, kernel, gamma, a_sq, b_sq)
+
+    start = time.perf_counter()
+    preconditioner = ks.nystrom_preconditioner(x_train, block, rank or ks.DEFAULT_RANK, shift=ridge)
+    # Blocks of at most HALF_BLOCK_ROWS rows: the stored half is n (n + block) / 2 values.
+    half = ks.half_gram(x_train, block, dtype=x_train.dtype.type, block_rows=min(block_rows, ks.HALF_BLOCK_ROWS),
+                        progress=progress)
+    gram_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    result = ks.solve_pcg(half.matmul, targets, ridge=ridge, preconditioner=preconditioner,
+                          tolerance=tolerance or ks.DEFAULT_TOLERANCE, progress=progress)
+    solve_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    fitted = half.matmul(result.alpha)
+    del half, preconditioner
+    scores = kernel_apply(x_test, x_train, result.alpha, kernel, gamma, block_rows=block_rows, progress=progress,
+                          what="test predictions")
+    alpha = result.alpha
+    return KernelFit(
+        kernel=kernel, gamma=gamma, ridge=ridge, n_train=len(x_train), n_test=len(x_test), dim=x_train.shape[1],
+        dtype=str(x_train.dtype), solver=f"conjugate gradients (Nyström preconditioner, rank {preconditioner_rank(rank)}, "
+        f"relative residual {result.relative_residuals.max():.1e})", iterations=result.iterations,
+        train_error=classification_error(fitted, y_train), test_error=classification_error(scores, y_test),
+        norm=math.sqrt(max(float(np.sum(alpha * fitted)), 0.0)), gram_seconds=gram_seconds, solve_seconds=solve_seconds,
+        predict_seconds=time.perf_counter() - start, peak_rss_bytes=peak_rss_bytes(),
+    )
+
+
+def preconditioner_rank(rank: int | None) -> int:
+    """The rank used for ``rank`` (None: the default)."""
+    from rethinking.theory.kernel_solvers import DEFAULT_RANK  # noqa: PLC0415
+
+    return rank or DEFAULT_RANK
 
 
 def _fit_linear(x_train, y_train, x_test, y_test, targets, ridge) -> KernelFit:
@@ -334,6 +427,7 @@ def _fit_linear(x_train, y_train, x_test, y_test, targets, ridge) -> KernelFit:
     return KernelFit(
         kernel="linear", gamma=None, ridge=ridge, n_train=len(x), n_test=len(x_test), dim=x.shape[1],
         dtype=str(x_train.dtype), solver="least squares (primal, minimum norm)" if not ridge else "ridge (primal)",
+        iterations=None,
         train_error=classification_error(fitted, y_train), test_error=classification_error(scores, y_test), norm=float(np.linalg.norm(w)),
         gram_seconds=0.0, solve_seconds=solve_seconds, predict_seconds=time.perf_counter() - start,
         peak_rss_bytes=peak_rss_bytes(),

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import scipy.linalg
 
-from rethinking.theory.flat_data import classification_error, one_hot
+from rethinking.theory.arrays import classification_error, one_hot
 
 
 def min_norm_least_squares(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -143,7 +143,7 @@ def test_train_prints_progress_and_a_summary_and_resumes_by_rerunning(cli, tmp_p
     assert lines[0].startswith("epoch    0/2") and lines[2].startswith("epoch    2/2")
     assert "train acc" in lines[1] and "corrupted" in lines[1] and "test acc" in lines[1]
     assert any(line.startswith("finished: ") for line in lines) and "chance 10.0%" in out
-    run_dir = next((tmp_path / "cli").iterdir())
+    run_dir = next(p for p in (tmp_path / "cli").iterdir() if p.is_dir())
     assert run_dir.name.startswith("mlp_1x512-labels_random-pixels_original-seed0-")
     # The same command again: nothing to train, the stored summary.
     code, out, _ = cli(*args)

@@ -35,7 +35,7 @@ def test_your_data_example_through_the_cli(tmp_path):
     done = subprocess.run(["bash", str(ROOT / "examples" / "your_data" / "run.sh")], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    runs = sorted((tmp_path / "logs" / "default").iterdir())
+    runs = sorted(p for p in (tmp_path / "logs" / "default").iterdir() if p.is_dir())  # (and the HParams config)
     assert [r.name.split("-")[1] for r in runs] == ["labels_random"]  # LABELS=random: one of the script's two runs
     assert (tmp_path / "logs" / "my_data_shuffled.png").stat().st_size > 0
     assert '"dataset": "my_data:digits_16x16"' in (runs[0] / "config.json").read_text()

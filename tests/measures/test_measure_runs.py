@@ -84,9 +84,9 @@ def test_train_with_measures_measures_the_run_and_it_stays_the_same_run(cli, tmp
             "--log-dir", str(tmp_path)]
     code, out, err = cli(*args)
     assert code == 0, err
-    (run,) = [p for p in (tmp_path / "default").iterdir()]
+    (run,) = [p for p in (tmp_path / "default").iterdir() if p.is_dir()]  # (beside it: the HParams config)
     assert not (run / MEASURES_FILE).exists()
     code, out, err = cli(*args, "--measures")  # the same run (measuring is not part of its identity)
     assert code == 0, err
     assert "Already complete" in out and (run / MEASURES_FILE).is_file() and "path norm" in out
-    assert [p for p in (tmp_path / "default").iterdir()] == [run]
+    assert [p for p in (tmp_path / "default").iterdir() if p.is_dir()] == [run]
