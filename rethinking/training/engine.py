@@ -332,7 +332,7 @@ def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, pre
 
 def _record(state: RunState, row: dict[str, Any], writer: summaries.RunWriters, checkpointer: Checkpointer,
             directory: Path, chief: bool, progress, config: RunConfig, lock: RunLock | None, batch_norm: bool) -> None:
-    """Appends ``row``, writes metrics.csv, TensorBoard and examples.csv, and checkpoints.
+    """Appends ``row``, writes metrics.csv, TensorBoard and examples.npz, and checkpoints.
 
     Raises:
         LockLost: another process took the run directory over; nothing is written.
@@ -343,7 +343,7 @@ def _record(state: RunState, row: dict[str, Any], writer: summaries.RunWriters, 
     if chief:
         rundir.write_csv(directory / rundir.METRICS_FILE, state.history, rundir.metric_columns(state.history))
         summaries.write_epoch(writer, row, steps=config.train.tensorboard_steps)
-        rundir.write_examples(directory, state)
+        rundir.write_examples_binary(directory, state)  # examples.csv once the run completes (_finish)
     checkpointer.save(state)
     if progress is not None:
         progress({**row, "epochs": config.train.epochs, "batch_norm": batch_norm})

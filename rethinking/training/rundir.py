@@ -8,6 +8,8 @@
                          epochs a resumed run redid)
         examples.csv     per training example: label, true label, corrupted or not, first epoch
                          it was classified correctly (memorization order), forgetting events
+                         (written when the run completes)
+        examples.npz     the same columns as arrays, written after every epoch
         test_examples.csv per test example: the label and whether the final network got it right
                          (McNemar's test between two runs on the same test set)
         results.json     final and best metrics, time to fit, wall time, images/s, versions,
@@ -62,6 +64,7 @@ CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
 METRICS_FILE = "metrics.csv"
 EXAMPLES_FILE = "examples.csv"
+EXAMPLES_BINARY_FILE = "examples.npz"
 TEST_EXAMPLES_FILE = "test_examples.csv"
 TEST_EXAMPLE_COLUMNS = ("index", "label", "correct", "loss")
 INPUTS_FILE = "inputs.png"
@@ -386,6 +389,46 @@ def load_run(directory: str | Path, *, compile: bool = False) -> LoadedRun:
     return LoadedRun(model=model, config=config, results=results, directory=path)
 
 
+def examples_table(state: RunState) -> dict[str, np.ndarray]:
+    """The columns of examples.csv (``EXAMPLE_COLUMNS``) as arrays: int64, and the loss as float32."""
+    ev, d = state.train_examples, state.dynamics
+    values = (ev.index, ev.label, ev.true_label, ev.label_corrupted, d.first_correct, d.first_learned,
+              d.forgetting_events, forgetting_score(d, state.epoch), d.epochs_correct, d.first_learned < 0,
+              d.last_correct)
+    table = {name: np.asarray(value).astype(np.int64) for name, value in zip(EXAMPLE_COLUMNS[:-1], values)}
+    table["loss"] = np.asarray(ev.loss, np.float32)
+    return table
+
+
+def write_examples_binary(directory: Path, state: RunState) -> None:
+    """examples.npz: examples.csv's columns as arrays, written after every epoch (milliseconds where
+    the CSV takes a quarter of a second at 50,000 examples: docs/benchmarks.md). examples.csv itself
+    is written when the run completes, or from this file on demand (``examples_csv_from_binary``)."""
+    table = examples_table(state)
+    atomic_write_with(directory / EXAMPLES_BINARY_FILE, lambda tmp: _savez(tmp, table))
+
+
+def _savez(path: Path, table: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:  # a file object: np.savez would add ".npz" to a temporary name
+        np.savez(f, **table)
+
+
+def read_examples_binary(directory: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a run's examples.npz (its last completed epoch)."""
+    with np.load(Path(directory) / EXAMPLES_BINARY_FILE) as data:
+        return {name: data[name] for name in EXAMPLE_COLUMNS}
+
+
+def examples_csv_from_binary(directory: str | Path) -> Path:
+    """Writes examples.csv from examples.npz (a run still training, or killed): the CSV on demand."""
+    directory = Path(directory)
+    table = read_examples_binary(directory)
+    body = io.StringIO()
+    _save_with_loss(body, np.stack([table[name] for name in EXAMPLE_COLUMNS[:-1]], axis=1), table["loss"])
+    atomic_write_text(directory / EXAMPLES_FILE, ",".join(EXAMPLE_COLUMNS) + "\n" + body.getvalue())
+    return directory / EXAMPLES_FILE
+
+
 def write_examples(directory: Path, state: RunState) -> None:
     """examples.csv: per training example, its labels and its learning dynamics (training/dynamics.py).
 
@@ -399,15 +442,11 @@ def write_examples(directory: Path, state: RunState) -> None:
     ``dynamics_since_epoch`` in results.json on; ``loss``: the cross-entropy (nats) against the
     label trained on at the last evaluation.
     """
-    ev, d = state.train_examples, state.dynamics
-    never = d.first_learned < 0
-    columns = np.stack([ev.index, ev.label, ev.true_label, ev.label_corrupted, d.first_correct, d.first_learned,
-                        d.forgetting_events, forgetting_score(d, state.epoch), d.epochs_correct, never,
-                        d.last_correct], axis=1).astype(np.int64)
-    # One formatting call for the whole table: it is written after every epoch, and per-row Python
-    # cost more than a small network's epoch (docs/benchmarks.md, "examples.csv").
+    table = examples_table(state)
+    # One formatting call for the whole table: per-row Python cost more than a small network's
+    # epoch (docs/benchmarks.md, "examples.csv").
     body = io.StringIO()
-    _save_with_loss(body, columns, ev.loss)
+    _save_with_loss(body, np.stack([table[name] for name in EXAMPLE_COLUMNS[:-1]], axis=1), table["loss"])
     atomic_write_text(directory / EXAMPLES_FILE, ",".join(EXAMPLE_COLUMNS) + "\n" + body.getvalue())
 
 

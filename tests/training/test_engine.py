@@ -69,6 +69,16 @@ def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):
     mixed = (n_bad * float(last["train_accuracy_corrupted"]) + (1438 - n_bad) * float(last["train_accuracy_clean"])) / 1438
     assert float(last["train_accuracy"]) == pytest.approx(mixed, abs=1e-4)
     examples = list(csv.DictReader((run / "examples.csv").open()))
+    # examples.npz, written after every epoch, holds what the CSV written at the end holds.
+    from rethinking.training.rundir import examples_csv_from_binary, read_examples_binary
+
+    binary = read_examples_binary(run)
+    for column in examples[0]:
+        in_csv = np.array([float(e[column]) for e in examples])
+        np.testing.assert_allclose(binary[column], in_csv, rtol=1e-5 if column == "loss" else 0, err_msg=column)
+    before = (run / "examples.csv").read_bytes()
+    examples_csv_from_binary(run)  # the CSV on demand (a run still training) is the same file
+    assert (run / "examples.csv").read_bytes() == before
     assert list(examples[0]) == ["index", "label", "true_label", "label_corrupted", "first_correct_epoch",
                                  "first_learned_epoch", "forgetting_events", "forgetting_score", "epochs_correct",
                                  "never_learned", "correct_at_end", "loss"]
