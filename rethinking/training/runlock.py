@@ -231,6 +231,14 @@ class RunLock:
         """
         self.check()
         tmp = _write_private(self.directory, self._values())
+        # Checked again just before the rename: writing the new file takes long enough (a loaded
+        # machine) for another process to take the lock over meanwhile, and the rename would then
+        # put our token back over theirs. A window of a rename remains (issue 28's harder lock).
+        try:
+            self.check()
+        except LockLost:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, self.path)
 
     def owns(self) -> bool:
