@@ -84,12 +84,18 @@ SOLVERS = ("auto", "cholesky", "pcg")
 
 def memory_budget_bytes() -> int | None:
     """The default memory budget of a kernel solve: a third of the machine's memory (our choice:
-    room for the rest of the machine's work), from /proc/meminfo; None where unknown."""
+    room for the rest of the machine's work); None where unknown."""
+    total = _meminfo_bytes("MemTotal")
+    return None if total is None else total // 3
+
+
+def _meminfo_bytes(field: str) -> int | None:
+    """A field of /proc/meminfo in bytes (None where there is no such file or field)."""
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024 // 3
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
     except OSError:
         return None
     return None
@@ -122,14 +128,7 @@ def gram_bytes(n: int, dtype: type = np.float64) -> int:
 
 def available_memory_bytes() -> int | None:
     """MemAvailable from /proc/meminfo (None where there is no such file)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+    return _meminfo_bytes("MemAvailable")
 
 
 def peak_rss_bytes() -> int:
@@ -379,8 +378,9 @@ def _fit_pcg(x_train, y_train, x_test, y_test, targets, kernel, gamma, ridge, bl
     def block(a, b, a_sq, b_sq):
         return kernel_block(a, b, kernel, gamma, a_sq, b_sq)
 
+    rank = rank or ks.DEFAULT_RANK
     start = time.perf_counter()
-    preconditioner = ks.nystrom_preconditioner(x_train, block, rank or ks.DEFAULT_RANK, shift=ridge)
+    preconditioner = ks.nystrom_preconditioner(x_train, block, rank, shift=ridge)
     # Blocks of at most HALF_BLOCK_ROWS rows: the stored half is n (n + block) / 2 values.
     half = ks.half_gram(x_train, block, dtype=x_train.dtype.type, block_rows=min(block_rows, ks.HALF_BLOCK_ROWS),
                         progress=progress)
@@ -397,19 +397,12 @@ def _fit_pcg(x_train, y_train, x_test, y_test, targets, kernel, gamma, ridge, bl
     alpha = result.alpha
     return KernelFit(
         kernel=kernel, gamma=gamma, ridge=ridge, n_train=len(x_train), n_test=len(x_test), dim=x_train.shape[1],
-        dtype=str(x_train.dtype), solver=f"conjugate gradients (Nyström preconditioner, rank {preconditioner_rank(rank)}, "
+        dtype=str(x_train.dtype), solver=f"conjugate gradients (Nyström preconditioner, rank {rank}, "
         f"relative residual {result.relative_residuals.max():.1e})", iterations=result.iterations,
         train_error=classification_error(fitted, y_train), test_error=classification_error(scores, y_test),
         norm=math.sqrt(max(float(np.sum(alpha * fitted)), 0.0)), gram_seconds=gram_seconds, solve_seconds=solve_seconds,
         predict_seconds=time.perf_counter() - start, peak_rss_bytes=peak_rss_bytes(),
     )
-
-
-def preconditioner_rank(rank: int | None) -> int:
-    """The rank used for ``rank`` (None: the default)."""
-    from rethinking.theory.kernel_solvers import DEFAULT_RANK  # noqa: PLC0415
-
-    return rank or DEFAULT_RANK
 
 
 def _fit_linear(x_train, y_train, x_test, y_test, targets, ridge) -> KernelFit:

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -273,13 +274,7 @@ def write_experiment(folder: str | os.PathLike, hparams: Sequence[Any]) -> Path:
     return folder / EXPERIMENT_FILE
 
 
-def _keras_callback_base() -> type:
-    import keras  # noqa: PLC0415
-
-    return keras.callbacks.Callback
-
-
-class EpochSummaries(_keras_callback_base()):
+class EpochSummaries(keras.callbacks.Callback):
     """``rethinking train``'s TensorBoard curves from a plain ``model.fit`` (``rethinking tune``'s trials).
 
     After each epoch the whole training set is evaluated in inference mode (split into corrupted
