@@ -213,8 +213,10 @@ def model_label(row: Mapping[str, Any]) -> str:
 
 
 def regularizers(row: Mapping[str, Any]) -> str:
-    """Table 1's column: ``crop + wd``, ``crop``, ``wd`` or ``none``."""
-    parts = (["crop"] if row.get("random_crop") else []) + (["wd"] if (row.get("weight_decay") or 0) > 0 else [])
+    """Table 1's column: ``crop + wd``, ``crop``, ``wd``, ``dropout 0.25`` (with the others) or ``none``."""
+    dropout = row.get("dropout") or 0
+    parts = (["crop"] if row.get("random_crop") else []) + (["wd"] if (row.get("weight_decay") or 0) > 0 else []) \
+        + ([f"dropout {float(dropout):g}"] if isinstance(dropout, (int, float)) and dropout > 0 else [])
     return " + ".join(parts) or "none"
 
 
