@@ -15,11 +15,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rethinking.training.rundir import CONFIG_FILE, METRICS_FILE, RESULTS_FILE  # no TensorFlow
+
 # What a listing shows of each run: its settings (by flag name), then its results.
 KEY_SETTINGS = ("model", "labels", "corruption_prob", "pixels", "seed")
 RESULT_KEYS = ("epochs_trained", "train_accuracy", "test_accuracy", "best_test_accuracy", "fit_epoch", "fit_step",
                "wall_seconds")
-CONFIG_FILE, RESULTS_FILE, METRICS_FILE, ERROR_FILE = "config.json", "results.json", "metrics.csv", "error.txt"
+# The sweep runner's record of a run that raised before writing results (experiments/runner.py).
+ERROR_FILE = "error.txt"
 
 
 def find_runs(root: str | os.PathLike) -> list[Path]:
