@@ -7,7 +7,8 @@ what is left of an epoch is the input pipeline and the engine's bookkeeping (eva
 whole training set split into corrupted and clean labels, per-example dynamics, examples.npz,
 metrics.csv, TensorBoard, a checkpoint). Data: random uint8 images and labels, 50,000 training and
 10,000 test (written to a temporary .npz). Both contenders use ``DataPipeline`` (centre crop 28,
-per-image standardization, full shuffle; cached), batch 128, evaluation batch 256:
+per-image standardization, full shuffle; cached), batch 128, the engine's default evaluation batch
+(``evaluation_batch_size``: 4,096 for this model):
 
 * ``rethinking``: ``rethinking.train`` with ``model=near_free``;
 * ``bare``: the same model built and compiled the same way, ``model.fit`` on ``pipeline.train(e)``
@@ -65,12 +66,13 @@ def _bare(data: str, epochs: int) -> list[float]:
 
     from rethinking.data import build_pipeline, supervised  # noqa: PLC0415
     from rethinking.training.assembly import assemble_model, use_builder  # noqa: PLC0415
+    from rethinking.training.evaluation import evaluation_batch_size  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as logs:
         config = use_builder(_config(data, epochs, logs), near_free)
         pipeline = build_pipeline(config.data, config.train.batch_size)
         model, _ = assemble_model(config, pipeline)
-        evaluation = dataclasses.replace(pipeline, batch_size=256)
+        evaluation = dataclasses.replace(pipeline, batch_size=evaluation_batch_size(model, config.train.batch_size))
         times = []
         for epoch in range(epochs):
             start = time.perf_counter()

@@ -117,9 +117,9 @@ def expressivity(dataset: str, data_dir: str | None, labels: str, corruption_pro
                    "with a Nyström preconditioner (docs/theory.md); auto: cholesky where it fits in --memory-gb, else pcg.")
 @click.option("--memory-gb", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Memory budget of --solver auto [default: a third of this machine's memory].")
-@click.option("--rank", type=click.IntRange(min=1), default=None, help="Landmarks of pcg's Nyström preconditioner [default: 500].")
+@click.option("--rank", type=click.IntRange(min=1), default=None, help="Landmarks of pcg's Nyström preconditioner [default: 1000].")
 @click.option("--tolerance", type=click.FloatRange(min=0, min_open=True, max=1, max_open=True), default=None,
-              help="pcg stops at this relative residual ||K alpha - Y|| / ||Y|| per class [default: 1e-5].")
+              help="pcg stops at this relative residual ||K alpha - Y|| / ||Y|| per class [default: 1e-3].")
 @click.option("--block-rows", type=click.IntRange(min=1), default=2048, show_default=True,
               help="Rows per block of the Gram matrix and of predictions (memory: block x n).")
 @click.option("--features", type=click.Choice(("pixels", "random-conv")), default="pixels", show_default=True,
@@ -162,7 +162,7 @@ def kernel(dataset: str, data_dir: str | None, labels: str, corruption_prob: flo
     chosen = "cholesky" if kernel_name == "linear" else solver
     if solver == "auto" and kernel_name == "gaussian":
         budget = int(memory_gb * 1e9) if memory_gb is not None else kernels.memory_budget_bytes()
-        chosen, auto_dtype = kernels.choose_solver(n, d, data_dtype, budget)
+        chosen, auto_dtype = kernels.choose_solver(n, d, data_dtype, budget, rank)
         if dtype is None and auto_dtype != data_dtype:
             x_train, x_test = x_train.astype(auto_dtype), x_test.astype(auto_dtype)
         if budget is not None:

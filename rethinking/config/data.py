@@ -187,6 +187,8 @@ class Preprocessing(ConfigDict):
 # for larger data (100,000 ImageNet-size images would already be ~15 GB; ImageNet users set it).
 MAX_DEFAULT_SHUFFLE_BUFFER = 100_000
 CACHE_MODES = ("memory", "none")
+# Where the pixel work (crop, flip, pixel permutation, standardization) runs: rethinking.data.device_pixels.
+PIXEL_PLACEMENTS = ("host", "device")
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig(ConfigDict):
@@ -199,6 +201,9 @@ class DataConfig(ConfigDict):
         preprocessing: crop, standardization and augmentation switches.
         seed: the data seed: corruption, shuffling and augmentation all derive from it.
         cache: ``"memory"``, ``"none"`` or a file path prefix for ``Dataset.cache``.
+        pixel_ops: where the crop, flip, pixel permutation and standardization run: ``"host"`` (the
+            tf.data pipeline) or ``"device"`` (inside the training and evaluation steps). The
+            network's inputs are bit-identical, so it is not part of the run's identity.
         shuffle_buffer: examples in the shuffle buffer; None: the whole training set up to 100,000.
         train_examples: train on the first N training examples only (by index, so each keeps the
             label and pixels it has in the full dataset); None: all. For laptop-scale runs.
@@ -217,6 +222,7 @@ class DataConfig(ConfigDict):
     preprocessing: Preprocessing = Preprocessing()
     seed: int = option(0, "--seed", "Data seed: corruption, shuffling and augmentation derive from it.", minimum=0)
     cache: str = option("memory", "--cache", "Cache of the corrupted data: memory, none, or a file path prefix.", hparam=False)
+    pixel_ops: str = option("host", "--pixel-ops", "Where crop, flip, pixel permutation and standardization run: host (the tf.data pipeline, on the CPU) or device (inside the training and evaluation steps, e.g. on the GPU); the network's inputs are identical.", choices=PIXEL_PLACEMENTS, hparam=False)
     shuffle_buffer: int | None = option(None, "--shuffle-buffer", "Shuffle buffer in examples.", minimum=1, default_help="the whole training set, up to 100,000")
     train_examples: int | None = option(None, "--train-examples", "Train on the first N training examples only (laptop-scale runs).", minimum=1, default_help="all")
     train_offset: int = option(0, "--train-offset", "Skip the first K training examples: with --train-examples N, train on examples K to K+N-1 (e.g. one half for pre-training, the other for training).", minimum=0)
@@ -231,6 +237,8 @@ class DataConfig(ConfigDict):
             if not self.train_offset <= self.replace_example < self.train_offset + self.train_examples:
                 raise ValueError(f"--replace-example {self.replace_example} is not one of the training examples kept "
                                  f"({self.train_offset} to {self.train_offset + self.train_examples - 1}).")
+        if self.pixel_ops == "device" and self.preprocessing.color_jitter:
+            raise ValueError("--pixel-ops device does not run colour jitter: drop --color-jitter or use --pixel-ops host.")
         if not self.cache:
             raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)} or a file path prefix.")
         if self.cache not in CACHE_MODES:

@@ -151,7 +151,8 @@ class TrainConfig(ConfigDict):
         tensorboard_steps: also write each epoch's metrics at x = optimizer steps (``step_*`` tags;
             not part of the run's identity).
         eval_batch_size: batch size of the per-epoch evaluations (inference only, so it does not
-            change results); None: max(batch_size, 256).
+            change results); None: as large as 1 GiB of activations allows
+            (``training.evaluation.evaluation_batch_size``).
     """
 
     epochs: int = option(100, "--epochs", "Epochs to train (with --until-fit: the cap).", minimum=1)
@@ -177,7 +178,7 @@ class TrainConfig(ConfigDict):
     divergence_loss: float = option(1e4, "--divergence-loss", "A training loss above this (or NaN) stops the run as diverged.")
     measures: bool = option(False, "--measures", "At the end of the run, compute its generalization measures (measures.json; docs/measures.md).", off_flag="--no-measures")
     tensorboard_steps: bool = option(False, "--tensorboard-steps", "Also write each epoch's metrics to TensorBoard at x = optimizer steps (tags step_*), to compare runs of different batch sizes.", off_flag="--no-tensorboard-steps", hparam=False)
-    eval_batch_size: int | None = option(None, "--eval-batch-size", "Batch size of the per-epoch evaluations.", minimum=1, default_help="max(--batch-size, 256)")
+    eval_batch_size: int | None = option(None, "--eval-batch-size", "Batch size of the per-epoch evaluations.", minimum=1, default_help="as large as 1 GiB of activations allows")
 
     def __post_init__(self) -> None:
         check_options(self)
@@ -317,13 +318,14 @@ def run_identity(config: RunConfig) -> dict[str, Any]:
     """What makes a run's results, as a flat ``{dotted key: value}`` dict.
 
     Every option except where the run is written (experiment, run name, log dir), whether it is
-    measured afterwards, whether TensorBoard also gets step-indexed curves, and the epoch cap: a longer run of the same config continues a shorter
+    measured afterwards, whether TensorBoard also gets step-indexed curves, where the pixel work runs
+    (identical inputs), and the epoch cap: a longer run of the same config continues a shorter
     one, as the schedule does not depend on the cap (except ``cosine``, whose cap is kept). Options at their default are left out, so a
     new option (at its default) changes no existing run's identity.
     """
     from rethinking.config.options import option_values  # noqa: PLC0415
 
-    skip = {"experiment", "run_name", "log_dir", "measures", "tensorboard_steps"} | ({"epochs"} if config.train.schedule != "cosine" else set())
+    skip = {"experiment", "run_name", "log_dir", "measures", "tensorboard_steps", "pixel_ops"} | ({"epochs"} if config.train.schedule != "cosine" else set())
     return {spec.key: value for name, (spec, value) in option_values(config).items()
             if spec.path[-1] not in skip and value != spec.default}
 

@@ -37,9 +37,8 @@ from rethinking.data import preprocessing, seeds
 from rethinking.data.conditions import PixelCondition, pixel_condition
 from rethinking.data.corruptions import apply_corruption, corrupt_pixels, permute_batch, registered_function
 from rethinking.data.datasets import DataBundle, DatasetInfo, channel_moments, load_dataset
-
-# Key of the per-example permutation (random pixels under augmentation), dropped once applied.
-PERMUTATION_KEY = "pixel_permutation"
+from rethinking.data.device_pixels import (EPOCH_KEY, PERMUTATION_KEY, RAW_KEY, TRAIN_SPLIT_KEY, DevicePixels,
+                                           check_placement, pixel_inputs)
 
 
 def _cache(ds: tf.data.Dataset, mode: str) -> tf.data.Dataset:
@@ -64,6 +63,8 @@ class DataPipeline:
         permute_after_crop: the pixel condition (a permutation, e.g. ``"shuffled"`` or
             ``"random"``) applied per batch after the crop, when the training images are cached
             uncropped (augmentation on); ``"none"`` when the cache already holds what the network sees.
+        placement: ``"host"``: batches of finished images; ``"device"``: raw batches whose pixel
+            work ``device_pixels()`` does in the step function (``raw()``; ``device_pixels`` module).
     """
 
     config: DataConfig
@@ -74,6 +75,26 @@ class DataPipeline:
     corrupted_test: tf.data.Dataset
     permute_after_crop: str = "none"
     replaced_out: tf.data.Dataset | None = None
+    placement: str = "host"
+
+    def raw(self) -> DataPipeline:
+        """This pipeline with raw batches (``--pixel-ops device``): cached pixels plus what the pixel
+        work needs; ``device_pixels().images`` finishes them inside the step.
+
+        Raises:
+            ValueError: colour jitter or variable-size images (host only).
+        """
+        check_placement("device", self.config.preprocessing, self.info.image_shape)
+        return dataclasses.replace(self, placement="device")
+
+    def device_pixels(self) -> DevicePixels:
+        """The pixel work of ``raw()`` batches."""
+        shared = None
+        if self.permute_after_crop != "none" and not pixel_condition(self.permute_after_crop).per_example:
+            shared = _permutation(pixel_condition(self.permute_after_crop), self.image_size, seed=self.config.seed,
+                                  split="train")
+        return DevicePixels(prep=self.config.preprocessing, size=self.image_size, seed=self.config.seed,
+                            shared_permutation=shared)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -87,6 +108,10 @@ class DataPipeline:
 
     def _batched(self, ds: tf.data.Dataset, *, epoch: tf.Tensor | int, training_split: bool = True) -> tf.data.Dataset:
         prep = self.config.preprocessing
+        if self.placement == "device":
+            return ds.batch(self.batch_size).map(
+                functools.partial(self._raw_batch, epoch=epoch, training_split=training_split),
+                num_parallel_calls=tf.data.AUTOTUNE)
         finish = functools.partial(self._finish_batch, permute=training_split)
         if None not in self.info.image_shape[:2] and not prep.augment:
             # Deterministic path on fixed-size images: vectorized over the whole batch.
@@ -113,6 +138,17 @@ class DataPipeline:
             image = permute_batch(image, _permutation(pixel_condition(self.permute_after_crop), self.image_size,
                                                       seed=self.config.seed, split="train"))
         return {**batch, "image": preprocessing.standardize_batch(image, self.config.preprocessing)}
+
+    def _raw_batch(self, batch: dict[str, tf.Tensor], *, epoch: tf.Tensor | int, training_split: bool) -> dict[str, tf.Tensor]:
+        """A batch of cached pixels marked raw, with the epoch of its augmentation draws and the
+        mark of a deferred dataset-wide permutation where they apply (``device_pixels``)."""
+        count = tf.shape(batch["index"])
+        out = {**batch, RAW_KEY: tf.ones(count, tf.bool)}
+        if self.config.preprocessing.augment:
+            out[EPOCH_KEY] = tf.fill(count, tf.cast(epoch, tf.int64))
+        if training_split and PERMUTATION_KEY not in batch and self.permute_after_crop != "none":
+            out[TRAIN_SPLIT_KEY] = tf.ones(count, tf.bool)
+        return out
 
     def _no_augmentation(self) -> DataPipeline:
         prep = dataclasses.replace(self.config.preprocessing, random_crop=False, flip=False, color_jitter=False)
@@ -165,11 +201,12 @@ def _shuffle_seed(seed: int, epoch: int | tf.Tensor) -> tf.Tensor:
 
 
 def supervised(ds: tf.data.Dataset) -> tf.data.Dataset:
-    """``(image, label)`` pairs from a batched example dataset, for ``model.fit``/``evaluate``.
+    """``(image, label)`` pairs from a batched example dataset, for ``model.fit``/``evaluate`` (for a
+    raw batch, the image is the dict of its pixel inputs: ``device_pixels.pixel_inputs``).
 
     With tf.data's autotuning switched off (``without_autotune``): see there why.
     """
-    return without_autotune(ds.map(lambda ex: (ex["image"], ex["label"]), num_parallel_calls=tf.data.AUTOTUNE))
+    return without_autotune(ds.map(lambda ex: (pixel_inputs(ex), ex["label"]), num_parallel_calls=tf.data.AUTOTUNE))
 
 
 def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:

@@ -101,23 +101,26 @@ def _meminfo_bytes(field: str) -> int | None:
     return None
 
 
-def choose_solver(n: int, d: int, dtype: type, budget: int | None) -> tuple[str, type]:
+def choose_solver(n: int, d: int, dtype: type, budget: int | None, rank: int | None = None) -> tuple[str, type]:
     """``(solver, dtype)`` for ``--solver auto``: the exact Cholesky where its n x n Gram matrix and the
-    data fit in ``budget`` bytes, else conjugate gradients on half the Gram matrix in float32.
+    data fit in ``budget`` bytes, else conjugate gradients on half the Gram matrix in float32 (with
+    the data and the preconditioner's n x ``rank`` basis, default ``kernel_solvers.DEFAULT_RANK``).
 
     Raises:
         ValueError: not even half of the Gram matrix in float32 fits.
     """
-    from rethinking.theory.kernel_solvers import HALF_BLOCK_ROWS, stored_half_bytes  # noqa: PLC0415
+    from rethinking.theory.kernel_solvers import DEFAULT_RANK, HALF_BLOCK_ROWS, stored_half_bytes  # noqa: PLC0415
 
     data = n * d * np.dtype(dtype).itemsize
     if budget is None or gram_bytes(n, dtype) + data <= budget:
         return "cholesky", dtype
-    half = stored_half_bytes(n, np.float32, HALF_BLOCK_ROWS) + n * d * 4
+    half = stored_half_bytes(n, np.float32, HALF_BLOCK_ROWS) + n * d * 4 + n * min(rank or DEFAULT_RANK, n) * 4
     if half <= budget:
         return "pcg", np.float32
-    largest = int((2 * budget / 4) ** 0.5)
-    raise ValueError(f"even half of the {n:,} x {n:,} Gram matrix in float32 ({half / 1e9:.1f} GB with the data) exceeds "
+    # The largest n with 2 n (n + block) (half the Gram matrix in float32) + 4 n (d + rank) bytes in the budget.
+    linear = 4 * (d + (rank or DEFAULT_RANK)) + 2 * HALF_BLOCK_ROWS
+    largest = int((-linear + (linear**2 + 8 * budget) ** 0.5) / 4)
+    raise ValueError(f"even half of the {n:,} x {n:,} Gram matrix in float32 ({half / 1e9:.1f} GB with the data and the preconditioner) exceeds "
                      f"the memory budget of {budget / 1e9:.1f} GB: use --n {largest:,} or less, or a larger --memory-gb.")
 
 

@@ -40,8 +40,8 @@ from rethinking.training.assembly import assemble_model, scheduled_rate, use_bui
 from rethinking.training.checkpoints import Checkpointer, RunState
 from rethinking.training.progress import StepProgress, StepReporter
 from rethinking.training.runlock import RunLock
-from rethinking.training.evaluation import (FitWatch, evaluate_epoch, evaluate_split, evaluation_datasets,
-                                            make_loss_and_correct_fn)
+from rethinking.training.evaluation import (FitWatch, attach_pixel_work, evaluate_epoch, evaluate_split,
+                                            evaluation_batch_size, evaluation_datasets, make_loss_and_correct_fn)
 from rethinking.training.strategy import get_strategy, is_chief, uses_keras_fit, worker_id
 
 logger = logging.getLogger(__name__)
@@ -176,9 +176,14 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
 
     keras.utils.set_random_seed(config.init_seed)
     pipeline = build_pipeline(config.data, config.train.batch_size)
+    # The datasets the steps consume: finished images, or raw ones whose pixel work runs in the step.
+    feed = pipeline.raw() if config.data.pixel_ops == "device" else pipeline
+    pixels = feed.device_pixels() if feed.placement == "device" else None
     with strategy.scope():
         model, settings = assemble_model(config, pipeline, keras_fit=keras_fit, replicas=strategy.num_replicas_in_sync,
                                          metrics=metrics)
+    if pixels is not None:
+        attach_pixel_work(model, pixels)
     source = None
     if config.train.init_from:  # checked before the run writes anything: a refused source leaves no folder
         source_model, source_record = init_from.load_source(config.train.init_from)
@@ -203,11 +208,12 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
         rundir.save_weights_atomically(model, directory / rundir.INITIAL_WEIGHTS)
     writer = summaries.create_writers(directory if chief else None)
     batch_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
-    predict = make_loss_and_correct_fn(model, jit_compile=settings["jit_compile"])
-    evaluation = evaluation_datasets(dataclasses.replace(pipeline, batch_size=config.eval_batch_size))
+    predict = make_loss_and_correct_fn(model, jit_compile=settings["jit_compile"], pixels=pixels)
+    eval_batch_size = config.train.eval_batch_size or evaluation_batch_size(model, config.train.batch_size)
+    evaluation = evaluation_datasets(dataclasses.replace(feed, batch_size=eval_batch_size))
     step_fn = None if keras_fit else drivers.make_distributed_step(model, strategy)
-    logger.info("%s %s: %s, %d steps per epoch, %s.", "Resuming" if resumed else "Starting", directory,
-                type(strategy).__name__, pipeline.steps_per_epoch, settings)
+    logger.info("%s %s: %s, %d steps per epoch, evaluation batch %d, %s.", "Resuming" if resumed else "Starting",
+                directory, type(strategy).__name__, pipeline.steps_per_epoch, eval_batch_size, settings)
 
     session_start, wall_before = time.perf_counter(), state.wall_seconds
     status = "running"
@@ -228,7 +234,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
             epoch_start = time.perf_counter()
             learning_rate = scheduled_rate(config, state.epoch * pipeline.steps_per_epoch, pipeline.steps_per_epoch)
             batch_logger = drivers.BatchLossLogger(writer, state.step, pipeline.steps_per_epoch // 10)
-            dataset = pipeline.train(state.epoch)
+            dataset = feed.train(state.epoch)
             hooks.on_epoch_begin(state.epoch)
             fit_watch = FitWatch(state, state.step, pipeline.steps_per_epoch, config.train.fit_threshold,
                                  config.train.fit_every, predict, evaluation[0])
@@ -281,7 +287,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
             if lock is None or lock.owns():  # never write into a directory another process took over
                 results = _finish(results, model=model, state=state, predict=predict, evaluation=evaluation,
                                   writer=writer, directory=directory, own_dir=own_dir, chief=chief,
-                                  replaced=pipeline.replaced_in_order())
+                                  replaced=feed.replaced_in_order())
         finally:
             writer.close()
     return results

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from rethinking.data.device_pixels import DevicePixels, pixel_inputs
 from rethinking.data.pipeline import DataPipeline
 from rethinking.training import dynamics
 from rethinking.training.checkpoints import RunState
@@ -23,6 +24,13 @@ from rethinking.training.checkpoints import RunState
 # The evaluation inputs are the same every epoch (no augmentation): keep them preprocessed in memory
 # when they fit in this budget (bytes of float32 images; CIFAR-10's 50,000 28x28x3 images: 470 MB).
 EVAL_CACHE_BYTES = 1 << 30
+# The default evaluation batch: the largest power of two whose activations fit in this many bytes
+# (our choice: 1 GiB fits beside training on any GPU of 8 GB or more, and on a CPU host), counted as the
+# LIVE_ACTIVATIONS largest layer outputs per example in float32 (inference keeps only a few tensors
+# alive at once), at least the training batch and at most EVAL_BATCH_CAP images.
+EVAL_ACTIVATION_BYTES = 1 << 30
+LIVE_ACTIVATIONS = 4
+EVAL_BATCH_CAP = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,11 +71,50 @@ class SplitEvaluation:
         return float(self.correct[mask].mean()) if mask.any() else float("nan")
 
 
-def make_loss_and_correct_fn(model: keras.Model, jit_compile: bool) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-    """A compiled ``(images, labels) -> (per-example loss, correct)`` in inference mode."""
+def activation_bytes_per_example(model: keras.Model) -> int | None:
+    """Bytes of the ``LIVE_ACTIVATIONS`` largest layer outputs of one example in float32 (None for a
+    model whose layers have no known output shapes, e.g. a subclassed one)."""
+    sizes = []
+    for layer in model.layers:
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):  # a layer never called symbolically
+            continue
+        if all(isinstance(dim, int) for dim in shape[1:]):
+            sizes.append(int(np.prod(shape[1:], dtype=np.int64)))
+    if not sizes:
+        return None
+    return 4 * sum(sorted(sizes, reverse=True)[:LIVE_ACTIVATIONS])
+
+
+def evaluation_batch_size(model: keras.Model, batch_size: int, budget: int = EVAL_ACTIVATION_BYTES) -> int:
+    """The default batch of the evaluation passes: as large as ``budget`` bytes of activations allow.
+
+    Args:
+        model: the network evaluated.
+        batch_size: the training batch (the result is never smaller).
+        budget: bytes of activations allowed.
+
+    Returns:
+        The largest power of two whose activations fit (``activation_bytes_per_example``), between
+        ``batch_size`` and ``EVAL_BATCH_CAP``; max(batch_size, 256) when the model's shapes are unknown.
+    """
+    per_example = activation_bytes_per_example(model)
+    if per_example is None:
+        return max(batch_size, 256)
+    fits = max(1, budget // max(per_example, 1))
+    return max(batch_size, min(1 << (fits.bit_length() - 1), EVAL_BATCH_CAP))
+
+
+def make_loss_and_correct_fn(model: keras.Model, jit_compile: bool,
+                             pixels: DevicePixels | None = None) -> Callable[[Any, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """A compiled ``(images, labels) -> (per-example loss, correct)`` in inference mode; with
+    ``pixels``, ``images`` may be a raw batch's pixel inputs, finished inside the function."""
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-    def predict(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def predict(images: Any, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        if pixels is not None:
+            images = pixels.images(images)
         logits = tf.cast(model(images, training=False), tf.float32)
         labels = tf.cast(labels, tf.int32)
         loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
@@ -77,11 +124,27 @@ def make_loss_and_correct_fn(model: keras.Model, jit_compile: bool) -> Callable[
     return predict
 
 
+def attach_pixel_work(model: keras.Model, pixels: DevicePixels) -> None:
+    """Makes ``model.train_step`` finish raw batches (``--pixel-ops device``) before training on them.
+
+    ``model.fit`` and the multi-worker driver both call ``model.train_step`` inside the strategy's
+    replica function, so the pixel work runs there, on each replica's device. The override lives on
+    this model object only (not saved with it).
+    """
+    train_step = model.train_step
+
+    def train_step_on_raw(data: Any) -> Any:
+        x, *rest = data
+        return train_step((pixels.images(x), *rest))
+
+    model.train_step = train_step_on_raw
+
+
 def evaluate_split(predict: Callable, dataset: tf.data.Dataset) -> SplitEvaluation:
     """Runs ``predict`` over a batched example dataset (dicts from ``DataPipeline``)."""
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("loss", "correct", "label_corrupted", "index", "label", "true_label")}
     for batch in dataset:
-        loss, correct = predict(batch["image"], batch["label"])
+        loss, correct = predict(pixel_inputs(batch), batch["label"])
         parts["loss"].append(loss.numpy())
         parts["correct"].append(correct.numpy())
         for key in ("label_corrupted", "index", "label", "true_label"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -94,13 +96,19 @@ def test_pcg_on_digits_interpolates_and_gives_the_exact_solves_test_error():
 def test_auto_picks_cholesky_where_the_gram_matrix_fits_and_pcg_where_only_half_fits():
     assert K.choose_solver(24_680, 784, np.float64, 8 * 10**9) == ("cholesky", np.float64)  # 4.9 GB
     assert K.choose_solver(60_000, 784, np.float64, 8 * 10**9) == ("pcg", np.float32)  # 7.2 GB of 28.8
-    with pytest.raises(ValueError, match="use --n .* or less"):
+    with pytest.raises(ValueError, match="use --n .* or less") as refused:
         K.choose_solver(60_000, 784, np.float64, 2 * 10**9)
+    suggested = int(re.search(r"--n ([\d,]+)", str(refused.value)).group(1).replace(",", ""))
+    assert K.choose_solver(suggested, 784, np.float32, 2 * 10**9)[0] == "pcg"  # the advice fits
+    with pytest.raises(ValueError):
+        K.choose_solver(suggested + 100, 784, np.float32, 2 * 10**9)
     assert K.choose_solver(60_000, 784, np.float64, None) == ("cholesky", np.float64)  # no budget known
 
 
 def test_the_command_chooses_and_reports_the_solver(cli):
-    code, out, err = cli("kernel", "--dataset", "digits", "--n", "400", "--test-n", "100", "--memory-gb", "0.001")
+    # pcg: 640 kB of the Gram matrix's half, 102 kB of data, 80 kB of basis; cholesky would need 1.5 MB.
+    code, out, err = cli("kernel", "--dataset", "digits", "--n", "400", "--test-n", "100", "--memory-gb", "0.001",
+                         "--rank", "50")
     assert code == 0, err
     assert "solver auto: pcg" in out and "iterations" in out and "training error 0.00%" in out
     code, _, err = cli("kernel", "--dataset", "digits", "--solver", "cholesky", "--rank", "10")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rethinking.training.evaluation import SplitEvaluation, evaluate_split, make_loss_and_correct_fn
+from rethinking.training.evaluation import (EVAL_BATCH_CAP, SplitEvaluation, activation_bytes_per_example,
+                                            evaluate_split, evaluation_batch_size, make_loss_and_correct_fn)
 
 
 def test_per_example_loss_and_correctness_match_a_direct_computation():
@@ -33,3 +34,32 @@ def test_accuracy_on_an_empty_group_is_nan():
                          label_corrupted=np.array([False, False]), index=np.arange(2), label=np.zeros(2, int),
                          true_label=np.zeros(2, int))
     assert np.isnan(ev.accuracy_on(True)) and ev.accuracy_on(False) == 0.5
+
+
+def test_default_evaluation_batch_grows_until_the_activation_budget_is_spent():
+    inputs = keras.Input((8, 8, 4))
+    wide = keras.layers.Conv2D(32, 3, padding="same")(inputs)  # 8 * 8 * 32 = 2,048 values per example
+    model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(wide)))
+    per_example = activation_bytes_per_example(model)
+    # The four largest outputs: conv and flatten (2,048 each), input (256), logits (10), in float32.
+    assert per_example == 4 * (2048 + 2048 + 256 + 10)
+    assert evaluation_batch_size(model, 32, budget=per_example * 300) == 256  # largest power of two <= 300
+    assert evaluation_batch_size(model, 512, budget=per_example * 300) == 512  # never below the training batch
+    assert evaluation_batch_size(model, 32, budget=1 << 40) == EVAL_BATCH_CAP
+
+
+def test_default_evaluation_batch_of_a_model_without_shapes_falls_back():
+    class Bare(keras.Model):
+        def call(self, x):
+            return x
+
+    assert activation_bytes_per_example(Bare()) is None
+    assert evaluation_batch_size(Bare(), 64) == 256
+
+
+def test_default_evaluation_batches_of_the_paper_models_are_those_docs_training_md_gives():
+    from rethinking.models import MODELS
+
+    batches = {name: evaluation_batch_size(MODELS[name](input_shape=(28, 28, 3), num_classes=10), 128)
+               for name in ("mlp_1x512", "inception_small", "alexnet_small")}
+    assert batches == {"mlp_1x512": 4096, "inception_small": 512, "alexnet_small": 2048}

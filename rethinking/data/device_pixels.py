@@ -1,0 +1,163 @@
+"""Pixel operations inside the training and evaluation steps (``--pixel-ops device``).
+
+With ``pixel_ops = "host"`` (the default) the tf.data pipeline hands the network finished float32
+images: crop, flip, pixel permutation and per-image standardization run in its ``map`` calls on the
+CPU. With ``"device"`` the pipeline hands over the cached pixels as they are (uint8 at their stored
+size for real images: a quarter of the bytes of float32) together with what the pixel work needs,
+and ``DevicePixels.images`` does that work inside the step function, i.e. inside the distribution
+strategy's replica function, on each replica's device (a GPU's, as airbench keeps CIFAR-10 on the
+GPU). The label and pixel corruptions stay where they are: computed once before the cache, pure
+functions of (seed, split, index).
+
+What a raw batch carries (``pixel_inputs``), all along the batch dimension so that a strategy can
+split it across replicas:
+
+* ``image``: the cached pixels (uncropped where the training split is augmented);
+* ``RAW_KEY``: marks the batch as raw (all True; a byte per example);
+* ``index`` and ``EPOCH_KEY`` when the batch is augmented: the random crop and flip of an example
+  are drawn, as on the host, from (seed, epoch, index) (``augment_draws``);
+* ``PERMUTATION_KEY``: each example's own pixel permutation (random pixels under augmentation);
+* ``TRAIN_SPLIT_KEY``: the dataset-wide permutation (shuffled pixels under augmentation) is still
+  to be applied (only the training split's batches; the test split is permuted in its cache).
+
+Both placements give bit-identical model inputs (tests/data/test_device_pixels.py): the device
+path draws the same Philox numbers as ``tf.image.stateless_random_crop`` and
+``tf.image.stateless_random_flip_left_right`` do per image on the host, and then slices, reverses,
+gathers and standardizes the whole batch at once. Colour jitter and variable-size images stay on the
+host (refused with ``device``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import tensorflow as tf
+
+from rethinking.config.data import PIXEL_PLACEMENTS, Preprocessing  # noqa: F401 (re-exported)
+from rethinking.data import preprocessing, seeds
+from rethinking.data.corruptions import permute_batch
+
+# Keys of a raw batch besides "image" and "index" (see the module docstring).
+PERMUTATION_KEY = "pixel_permutation"
+EPOCH_KEY = "epoch"
+TRAIN_SPLIT_KEY = "deferred_permutation"
+RAW_KEY = "raw_pixels"
+PIXEL_KEYS = ("image", RAW_KEY, "index", EPOCH_KEY, PERMUTATION_KEY, TRAIN_SPLIT_KEY)
+
+
+def augment_draws(seed: int, epoch: tf.Tensor, index: tf.Tensor, *, stored_shape: tuple[int, int, int],
+                  size: tuple[int, int], random_crop: bool) -> tuple[tf.Tensor, tf.Tensor]:
+    """One example's crop offset and flip, drawn as ``preprocessing.prepare_example`` draws them.
+
+    Returns:
+        ``(offset, flip)``: int32 [2] (top, left) in the padded image (zeros without a random crop),
+        and a bool scalar (whether ``stateless_random_flip_left_right`` would mirror it).
+    """
+    key = seeds.fold(seeds.fold(seeds.stream_seed(seed, seeds.AUGMENT), epoch), index)
+    keys = tf.random.experimental.stateless_split(key, num=3, alg=seeds.ALG)
+    if random_crop:
+        shape = tf.constant(padded_shape(stored_shape, size), tf.int32)
+        # tf.image.stateless_random_crop: a uniform int32 per dimension, modulo the room left.
+        limit = shape - tf.constant([size[0], size[1], stored_shape[2]], tf.int32) + 1
+        offset = tf.random.stateless_uniform([3], seed=keys[0], maxval=tf.int32.max, dtype=tf.int32) % limit
+        offset = offset[:2]
+    else:
+        offset = tf.zeros([2], tf.int32)
+    # tf.image.stateless_random_flip_left_right on one image: mirror when a uniform [0, 1) draw is < 0.5.
+    flip = tf.random.stateless_uniform([], seed=keys[1], minval=0, maxval=1.0) < 0.5
+    return offset, flip
+
+
+def padded_shape(stored_shape: tuple[int, int, int], size: tuple[int, int]) -> tuple[int, int, int]:
+    """The shape a random crop draws from: zero-padded by H/8 per side for a full-size crop
+    (``preprocessing.random_crop``), else the stored shape."""
+    h, w, c = stored_shape
+    if (h, w) != tuple(size):
+        return h, w, c
+    pad = preprocessing.pad_for_random_crop(h)
+    return h + 2 * pad, w + 2 * pad, c
+
+
+def crop_at(images: tf.Tensor, offsets: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+    """Each image [B, H, W, C] cut to ``size`` at its own (top, left) offset [B, 2]: two batched gathers."""
+    rows = offsets[:, :1] + tf.range(size[0])[tf.newaxis, :]
+    columns = offsets[:, 1:] + tf.range(size[1])[tf.newaxis, :]
+    images = tf.gather(images, rows, axis=1, batch_dims=1)
+    return tf.gather(images, columns, axis=2, batch_dims=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class DevicePixels:
+    """The pixel work of a pipeline, for its raw batches (``DataPipeline.raw``).
+
+    Attributes:
+        prep: the preprocessing switches.
+        size: the network's (height, width).
+        seed: the data seed (augmentation draws).
+        shared_permutation: the training split's dataset-wide permutation [H*W] still to apply
+            (shuffled pixels under augmentation), or None.
+    """
+
+    prep: Preprocessing
+    size: tuple[int, int]
+    seed: int
+    shared_permutation: tf.Tensor | None = None
+
+    def images(self, inputs: tf.Tensor | Mapping[str, tf.Tensor]) -> tf.Tensor:
+        """The network's input batch from a raw batch's ``pixel_inputs`` (a tensor passes through:
+        already prepared on the host)."""
+        if not isinstance(inputs, Mapping):
+            return inputs
+        image = inputs["image"]
+        stored = tuple(int(d) for d in image.shape[1:])
+        if EPOCH_KEY in inputs:
+            image = self._augmented(image, inputs["index"], inputs[EPOCH_KEY], stored)
+        else:
+            image = preprocessing.crop_batch(image, self.size)
+        if PERMUTATION_KEY in inputs:
+            image = permute_batch(image, inputs[PERMUTATION_KEY])
+        elif TRAIN_SPLIT_KEY in inputs and self.shared_permutation is not None:
+            image = permute_batch(image, self.shared_permutation)
+        return preprocessing.standardize_batch(image, self.prep)
+
+    def _augmented(self, image: tf.Tensor, index: tf.Tensor, epoch: tf.Tensor, stored: tuple[int, int, int]) -> tf.Tensor:
+        def draw(pair: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+            return augment_draws(self.seed, pair[0], pair[1], stored_shape=stored, size=self.size,
+                                 random_crop=self.prep.random_crop)
+
+        # Per example: a few scalar Philox draws (the pixel work below is batched).
+        offsets, flips = tf.map_fn(draw, (tf.cast(epoch, tf.int64), tf.cast(index, tf.int64)),
+                                   fn_output_signature=(tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.bool)))
+        if self.prep.random_crop:
+            h, w, _ = padded_shape(stored, self.size)
+            pad_h, pad_w = (h - stored[0]) // 2, (w - stored[1]) // 2
+            if pad_h or pad_w:
+                image = tf.pad(image, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]])
+            image = preprocessing.to_float(crop_at(image, offsets, self.size))
+        else:
+            image = preprocessing.crop_batch(image, self.size)
+        if self.prep.flip:
+            image = tf.where(flips[:, tf.newaxis, tf.newaxis, tf.newaxis], tf.reverse(image, axis=[2]), image)
+        return image
+
+
+def pixel_inputs(batch: Mapping[str, tf.Tensor]) -> tf.Tensor | dict[str, tf.Tensor]:
+    """What the model-side function gets of a batch: the image of a host-prepared batch, or the
+    pixel keys of a raw one (``DevicePixels.images`` finishes it)."""
+    if RAW_KEY not in batch:
+        return batch["image"]
+    return {key: batch[key] for key in PIXEL_KEYS if key in batch}
+
+
+def check_placement(placement: str, prep: Preprocessing, image_shape: tuple[int | None, int | None, int]) -> None:
+    """Raises ValueError where ``placement`` cannot be used (one line saying what to do)."""
+    if placement not in PIXEL_PLACEMENTS:
+        raise ValueError(f"Unknown pixel_ops {placement!r}: use host or device.")
+    if placement != "device":
+        return
+    if prep.color_jitter:
+        raise ValueError("--pixel-ops device does not run colour jitter: drop --color-jitter or use --pixel-ops host.")
+    if None in image_shape[:2]:
+        raise ValueError("--pixel-ops device needs fixed-size images (these are resized per image on the host): "
+                         "use --pixel-ops host.")
