@@ -14,16 +14,18 @@ split it across replicas:
 
 * ``image``: the cached pixels (uncropped where the training split is augmented);
 * ``RAW_KEY``: marks the batch as raw (all True; a byte per example);
-* ``index`` and ``EPOCH_KEY`` when the batch is augmented: the random crop and flip of an example
-  are drawn, as on the host, from (seed, epoch, index) (``augment_draws``);
+* ``OFFSET_KEY`` and ``FLIP_KEY`` when the batch is augmented: each example's crop corner and
+  whether it is mirrored, drawn in the input pipeline from (seed, epoch, index) exactly as the host
+  path draws them (``batch_draws``: a few scalars per example; XLA's random streams differ from
+  TensorFlow's, so they are not drawn in a jit-compiled step);
 * ``PERMUTATION_KEY``: each example's own pixel permutation (random pixels under augmentation);
 * ``TRAIN_SPLIT_KEY``: the dataset-wide permutation (shuffled pixels under augmentation) is still
   to be applied (only the training split's batches; the test split is permuted in its cache).
 
-Both placements give bit-identical model inputs (tests/data/test_device_pixels.py): the device
-path draws the same Philox numbers as ``tf.image.stateless_random_crop`` and
-``tf.image.stateless_random_flip_left_right`` do per image on the host, and then slices, reverses,
-gathers and standardizes the whole batch at once. Colour jitter and variable-size images stay on the
+Both placements give bit-identical model inputs (tests/data/test_device_pixels.py): the draws
+are the Philox numbers ``tf.image.stateless_random_crop`` and
+``tf.image.stateless_random_flip_left_right`` use per image on the host, and the device slices,
+reverses, gathers and standardizes the whole batch at once. Colour jitter and variable-size images stay on the
 host (refused with ``device``).
 """
 
@@ -40,33 +42,47 @@ from rethinking.data.corruptions import permute_batch
 
 # Keys of a raw batch besides "image" and "index" (see the module docstring).
 PERMUTATION_KEY = "pixel_permutation"
-EPOCH_KEY = "epoch"
+OFFSET_KEY = "crop_offset"
+FLIP_KEY = "flip"
 TRAIN_SPLIT_KEY = "deferred_permutation"
 RAW_KEY = "raw_pixels"
-PIXEL_KEYS = ("image", RAW_KEY, "index", EPOCH_KEY, PERMUTATION_KEY, TRAIN_SPLIT_KEY)
+PIXEL_KEYS = ("image", RAW_KEY, OFFSET_KEY, FLIP_KEY, PERMUTATION_KEY, TRAIN_SPLIT_KEY)
 
 
-def augment_draws(seed: int, epoch: tf.Tensor, index: tf.Tensor, *, stored_shape: tuple[int, int, int],
-                  size: tuple[int, int], random_crop: bool) -> tuple[tf.Tensor, tf.Tensor]:
-    """One example's crop offset and flip, drawn as ``preprocessing.prepare_example`` draws them.
+def augment_draws(seed: int, epoch: tf.Tensor | int, index: tf.Tensor, *, stored_shape: tuple[int, int, int],
+                  size: tuple[int, int]) -> tuple[tf.Tensor, tf.Tensor]:
+    """One example's random-crop offset and flip, drawn as ``preprocessing.prepare_example`` draws them.
 
     Returns:
-        ``(offset, flip)``: int32 [2] (top, left) in the padded image (zeros without a random crop),
-        and a bool scalar (whether ``stateless_random_flip_left_right`` would mirror it).
+        ``(offset, flip)``: int32 [2], the (top, left) corner of the crop in the (padded) image, as
+        ``tf.image.stateless_random_crop`` picks it; and a bool scalar, whether
+        ``tf.image.stateless_random_flip_left_right`` mirrors the image.
     """
     key = seeds.fold(seeds.fold(seeds.stream_seed(seed, seeds.AUGMENT), epoch), index)
     keys = tf.random.experimental.stateless_split(key, num=3, alg=seeds.ALG)
-    if random_crop:
-        shape = tf.constant(padded_shape(stored_shape, size), tf.int32)
-        # tf.image.stateless_random_crop: a uniform int32 per dimension, modulo the room left.
-        limit = shape - tf.constant([size[0], size[1], stored_shape[2]], tf.int32) + 1
-        offset = tf.random.stateless_uniform([3], seed=keys[0], maxval=tf.int32.max, dtype=tf.int32) % limit
-        offset = offset[:2]
-    else:
-        offset = tf.zeros([2], tf.int32)
-    # tf.image.stateless_random_flip_left_right on one image: mirror when a uniform [0, 1) draw is < 0.5.
+    shape = tf.constant(padded_shape(stored_shape, size), tf.int32)
+    # stateless_random_crop: a uniform int32 per dimension (maxval int32 max), modulo the room left.
+    limit = shape - tf.constant([size[0], size[1], stored_shape[2]], tf.int32) + 1
+    offset = tf.random.stateless_uniform([3], seed=keys[0], maxval=tf.int32.max, dtype=tf.int32) % limit
+    # stateless_random_flip_left_right on one image: mirror when a uniform [0, 1) draw is below 0.5.
     flip = tf.random.stateless_uniform([], seed=keys[1], minval=0, maxval=1.0) < 0.5
-    return offset, flip
+    return offset[:2], flip
+
+
+def batch_draws(seed: int, epoch: tf.Tensor | int, index: tf.Tensor, *, stored_shape: tuple[int, int, int],
+                size: tuple[int, int]) -> tuple[tf.Tensor, tf.Tensor]:
+    """``augment_draws`` for a batch of indices [B]: offsets int32 [B, 2] and flips bool [B].
+
+    Drawn in the input pipeline (a few scalars per example): XLA's Philox streams differ from
+    TensorFlow's kernels, so draws inside a jit-compiled step would not match the host's crops.
+    """
+    epoch = tf.cast(epoch, tf.int64)
+
+    def draw(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return augment_draws(seed, epoch, i, stored_shape=stored_shape, size=size)
+
+    return tf.map_fn(draw, tf.cast(index, tf.int64),
+                     fn_output_signature=(tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.bool)))
 
 
 def padded_shape(stored_shape: tuple[int, int, int], size: tuple[int, int]) -> tuple[int, int, int]:
@@ -94,7 +110,7 @@ class DevicePixels:
     Attributes:
         prep: the preprocessing switches.
         size: the network's (height, width).
-        seed: the data seed (augmentation draws).
+        seed: the data seed (the draws are made in the pipeline; kept for reference).
         shared_permutation: the training split's dataset-wide permutation [H*W] still to apply
             (shuffled pixels under augmentation), or None.
     """
@@ -106,40 +122,26 @@ class DevicePixels:
 
     def images(self, inputs: tf.Tensor | Mapping[str, tf.Tensor]) -> tf.Tensor:
         """The network's input batch from a raw batch's ``pixel_inputs`` (a tensor passes through:
-        already prepared on the host)."""
+        already prepared on the host). No random draws: the step may be jit-compiled."""
         if not isinstance(inputs, Mapping):
             return inputs
         image = inputs["image"]
         stored = tuple(int(d) for d in image.shape[1:])
-        if EPOCH_KEY in inputs:
-            image = self._augmented(image, inputs["index"], inputs[EPOCH_KEY], stored)
+        if OFFSET_KEY in inputs:
+            h, w, _ = padded_shape(stored, self.size)
+            pad_h, pad_w = (h - stored[0]) // 2, (w - stored[1]) // 2
+            if pad_h or pad_w:
+                image = tf.pad(image, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]])
+            image = preprocessing.to_float(crop_at(image, inputs[OFFSET_KEY], self.size))
         else:
             image = preprocessing.crop_batch(image, self.size)
+        if FLIP_KEY in inputs:
+            image = tf.where(inputs[FLIP_KEY][:, tf.newaxis, tf.newaxis, tf.newaxis], tf.reverse(image, axis=[2]), image)
         if PERMUTATION_KEY in inputs:
             image = permute_batch(image, inputs[PERMUTATION_KEY])
         elif TRAIN_SPLIT_KEY in inputs and self.shared_permutation is not None:
             image = permute_batch(image, self.shared_permutation)
         return preprocessing.standardize_batch(image, self.prep)
-
-    def _augmented(self, image: tf.Tensor, index: tf.Tensor, epoch: tf.Tensor, stored: tuple[int, int, int]) -> tf.Tensor:
-        def draw(pair: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
-            return augment_draws(self.seed, pair[0], pair[1], stored_shape=stored, size=self.size,
-                                 random_crop=self.prep.random_crop)
-
-        # Per example: a few scalar Philox draws (the pixel work below is batched).
-        offsets, flips = tf.map_fn(draw, (tf.cast(epoch, tf.int64), tf.cast(index, tf.int64)),
-                                   fn_output_signature=(tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.bool)))
-        if self.prep.random_crop:
-            h, w, _ = padded_shape(stored, self.size)
-            pad_h, pad_w = (h - stored[0]) // 2, (w - stored[1]) // 2
-            if pad_h or pad_w:
-                image = tf.pad(image, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]])
-            image = preprocessing.to_float(crop_at(image, offsets, self.size))
-        else:
-            image = preprocessing.crop_batch(image, self.size)
-        if self.prep.flip:
-            image = tf.where(flips[:, tf.newaxis, tf.newaxis, tf.newaxis], tf.reverse(image, axis=[2]), image)
-        return image
 
 
 def pixel_inputs(batch: Mapping[str, tf.Tensor]) -> tf.Tensor | dict[str, tf.Tensor]:

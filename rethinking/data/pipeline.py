@@ -37,8 +37,8 @@ from rethinking.data import preprocessing, seeds
 from rethinking.data.conditions import PixelCondition, pixel_condition
 from rethinking.data.corruptions import apply_corruption, corrupt_pixels, permute_batch, registered_function
 from rethinking.data.datasets import DataBundle, DatasetInfo, channel_moments, load_dataset
-from rethinking.data.device_pixels import (EPOCH_KEY, PERMUTATION_KEY, RAW_KEY, TRAIN_SPLIT_KEY, DevicePixels,
-                                           check_placement, pixel_inputs)
+from rethinking.data.device_pixels import (FLIP_KEY, OFFSET_KEY, PERMUTATION_KEY, RAW_KEY, TRAIN_SPLIT_KEY,
+                                           DevicePixels, batch_draws, check_placement, pixel_inputs)
 
 
 def _cache(ds: tf.data.Dataset, mode: str) -> tf.data.Dataset:
@@ -140,12 +140,18 @@ class DataPipeline:
         return {**batch, "image": preprocessing.standardize_batch(image, self.config.preprocessing)}
 
     def _raw_batch(self, batch: dict[str, tf.Tensor], *, epoch: tf.Tensor | int, training_split: bool) -> dict[str, tf.Tensor]:
-        """A batch of cached pixels marked raw, with the epoch of its augmentation draws and the
-        mark of a deferred dataset-wide permutation where they apply (``device_pixels``)."""
+        """A batch of cached pixels marked raw, with each example's crop corner and flip where they
+        apply, and the mark of a deferred dataset-wide permutation (``device_pixels``)."""
         count = tf.shape(batch["index"])
         out = {**batch, RAW_KEY: tf.ones(count, tf.bool)}
-        if self.config.preprocessing.augment:
-            out[EPOCH_KEY] = tf.fill(count, tf.cast(epoch, tf.int64))
+        prep = self.config.preprocessing
+        if prep.random_crop or prep.flip:
+            offsets, flips = batch_draws(self.config.seed, epoch, batch["index"],
+                                         stored_shape=tuple(int(d) for d in batch["image"].shape[1:]), size=self.image_size)
+            if prep.random_crop:
+                out[OFFSET_KEY] = offsets
+            if prep.flip:
+                out[FLIP_KEY] = flips
         if training_split and PERMUTATION_KEY not in batch and self.permute_after_crop != "none":
             out[TRAIN_SPLIT_KEY] = tf.ones(count, tf.bool)
         return out

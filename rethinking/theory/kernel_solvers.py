@@ -38,9 +38,10 @@ Progress = Callable[[str, int, int], None]
 # Landmarks of the preconditioner: rank 1000 took 330 iterations at n = 60,000 where 500 takes more
 # (docs/benchmarks.md); its basis is 240 MB in float32 there, within the 8 GB the solve may use.
 DEFAULT_RANK = 1000
-# The relative residual at which the solve stops: at n = 24,680 the test error at 1e-3 equals the exact
-# float64 solve's (docs/benchmarks.md); the training error is 0 far earlier.
-DEFAULT_TOLERANCE = 1e-3
+# The relative residual at which the solve stops: at n = 24,680 the test error at 5e-3 is within 0.01
+# points of the exact float64 solve's and no fitted value is 0.02 from its one-hot target
+# (docs/benchmarks.md); ``kernels.fit_kernel`` tightens it where a training point is still misclassified.
+DEFAULT_TOLERANCE = 5e-3
 DEFAULT_MAX_ITERATIONS = 2000
 # Rows per block of the stored half (it holds n (n + block) / 2 values: 7.26 GB in float32 at n = 60,000).
 HALF_BLOCK_ROWS = 512
@@ -187,7 +188,8 @@ class PCGResult:
 
 def solve_pcg(matmul: Callable[[np.ndarray], np.ndarray], targets: np.ndarray, *, ridge: float = 0.0,
               preconditioner: NystromPreconditioner | None = None, tolerance: float = DEFAULT_TOLERANCE,
-              max_iterations: int = DEFAULT_MAX_ITERATIONS, progress: Progress | None = None) -> PCGResult:
+              max_iterations: int = DEFAULT_MAX_ITERATIONS, progress: Progress | None = None,
+              start: np.ndarray | None = None) -> PCGResult:
     """Solves (K + ridge I) alpha = targets, column by column, by preconditioned conjugate gradients.
 
     Args:
@@ -199,6 +201,7 @@ def solve_pcg(matmul: Callable[[np.ndarray], np.ndarray], targets: np.ndarray, *
         max_iterations: give up after this many iterations.
         progress: called as (stage, iteration, max_iterations) every 10 iterations, the stage
             naming the relative residual, and as (stage, iterations, iterations) when done.
+        start: the first iterate (default zeros), e.g. an earlier solve to continue from.
 
     Returns:
         The ``PCGResult``.
@@ -218,8 +221,8 @@ def solve_pcg(matmul: Callable[[np.ndarray], np.ndarray], targets: np.ndarray, *
     def precondition(v: np.ndarray) -> np.ndarray:
         return v if preconditioner is None else preconditioner.apply(v)
 
-    alpha = np.zeros_like(y)
-    residual = y.copy()
+    alpha = np.zeros_like(y) if start is None else np.array(start, dtype=np.float64)
+    residual = y.copy() if start is None else y - operator(alpha)
     z = precondition(residual)
     direction = z.copy()
     rz = np.einsum("ij,ij->j", residual, z)

@@ -389,11 +389,21 @@ def _fit_pcg(x_train, y_train, x_test, y_test, targets, kernel, gamma, ridge, bl
                         progress=progress)
     gram_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    result = ks.solve_pcg(half.matmul, targets, ridge=ridge, preconditioner=preconditioner,
-                          tolerance=tolerance or ks.DEFAULT_TOLERANCE, progress=progress)
+    tolerance = tolerance or ks.DEFAULT_TOLERANCE
+    result = ks.solve_pcg(half.matmul, targets, ridge=ridge, preconditioner=preconditioner, tolerance=tolerance,
+                          progress=progress)
+    iterations = result.iterations
+    fitted = half.matmul(result.alpha)
+    # Interpolation is the point: where a training point is still misclassified (not seen at the default
+    # tolerance; possible at a loose --tolerance), continue from there with a tolerance ten times smaller.
+    while not ridge and classification_error(fitted, y_train) > 0 and tolerance > 1e-9:
+        tolerance /= 10
+        result = ks.solve_pcg(half.matmul, targets, preconditioner=preconditioner, tolerance=tolerance,
+                              progress=progress, start=result.alpha)
+        iterations += result.iterations
+        fitted = half.matmul(result.alpha)
     solve_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    fitted = half.matmul(result.alpha)
     del half, preconditioner
     scores = kernel_apply(x_test, x_train, result.alpha, kernel, gamma, block_rows=block_rows, progress=progress,
                           what="test predictions")
@@ -401,7 +411,7 @@ def _fit_pcg(x_train, y_train, x_test, y_test, targets, kernel, gamma, ridge, bl
     return KernelFit(
         kernel=kernel, gamma=gamma, ridge=ridge, n_train=len(x_train), n_test=len(x_test), dim=x_train.shape[1],
         dtype=str(x_train.dtype), solver=f"conjugate gradients (Nyström preconditioner, rank {rank}, "
-        f"relative residual {result.relative_residuals.max():.1e})", iterations=result.iterations,
+        f"relative residual {result.relative_residuals.max():.1e})", iterations=iterations,
         train_error=classification_error(fitted, y_train), test_error=classification_error(scores, y_test),
         norm=math.sqrt(max(float(np.sum(alpha * fitted)), 0.0)), gram_seconds=gram_seconds, solve_seconds=solve_seconds,
         predict_seconds=time.perf_counter() - start, peak_rss_bytes=peak_rss_bytes(),

@@ -15,7 +15,9 @@ def gaussian_block(gamma):
     return lambda a, b, a_sq, b_sq: K.kernel_block(a, b, "gaussian", gamma, a_sq, b_sq)
 
 
-def test_the_half_matrix_multiplies_as_the_full_one():
+@pytest.mark.parametrize("tile", [5, 1024])  # tiles of 5 columns: every block is walked in several
+def test_the_half_matrix_multiplies_as_the_full_one(tile, monkeypatch):
+    monkeypatch.setattr(S, "MATMUL_TILE", tile)
     x = np.random.default_rng(0).random((53, 6))
     full = K.gram_matrix(x, "gaussian", 0.5)
     a = np.random.default_rng(1).standard_normal((53, 3))
@@ -113,3 +115,23 @@ def test_the_command_chooses_and_reports_the_solver(cli):
     assert "solver auto: pcg" in out and "iterations" in out and "training error 0.00%" in out
     code, _, err = cli("kernel", "--dataset", "digits", "--solver", "cholesky", "--rank", "10")
     assert code == 2 and "pcg's" in err
+
+
+def test_a_solve_continues_from_a_start_and_the_fit_tightens_a_loose_tolerance_until_it_interpolates():
+    rng = np.random.default_rng(6)
+    x = rng.random((400, 8)).astype(np.float32)
+    labels = rng.integers(0, 5, 400)  # random labels: the hardest to interpolate
+    y = np.eye(5)[labels]
+    half = S.half_gram(x, gaussian_block(0.5), dtype=np.float64, block_rows=64)
+    preconditioner = S.nystrom_preconditioner(x, gaussian_block(0.5), 50)
+    first = S.solve_pcg(half.matmul, y, preconditioner=preconditioner, tolerance=1e-3)
+    again = S.solve_pcg(half.matmul, y, preconditioner=preconditioner, tolerance=1e-3, start=first.alpha)
+    assert again.iterations == 0 and np.array_equal(again.alpha, first.alpha)
+    further = S.solve_pcg(half.matmul, y, preconditioner=preconditioner, tolerance=1e-6, start=first.alpha)
+    assert 0 < further.iterations and further.relative_residuals.max() <= 1e-6
+    # At a tolerance of 0.9 the first solve stops almost at once, misclassifying training points: the fit
+    # goes on (ten times tighter each time) until none is.
+    loose = S.solve_pcg(half.matmul, y, preconditioner=preconditioner, tolerance=0.9)
+    assert K.classification_error(half.matmul(loose.alpha), labels) > 0
+    fit = K.fit_kernel(x, labels, x[:50], labels[:50], num_classes=5, gamma=0.5, solver="pcg", rank=50, tolerance=0.9)
+    assert fit.train_error == 0 and fit.iterations > loose.iterations
