@@ -85,6 +85,13 @@ def batch_draws(seed: int, epoch: tf.Tensor | int, index: tf.Tensor, *, stored_s
                      fn_output_signature=(tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.bool)))
 
 
+def exact_to_float(images: tf.Tensor) -> tf.Tensor:
+    """``preprocessing.to_float`` (pixels / 255) computed as a true division in graph mode too:
+    Grappler turns ``x / 255.0`` into ``x * (1 / 255)`` inside a ``tf.function`` (1 ulp off for some
+    pixels), but leaves ``divide_no_nan`` alone (equal to the division for a non-zero divisor)."""
+    return tf.math.divide_no_nan(tf.cast(images, tf.float32), tf.constant(255.0))
+
+
 def padded_shape(stored_shape: tuple[int, int, int], size: tuple[int, int]) -> tuple[int, int, int]:
     """The shape a random crop draws from: zero-padded by H/8 per side for a full-size crop
     (``preprocessing.random_crop``), else the stored shape."""
@@ -122,7 +129,12 @@ class DevicePixels:
 
     def images(self, inputs: tf.Tensor | Mapping[str, tf.Tensor]) -> tf.Tensor:
         """The network's input batch from a raw batch's ``pixel_inputs`` (a tensor passes through:
-        already prepared on the host). No random draws: the step may be jit-compiled."""
+        already prepared on the host).
+
+        Bit-identical to the host's images in eager and graph mode, not under XLA (which rewrites a
+        division by 255 and reorders the standardization's sums): callers keep it outside
+        jit-compiled functions (``training.evaluation.attach_pixel_work``).
+        """
         if not isinstance(inputs, Mapping):
             return inputs
         image = inputs["image"]
@@ -132,9 +144,9 @@ class DevicePixels:
             pad_h, pad_w = (h - stored[0]) // 2, (w - stored[1]) // 2
             if pad_h or pad_w:
                 image = tf.pad(image, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]])
-            image = preprocessing.to_float(crop_at(image, inputs[OFFSET_KEY], self.size))
+            image = exact_to_float(crop_at(image, inputs[OFFSET_KEY], self.size))
         else:
-            image = preprocessing.crop_batch(image, self.size)
+            image = exact_to_float(preprocessing.center_crop(image, *self.size) if stored[:2] != self.size else image)
         if FLIP_KEY in inputs:
             image = tf.where(inputs[FLIP_KEY][:, tf.newaxis, tf.newaxis, tf.newaxis], tf.reverse(image, axis=[2]), image)
         if PERMUTATION_KEY in inputs:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -83,12 +84,20 @@ def distributed_epoch(model: keras.Model, strategy: tf.distribute.Strategy, data
         callback.set_model(model)
     for batch_index, batch in enumerate(distributed):
         outputs = step_fn(batch)
-        logs = {k: float(strategy.experimental_local_results(v)[0]) for k, v in outputs.items()}
+        logs = {k: _replica_mean(strategy, v) for k, v in outputs.items()}
         for callback in callbacks:
             callback.on_train_batch_end(batch_index, logs)
         if model.stop_training:
             break
     return logs
+
+
+def _replica_mean(strategy: tf.distribute.Strategy, value: Any) -> float:
+    """A per-replica metric as ``model.fit`` reports it (Keras' ``reduce_per_replica``, "mean"): the
+    mean over the replicas (all workers' under multi-worker), not the first replica's."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return float(strategy.reduce("MEAN", value, axis=None))
+    return float(tf.reduce_mean(strategy.experimental_local_results(value)))
 
 
 def make_distributed_step(model: keras.Model, strategy: tf.distribute.Strategy) -> Callable:

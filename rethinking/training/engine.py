@@ -132,9 +132,11 @@ def _train_locked(config: RunConfig, *, overwrite: bool, progress, driver: str, 
                   step_progress=None) -> dict[str, Any]:
     """``train`` after the model is resolved: the strategy, the run lock, then the owned run."""
     strategy = get_strategy(config.train.strategy)
-    keras_fit = {"auto": uses_keras_fit(strategy), "fit": True, "loop": False}[driver]
-    if keras_fit and not uses_keras_fit(strategy):
-        raise ValueError("model.fit cannot drive a multi-worker run (keras-team/keras#20585); use driver='auto'.")
+    fit_possible = uses_keras_fit(strategy, config.data.pixel_ops)
+    keras_fit = {"auto": fit_possible, "fit": True, "loop": False}[driver]
+    if keras_fit and not fit_possible:
+        raise ValueError("model.fit cannot drive a multi-worker run (keras-team/keras#20585) nor raw batches "
+                         "(--pixel-ops device) under a distribution strategy; use driver='auto'.")
     chief = is_chief(strategy)
     directory = rundir.run_dir(config)
     rundir.check_writable_root(Path(config.log_dir))

@@ -109,29 +109,40 @@ def evaluation_batch_size(model: keras.Model, batch_size: int, budget: int = EVA
 def make_loss_and_correct_fn(model: keras.Model, jit_compile: bool,
                              pixels: DevicePixels | None = None) -> Callable[[Any, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
     """A compiled ``(images, labels) -> (per-example loss, correct)`` in inference mode; with
-    ``pixels``, ``images`` may be a raw batch's pixel inputs, finished inside the function."""
+    ``pixels``, ``images`` may be a raw batch's pixel inputs, finished before the (possibly
+    jit-compiled) model part, outside XLA (see ``DevicePixels.images``)."""
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-    def predict(images: Any, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        if pixels is not None:
-            images = pixels.images(images)
+    def predict(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         logits = tf.cast(model(images, training=False), tf.float32)
         labels = tf.cast(labels, tf.int32)
         loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         correct = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
         return loss, correct
 
-    return predict
+    if pixels is None:
+        return predict
+
+    @tf.function(reduce_retracing=True)
+    def predict_raw(inputs: Any, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return predict(pixels.images(inputs), labels)
+
+    return predict_raw
 
 
 def attach_pixel_work(model: keras.Model, pixels: DevicePixels) -> None:
     """Makes ``model.train_step`` finish raw batches (``--pixel-ops device``) before training on them.
 
     ``model.fit`` and the multi-worker driver both call ``model.train_step`` inside the strategy's
-    replica function, so the pixel work runs there, on each replica's device. The override lives on
-    this model object only (not saved with it).
+    replica function, so the pixel work runs there, on each replica's device. A model compiled with
+    XLA keeps its step XLA-compiled, as a function of its own called after the pixel work: XLA would
+    change the pixels by round-off (``DevicePixels.images``). Call before the first ``fit``; the
+    override lives on this model object only (not saved with it).
     """
     train_step = model.train_step
+    if model.jit_compile:
+        train_step = tf.function(train_step, jit_compile=True, reduce_retracing=True)
+        model.jit_compile = False  # Keras' own step function: plain graph around the compiled step
 
     def train_step_on_raw(data: Any) -> Any:
         x, *rest = data

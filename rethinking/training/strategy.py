@@ -103,9 +103,13 @@ def tpu_strategy() -> tf.distribute.Strategy:
     return tf.distribute.TPUStrategy(resolver)
 
 
-def uses_keras_fit(strategy: tf.distribute.Strategy) -> bool:
-    """Whether ``model.fit`` can drive training under ``strategy`` (not under multi-worker)."""
-    return not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+def uses_keras_fit(strategy: tf.distribute.Strategy, pixel_ops: str = "host") -> bool:
+    """Whether ``model.fit`` can drive training under ``strategy``: not under multi-worker, and not
+    with raw batches (``pixel_ops="device"``) under any strategy but the default one, where Keras
+    averages the first batch over replicas to build its metrics (which raw batches do not allow)."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    return pixel_ops != "device" or not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

@@ -125,6 +125,8 @@ def test_verbose_flag_shows_the_library_log(cli, caplog, tfds_dir):
         (["train", "--labels", "matrix", "--transition", "no/such.csv"], "no such file"),
         (["train", "--labels", "matrix", "--transition", "label-set:best"], "unknown label set 'best'"),
         (["kernel", "--labels", "matrix"], "the theory commands take --labels true, partial or random"),
+        (["train", "--pixel-ops", "device", "--color-jitter"], "--pixel-ops device does not run colour jitter"),
+        (["train", "--pixel-ops", "gpu"], "'gpu' is not one of 'host', 'device'"),
     ],
 )
 def test_train_usage_errors_are_one_line_exit_2(cli, monkeypatch, args, fragment):

@@ -318,3 +318,24 @@ def test_fit_every_finds_the_fit_step_off_the_epoch_grid(tmp_path):
     never = [r for r in examples if r["never_learned"] == "1"]
     assert all(r["first_learned_epoch"] == "-1" and r["forgetting_score"] == "3" for r in never)  # 3 epochs trained
     assert all(r["forgetting_score"] == r["forgetting_events"] for r in examples if r["never_learned"] == "0")
+
+
+@pytest.mark.parametrize("strategy", ["default", "mirrored"])
+def test_pixel_work_on_the_device_trains_exactly_like_on_the_host(tmp_path, strategy):
+    """--pixel-ops device under the MLP's default XLA step (and on two replicas): same run folder, same
+    weights bit for bit, same metrics, as the host's tf.data pixel work."""
+    results = {}
+    for placement in ("host", "device"):
+        config = digits_run(tmp_path / placement, epochs=1, strategy=strategy)
+        data = dataclasses.replace(config.data, pixel_ops=placement, train_examples=300,
+                                   corruption=dataclasses.replace(config.data.corruption, pixels="random"),
+                                   preprocessing=dataclasses.replace(config.data.preprocessing, random_crop=True, flip=True))
+        results[placement] = train(dataclasses.replace(config, data=data))
+    host, device = results["host"], results["device"]
+    assert Path(host["run_dir"]).name == Path(device["run_dir"]).name  # not part of the run's identity
+    assert host["compile"] == device["compile"] and "jit_compile" in str(host["compile"])
+    assert same_weights(Path(host["run_dir"]) / "final.weights.h5", Path(device["run_dir"]) / "final.weights.h5")
+    metrics = [(Path(r["run_dir"]) / "metrics.csv").read_text().splitlines() for r in (host, device)]
+    drop = [i for i, name in enumerate(metrics[0][0].split(",")) if "second" in name]
+    assert [[v for i, v in enumerate(line.split(",")) if i not in drop] for line in metrics[0]] == \
+        [[v for i, v in enumerate(line.split(",")) if i not in drop] for line in metrics[1]]
