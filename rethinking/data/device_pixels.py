@@ -25,8 +25,11 @@ split it across replicas:
 Both placements give bit-identical model inputs (tests/data/test_device_pixels.py): the draws
 are the Philox numbers ``tf.image.stateless_random_crop`` and
 ``tf.image.stateless_random_flip_left_right`` use per image on the host, and the device slices,
-reverses, gathers and standardizes the whole batch at once. Colour jitter and variable-size images stay on the
-host (refused with ``device``).
+reverses, gathers and standardizes the whole batch at once, dividing by 255 with ``divide_no_nan``
+(Grappler rewrites ``x / 255`` in a ``tf.function``) and outside XLA (which rewrites the division and
+reorders the standardization's sums): a jit-compiled model step is called after the pixel work
+(``training.evaluation``). Colour jitter and variable-size images stay on the host (refused with
+``device``).
 """
 
 from __future__ import annotations
@@ -117,14 +120,12 @@ class DevicePixels:
     Attributes:
         prep: the preprocessing switches.
         size: the network's (height, width).
-        seed: the data seed (the draws are made in the pipeline; kept for reference).
         shared_permutation: the training split's dataset-wide permutation [H*W] still to apply
             (shuffled pixels under augmentation), or None.
     """
 
     prep: Preprocessing
     size: tuple[int, int]
-    seed: int
     shared_permutation: tf.Tensor | None = None
 
     def images(self, inputs: tf.Tensor | Mapping[str, tf.Tensor]) -> tf.Tensor:

@@ -93,8 +93,7 @@ class DataPipeline:
         if self.permute_after_crop != "none" and not pixel_condition(self.permute_after_crop).per_example:
             shared = _permutation(pixel_condition(self.permute_after_crop), self.image_size, seed=self.config.seed,
                                   split="train")
-        return DevicePixels(prep=self.config.preprocessing, size=self.image_size, seed=self.config.seed,
-                            shared_permutation=shared)
+        return DevicePixels(prep=self.config.preprocessing, size=self.image_size, shared_permutation=shared)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
