@@ -96,6 +96,9 @@ class TuneSpec:
             raise ValueError(f"validation_examples must be positive. Received: {self.validation_examples}")
         if self.base.train.strategy == "multi-worker":
             raise ValueError("tune runs in one process: use --strategy auto, default or mirrored.")
+        if self.base.data.pixel_ops != "host":
+            raise ValueError("tune does the pixel work in the input pipeline: drop --pixel-ops device (the trials' "
+                             "inputs are the same either way).")
 
     @property
     def directory(self) -> Path:

@@ -109,6 +109,12 @@ def test_bad_specs_raise_clear_errors(tmp_path, kwargs, message):
         TuneSpec(base=base(tmp_path), **kwargs)
 
 
+def test_tune_refuses_pixel_work_on_the_device(tmp_path):
+    config = base(tmp_path)
+    with pytest.raises(ValueError, match="drop --pixel-ops device"):
+        TuneSpec(base=dataclasses.replace(config, data=dataclasses.replace(config.data, pixel_ops="device")))
+
+
 # ------------------------------------------------------------------------------------ distributed search
 def test_distributed_role_follows_keras_tuner_variables():
     address = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"}
