@@ -75,8 +75,9 @@ def train(
             cap) and ``batch_norm`` (whether the network has batch norm).
         step_progress: called during each epoch's training steps with a ``StepProgress`` (steps
             done, ETA, running loss and accuracy), at most every ``progress.REPORT_SECONDS``.
-        driver: ``"auto"`` (``model.fit`` unless multi-worker), ``"fit"`` or ``"loop"`` (the
-            distributed step loop, also usable on one machine; for tests and comparisons).
+        driver: ``"auto"`` (``model.fit`` unless multi-worker, or ``--pixel-ops device`` under a
+            distribution strategy), ``"fit"`` or ``"loop"`` (the distributed step loop, also usable
+            on one machine; for tests and comparisons).
         model: your network instead of ``config.model.name``: a builder ``(input_shape,
             num_classes, **switches) -> keras.Model`` or a factory ``() -> keras.Model``. The run
             records where to find it (``module:function``) or, for a local function, its name
