@@ -320,7 +320,7 @@ def test_fit_every_finds_the_fit_step_off_the_epoch_grid(tmp_path):
     assert all(r["forgetting_score"] == r["forgetting_events"] for r in examples if r["never_learned"] == "0")
 
 
-@pytest.mark.parametrize("strategy", ["default", "mirrored"])
+@pytest.mark.parametrize("strategy", ["default", pytest.param("mirrored", marks=pytest.mark.slow)])
 def test_pixel_work_on_the_device_trains_exactly_like_on_the_host(tmp_path, strategy):
     """--pixel-ops device under the MLP's default XLA step (and on two replicas): same run folder, same
     weights bit for bit, same metrics, as the host's tf.data pixel work."""
