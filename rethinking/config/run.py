@@ -259,11 +259,6 @@ class RunConfig(ConfigDict):
         return _model_entry(self.model.name).learning_rate
 
     @property
-    def eval_batch_size(self) -> int:
-        """Batch size of the evaluation passes."""
-        return self.train.eval_batch_size or max(self.train.batch_size, 256)
-
-    @property
     def init_seed(self) -> int:
         """Seed of weight initialization and dropout (the data seed unless set)."""
         return self.data.seed if self.train.init_seed is None else self.train.init_seed

@@ -89,11 +89,16 @@ class DataPipeline:
 
     def device_pixels(self) -> DevicePixels:
         """The pixel work of ``raw()`` batches."""
-        shared = None
-        if self.permute_after_crop != "none" and not pixel_condition(self.permute_after_crop).per_example:
-            shared = _permutation(pixel_condition(self.permute_after_crop), self.image_size, seed=self.config.seed,
-                                  split="train")
-        return DevicePixels(prep=self.config.preprocessing, size=self.image_size, shared_permutation=shared)
+        return DevicePixels(prep=self.config.preprocessing, size=self.image_size,
+                            shared_permutation=self._shared_permutation())
+
+    def _shared_permutation(self) -> tf.Tensor | None:
+        """The training split's one dataset-wide permutation still to apply after the crop (shuffled
+        pixels under augmentation); None otherwise (per-example ones travel with their examples)."""
+        if self.permute_after_crop == "none" or pixel_condition(self.permute_after_crop).per_example:
+            return None
+        return _permutation(pixel_condition(self.permute_after_crop), self.image_size, seed=self.config.seed,
+                            split="train")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -133,9 +138,8 @@ class DataPipeline:
         image = batch["image"]
         if permute and permutation is not None:
             image = permute_batch(image, permutation)
-        elif permute and self.permute_after_crop != "none":  # one dataset-wide permutation, a graph constant
-            image = permute_batch(image, _permutation(pixel_condition(self.permute_after_crop), self.image_size,
-                                                      seed=self.config.seed, split="train"))
+        elif permute and (shared := self._shared_permutation()) is not None:  # dataset-wide, a graph constant
+            image = permute_batch(image, shared)
         return {**batch, "image": preprocessing.standardize_batch(image, self.config.preprocessing)}
 
     def _raw_batch(self, batch: dict[str, tf.Tensor], *, epoch: tf.Tensor | int, training_split: bool) -> dict[str, tf.Tensor]:

@@ -62,11 +62,14 @@ def initial_network(directory: Path, model: keras.Model, config: Any) -> tuple[k
     return rebuilt, "rebuilt"
 
 
-def training_data(config: Any):
-    """The run's training set in index order, without augmentation, with its training labels."""
+def training_data(config: Any, model: keras.Model):
+    """The run's training set in index order, without augmentation, with its training labels, in the
+    batches the run's evaluations used."""
     from rethinking.data.pipeline import build_pipeline  # noqa: PLC0415
+    from rethinking.training.evaluation import evaluation_batch_size  # noqa: PLC0415
 
-    return build_pipeline(config.data, config.eval_batch_size).train_in_order()
+    batch = evaluation_batch_size(model, config.train.batch_size, chosen=config.train.eval_batch_size)
+    return build_pipeline(config.data, batch).train_in_order()
 
 
 def compute(model: keras.Model, data: Any, *, initial: keras.Model | None, train_size: int,
@@ -175,7 +178,7 @@ def measure_run(directory: str | Path, *, examples: int = 2048, overwrite: bool 
         start = time.perf_counter()
         initial, initial_source = initial_network(path, loaded.model, config)
         train_size = int(results["train_size"])
-        computed = compute(loaded.model, training_data(config), initial=initial, train_size=train_size,
+        computed = compute(loaded.model, training_data(config, loaded.model), initial=initial, train_size=train_size,
                            examples=examples, progress=progress)
         train_accuracy, test_accuracy = float(results["train_accuracy"]), float(results["test_accuracy"])
         record = {

@@ -180,8 +180,10 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     keras.utils.set_random_seed(config.init_seed)
     pipeline = build_pipeline(config.data, config.train.batch_size)
     # The datasets the steps consume: finished images, or raw ones whose pixel work runs in the step.
-    feed = pipeline.raw() if config.data.pixel_ops == "device" else pipeline
-    pixels = feed.device_pixels() if feed.placement == "device" else None
+    feed, pixels = pipeline, None
+    if config.data.pixel_ops == "device":
+        feed = pipeline.raw()
+        pixels = feed.device_pixels()
     with strategy.scope():
         model, settings = assemble_model(config, pipeline, keras_fit=keras_fit, replicas=strategy.num_replicas_in_sync,
                                          metrics=metrics)
@@ -212,7 +214,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     writer = summaries.create_writers(directory if chief else None)
     batch_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
     predict = make_loss_and_correct_fn(model, jit_compile=settings["jit_compile"], pixels=pixels)
-    eval_batch_size = config.train.eval_batch_size or evaluation_batch_size(model, config.train.batch_size)
+    eval_batch_size = evaluation_batch_size(model, config.train.batch_size, chosen=config.train.eval_batch_size)
     evaluation = evaluation_datasets(dataclasses.replace(feed, batch_size=eval_batch_size))
     step_fn = None if keras_fit else drivers.make_distributed_step(model, strategy)
     logger.info("%s %s: %s, %d steps per epoch, evaluation batch %d, %s.", "Resuming" if resumed else "Starting",

@@ -87,18 +87,24 @@ def activation_bytes_per_example(model: keras.Model) -> int | None:
     return 4 * sum(sorted(sizes, reverse=True)[:LIVE_ACTIVATIONS])
 
 
-def evaluation_batch_size(model: keras.Model, batch_size: int, budget: int = EVAL_ACTIVATION_BYTES) -> int:
-    """The default batch of the evaluation passes: as large as ``budget`` bytes of activations allow.
+def evaluation_batch_size(model: keras.Model, batch_size: int, budget: int = EVAL_ACTIVATION_BYTES,
+                          chosen: int | None = None) -> int:
+    """The batch of the evaluation passes (the run's and the measures'): ``chosen`` if given (the
+    ``--eval-batch-size`` option), else as large as ``budget`` bytes of activations allow.
 
     Args:
         model: the network evaluated.
-        batch_size: the training batch (the result is never smaller).
+        batch_size: the training batch (the default is never smaller).
         budget: bytes of activations allowed.
+        chosen: an explicit batch size, returned as it is.
 
     Returns:
-        The largest power of two whose activations fit (``activation_bytes_per_example``), between
-        ``batch_size`` and ``EVAL_BATCH_CAP``; max(batch_size, 256) when the model's shapes are unknown.
+        ``chosen``, or the largest power of two whose activations fit (``activation_bytes_per_example``),
+        between ``batch_size`` and ``EVAL_BATCH_CAP``; max(batch_size, 256) when the model's shapes
+        are unknown.
     """
+    if chosen:
+        return chosen
     per_example = activation_bytes_per_example(model)
     if per_example is None:
         return max(batch_size, 256)

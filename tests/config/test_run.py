@@ -102,8 +102,6 @@ def test_paper_learning_rates_and_seeds():
     assert RunConfig(train=TrainConfig(learning_rate=0.2)).learning_rate == 0.2
     assert RunConfig(data=DataConfig(seed=3)).init_seed == 3
     assert RunConfig(data=DataConfig(seed=3), train=TrainConfig(init_seed=9)).init_seed == 9
-    assert RunConfig(train=TrainConfig(batch_size=32)).eval_batch_size == 256
-    assert RunConfig(train=TrainConfig(batch_size=512)).eval_batch_size == 512
 
 
 def test_run_name_is_stable_readable_and_changes_with_the_config():

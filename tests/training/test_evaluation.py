@@ -46,6 +46,7 @@ def test_default_evaluation_batch_grows_until_the_activation_budget_is_spent():
     assert evaluation_batch_size(model, 32, budget=per_example * 300) == 256  # largest power of two <= 300
     assert evaluation_batch_size(model, 512, budget=per_example * 300) == 512  # never below the training batch
     assert evaluation_batch_size(model, 32, budget=1 << 40) == EVAL_BATCH_CAP
+    assert evaluation_batch_size(model, 32, chosen=100) == 100  # --eval-batch-size wins
 
 
 def test_default_evaluation_batch_of_a_model_without_shapes_falls_back():
