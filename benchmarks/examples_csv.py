@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    from rethinking.training.rundir import _save_with_loss  # noqa: PLC0415
+    from rethinking.training.example_files import _save_with_loss  # noqa: PLC0415
 
     rng = np.random.default_rng(0)
     columns = rng.integers(0, 300, (args.rows, 11)).astype(np.int64)
@@ -31,7 +31,7 @@ def main() -> None:
     import tempfile  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from rethinking.training.rundir import _savez  # noqa: PLC0415
+    from rethinking.training.example_files import _savez  # noqa: PLC0415
 
     table = {f"c{i}": columns[:, i] for i in range(11)} | {"loss": loss}
     scratch = Path(tempfile.mkdtemp())

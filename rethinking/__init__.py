@@ -16,7 +16,7 @@ register_layers_when_keras_loads()
 __getattr__ = lazy_attributes(__name__, {
     "train": "rethinking.training:train", "RunConfig": "rethinking.config:RunConfig",
     "ModelConfig": "rethinking.config:ModelConfig", "TrainConfig": "rethinking.config:TrainConfig",
-    "DataConfig": "rethinking.data:DataConfig", "load_run": "rethinking.training.rundir:load_run"})
+    "DataConfig": "rethinking.data:DataConfig", "load_run": "rethinking.training.finished_run:load_run"})
 
 
 __all__ = ["DataConfig", "ModelConfig", "RunConfig", "TrainConfig", "__version__", "load_run", "train"]

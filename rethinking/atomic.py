@@ -8,6 +8,7 @@ stay readable by collaborators. Pure Python: every layer may use it.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,52 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{suffixes}")
 
 
+# What temporary_path makes: .<stem>.<pid>.<8 hex>.tmp<suffixes>
+_TEMPORARY = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp(\.[^/]+)?$")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is a temporary file of ``atomic_write_with`` (left behind only by a kill)."""
+    return bool(_TEMPORARY.match(name))
+
+
+def remove_temporary(directory: str | Path) -> list[Path]:
+    """Removes the temporary files killed writes left in ``directory`` (not below it).
+
+    Only the folder's one writer may call this (e.g. the owner of a run directory's lock): another
+    writer's temporary file lives only for the moment of its write.
+
+    Returns:
+        The files removed.
+    """
+    removed = []
+    directory = Path(directory)
+    if not directory.is_dir():
+        return removed
+    for path in directory.iterdir():
+        if is_temporary(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def fsync_directory(directory: str | Path) -> None:
+    """Makes a rename, link or removal in ``directory`` durable (power-safe, not only kill-safe).
+
+    Best effort: a platform or filesystem that cannot fsync a directory (Windows) is left alone.
+    """
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write_with(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Calls ``write(temporary path)``, then renames the result to ``path``.
 
@@ -49,6 +96,7 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], None]) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
+        fsync_directory(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return path

@@ -67,7 +67,7 @@ def test_runnable_commands_in_the_docs_name_no_path_of_this_workspace():
     """A command a user copies must work in a clone: ``../shared`` (the development workspace's data)
     only where the line says it is this workspace's."""
     bad = []
-    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "rethinking" / "sweeps" / "README.md"]:
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "pipelines" / "README.md"]:
         in_code = False
         for number, line in enumerate(doc.read_text().splitlines(), start=1):
             if line.startswith("```"):

@@ -67,14 +67,35 @@ def _classify(err: Exception) -> Failure | None:
     if isinstance(err, ValueError):
         return Failure(str(err), 2)
     tf = sys.modules.get("tensorflow")
+    if _disk_full(err):  # before memory: TensorFlow reports a full disk as ResourceExhaustedError too
+        return Failure(disk_full_message(err), 1)
     if isinstance(err, MemoryError) or (tf is not None and isinstance(err, tf.errors.ResourceExhaustedError)):
         return Failure(out_of_memory_message(err), 1)
     if isinstance(err, OSError):
         return Failure(os_error_message(err), 1)
-    if tf is not None and isinstance(err, tf.errors.OpError) and "No space left" in str(err):
-        return Failure(f"The disk is full ({_first_line(err)}); free space or use another --log-dir, then rerun the "
-                        "same command to resume.", 1)
     return None
+
+
+def _disk_full(err: BaseException) -> bool:
+    """A full disk or an exhausted quota, however the library that wrote reported it (OSError,
+    TensorFlow's ResourceExhaustedError, h5py's OSError without errno)."""
+    import errno  # noqa: PLC0415
+
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(err)
+    return "No space left on device" in text or "Disk quota exceeded" in text
+
+
+def disk_full_message(err: BaseException) -> str:
+    """One line for a full disk: the file (or the command's --log-dir) and what to do."""
+    where = getattr(err, "filename", None)
+    if where is None:
+        context = click.get_current_context(silent=True)
+        log_dir = context.params.get("log_dir") if context is not None else None
+        where = f"a file under {log_dir}" if log_dir else None
+    return (f"The disk is full{f' writing {where}' if where else ''} ({_first_line(err)}); free space or use another "
+            "--log-dir, then rerun the same command to resume.")
 
 
 def start_tensorflow() -> None:
@@ -134,7 +155,7 @@ def click_option(spec: Any, help_text: str | None = None) -> Callable[..., Any]:
     elif opt.choice_list() is not None:
         kind = click.Choice(opt.choice_list())
     elif spec.kind is int:
-        kind = click.IntRange(min=opt.minimum) if opt.minimum is not None else int
+        kind = click.IntRange(min=opt.minimum, max=opt.maximum) if opt.minimum is not None else int
     else:
         kind = spec.kind
     return click.option(opt.flag, opt.name, type=kind, default=spec.default, show_default=show_default, help=text)

@@ -45,7 +45,7 @@ def measure(run_dirs: tuple[str, ...], examples: int, overwrite: bool) -> None:
     Norms, spectral complexity, path norm, margins, sharpness, PAC-Bayes flatness and bound (the
     formulas and references: docs/measures.md). A run is measured once; rerunning reads it back.
     """
-    from rethinking.training.rundir import completed_results  # noqa: PLC0415 (no TensorFlow)
+    from rethinking.training.finished_run import completed_results  # noqa: PLC0415 (no TensorFlow)
 
     for run_dir in run_dirs:  # every folder checked before the first is measured
         completed_results(run_dir)

@@ -69,6 +69,9 @@ def runs(log_dir: str, output: str) -> None:
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
         click.echo(f"\n{len(rows)} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        for row in rows:
+            if row.get("error"):
+                click.echo(f"{row['run']}: {row['error']}")
 
 
 @cli.command()

@@ -176,7 +176,8 @@ def run(sweep_file: str, dry_run: bool, only: tuple[str, ...], assignments: tupl
             raise Failure("interrupted", 130) from None
         _summarize(sweep.name, rebuild_table(directory, sweep, every_run), directory)
         if code:
-            raise Failure(f"a worker ended with status {code} (see its lines above); rerun to retry.", 1)
+            raise Failure(f"a worker ended with status {code} (see its lines above; a replacement took over its "
+                          "runs: the table says which finished); rerun the same command to retry any run left.", 1)
         return
     start_tensorflow()
     try:
@@ -205,7 +206,7 @@ def sweeps() -> None:
         sweep = load_sweep(path)
         description = " ".join(sweep.description.split())
         click.echo(f"{name:<{width}} {len(expand(sweep)):>4}  {description[:110] + ('...' if len(description) > 110 else '')}")
-    click.echo("\nFiles: rethinking/sweeps/ in the package (format: its README.md); a path to your own .toml works too.")
+    click.echo("\nFiles: pipelines/ in the repository, rethinking/pipelines/ in the installed package (format: its README.md); a path to your own .toml works too.")
 
 
 @cli.command()
@@ -277,7 +278,7 @@ def export(results: str, destination: str, only: tuple[str, ...]) -> None:
     results.json and metrics.csv (no checkpoints, weights or TensorBoard events), so that
     'rethinking report DESTINATION' draws every table and figure anywhere.
     """
-    from rethinking.experiments.runner import export_sweep  # noqa: PLC0415
+    from rethinking.experiments.export import export_sweep  # noqa: PLC0415
 
     folder, copied = export_sweep(results, destination, _assignments(only, "--only"))
     click.echo(f"Wrote {folder / 'results.json'} and {copied} run folder(s) under {folder / 'runs'}; "

@@ -1,7 +1,7 @@
 """The data options of a run: ``Corruption``, ``Preprocessing`` and ``DataConfig``.
 
 Pure Python, no TensorFlow: the config layer is the floor of the package. It reads only the
-TensorFlow-free registries of label noise and pixel conditions (``rethinking.data.conditions``).
+TensorFlow-free registries of label noise and pixel conditions (``rethinking.registry.conditions``).
 The data layer consumes these configs and re-exports them under its own names.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rethinking.config.options import ConfigDict, check_options, option
-from rethinking.data.conditions import HUMAN_LABEL_SETS, LABEL_NOISES, PIXEL_CONDITIONS  # plain Python: the registries
+from rethinking.registry.conditions import HUMAN_LABEL_SETS, LABEL_NOISES, PIXEL_CONDITIONS  # plain Python: the registries
 
 LABEL_MODES = ("true", "partial", "random", "human", "matrix")
 # --transition label-set:NAME: the transition matrix measured from human label set NAME.
@@ -187,6 +187,10 @@ class Preprocessing(ConfigDict):
 # for larger data (100,000 ImageNet-size images would already be ~15 GB; ImageNet users set it).
 MAX_DEFAULT_SHUFFLE_BUFFER = 100_000
 CACHE_MODES = ("memory", "none")
+# The largest seed: the initialization seed seeds NumPy's generator, which takes 32 bits (the data
+# seed keeps the same bound, so either may be given the other's value).
+MAX_SEED = 2**32 - 1
+
 # Where the pixel work (crop, flip, pixel permutation, standardization) runs: rethinking.data.device_pixels.
 PIXEL_PLACEMENTS = ("host", "device")
 
@@ -220,7 +224,8 @@ class DataConfig(ConfigDict):
     data_dir: str | None = option(None, "--data-dir", "TFDS data directory.", default_help="$TFDS_DATA_DIR or ~/tensorflow_datasets", hparam=False)
     corruption: Corruption = Corruption()
     preprocessing: Preprocessing = Preprocessing()
-    seed: int = option(0, "--seed", "Data seed: corruption, shuffling and augmentation derive from it.", minimum=0)
+    seed: int = option(0, "--seed", "Data seed: corruption, shuffling and augmentation derive from it.", minimum=0,
+                       maximum=MAX_SEED)
     cache: str = option("memory", "--cache", "Cache of the corrupted data: memory, none, or a file path prefix.", hparam=False)
     pixel_ops: str = option("host", "--pixel-ops", "Where crop, flip, pixel permutation and standardization run: host (the tf.data pipeline, on the CPU) or device (inside the training and evaluation steps, e.g. on the GPU); the network's inputs are identical.", choices=PIXEL_PLACEMENTS, hparam=False)
     shuffle_buffer: int | None = option(None, "--shuffle-buffer", "Shuffle buffer in examples.", minimum=1, default_help="the whole training set, up to 100,000")

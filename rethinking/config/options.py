@@ -31,6 +31,7 @@ class Option:
         open_choices: values outside ``choices`` of the form ``package.module:function`` are
             accepted too (a user's own code, e.g. ``--model mypkg.nets:my_net``).
         minimum: smallest allowed integer (click's ``IntRange``), for integer fields.
+        maximum: largest allowed integer, for integer fields (None: no bound).
         default_help: what the default means when it is None ("the paper's ...").
         hparam: logged to TensorBoard's HParams dashboard (False for where a run is written, not
             what it is: folders, caches).
@@ -42,6 +43,7 @@ class Option:
     choices: tuple[str, ...] | Callable[[], Sequence[str]] | None = None
     open_choices: bool = False
     minimum: int | None = None
+    maximum: int | None = None
     default_help: str | None = None
     hparam: bool = True
 
@@ -133,11 +135,21 @@ def check_options(config: Any) -> None:
         if spec.minimum is not None and (not isinstance(value, int) or isinstance(value, bool) or value < spec.minimum):
             word = {0: "a non-negative integer", 1: "a positive integer"}.get(spec.minimum, f"an integer >= {spec.minimum}")
             raise ValueError(f"{field.name} must be {word}. Received: {field.name}={value}")
+        if spec.maximum is not None and isinstance(value, int) and value > spec.maximum:
+            raise ValueError(f"{field.name} must be at most {spec.maximum:,}. Received: {field.name}={value}")
 
 
 def _is_path(value: Any) -> bool:
     module, sep, name = str(value).partition(":")
     return bool(sep and module and name)
+
+
+def _nested_config(field: dataclasses.Field) -> type | None:
+    """The config dataclass a field holds (``RunConfig.train`` -> ``TrainConfig``), else None."""
+    if dataclasses.is_dataclass(field.default):
+        return type(field.default)
+    factory = field.default_factory
+    return factory if isinstance(factory, type) and dataclasses.is_dataclass(factory) else None
 
 
 def dataclass_from_dict(cls: type[T], values: Mapping[str, Any], prefix: str = "") -> T:
@@ -156,8 +168,12 @@ def dataclass_from_dict(cls: type[T], values: Mapping[str, Any], prefix: str = "
     for name, value in values.items():
         field = names[name]
         key = f"{prefix}.{name}" if prefix else name
-        if dataclasses.is_dataclass(field.default) and isinstance(value, Mapping):
-            value = dataclass_from_dict(type(field.default), value, key)
+        nested = _nested_config(field)
+        if nested is not None and isinstance(value, Mapping):
+            value = dataclass_from_dict(nested, value, key)
+        elif nested is not None and not isinstance(value, nested):
+            raise ValueError(f"{key} is a table of options, not {value!r}: set one of them ({key}.NAME=VALUE), "
+                             f"or give a table of {sorted(f.name for f in dataclasses.fields(nested))}.")
         elif "option" in field.metadata:
             kind, optional = field_type(field)
             value = check_value(key, value, kind, optional)

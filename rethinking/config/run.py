@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import json
 import math
 from pathlib import Path
 from typing import Any
 
-from rethinking.config.data import TRANSITION_OF_LABEL_SET, DataConfig
+from rethinking.config.data import MAX_SEED, TRANSITION_OF_LABEL_SET, DataConfig
 from rethinking.config.options import ConfigDict, check_options, option
 
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
@@ -26,20 +27,20 @@ ADAM_LEARNING_RATE = 0.001
 
 def _model_names() -> tuple[str, ...]:
     """The model registry's names (``rethinking.models.MODEL_CATALOG``; plain Python, no TensorFlow)."""
-    from rethinking.models import model_names  # noqa: PLC0415 (the registry is the only list of models)
+    from rethinking.registry.models import model_names  # noqa: PLC0415 (the registry is the only list of models)
 
     return model_names()
 
 
 def _strategy_names() -> tuple[str, ...]:
     """The strategy registry's names (``rethinking.training.STRATEGIES``; plain Python)."""
-    from rethinking.training import STRATEGIES  # noqa: PLC0415
+    from rethinking.registry.strategies import STRATEGIES  # noqa: PLC0415
 
     return tuple(STRATEGIES)
 
 
 def _model_entry(name: str):
-    from rethinking.models import model_entry  # noqa: PLC0415 (plain Python)
+    from rethinking.registry.models import model_entry  # noqa: PLC0415 (plain Python)
 
     return model_entry(name)
 
@@ -50,7 +51,7 @@ MODEL_SWITCHES = ("depth", "units", "width")
 
 def _check_model_switches(config: ModelConfig) -> None:
     """A toolkit model refuses the model-specific switches it does not take, naming the models that do."""
-    from rethinking.models import MODEL_CATALOG  # noqa: PLC0415
+    from rethinking.registry.models import MODEL_CATALOG  # noqa: PLC0415
 
     entry = _model_entry(config.name)
     if not str(entry.location).startswith("rethinking.models."):
@@ -173,7 +174,8 @@ class TrainConfig(ConfigDict):
     mixed_precision: str = option("none", "--mixed-precision", "Keras dtype policy (float32 logits in any case).", choices=MIXED_PRECISION)
     jit_compile: bool | None = option(None, "--jit-compile", "XLA.", off_flag="--no-jit-compile", default_help="per model, docs/models.md")
     steps_per_execution: int | None = option(None, "--steps-per-execution", "Training steps per graph call.", minimum=1, default_help="per model")
-    init_seed: int | None = option(None, "--init-seed", "Seed of weight initialization and dropout.", minimum=0, default_help="--seed")
+    init_seed: int | None = option(None, "--init-seed", "Seed of weight initialization and dropout.", minimum=0,
+                                   maximum=MAX_SEED, default_help="--seed")
     init_from: str | None = option(None, "--init-from", "Start from a completed run's network (its folder): every layer but the classifier head, which starts afresh; the source is recorded.", default_help="a fresh initialization")
     divergence_loss: float = option(1e4, "--divergence-loss", "A training loss above this (or NaN) stops the run as diverged.")
     measures: bool = option(False, "--measures", "At the end of the run, compute its generalization measures (measures.json; docs/measures.md).", off_flag="--no-measures")
@@ -289,9 +291,18 @@ def file_fingerprint(path: str | Path) -> str | None:
         return None
 
 
+def is_dataset_path(dataset: str) -> bool:
+    """Whether ``--dataset`` names a file (read as .npz) rather than a registered or TFDS name or a
+    function: a name ending in .npz (any case), holding a path separator, or of an existing file.
+    The one rule of both the loader and the run's identity (a file's content is hashed)."""
+    return (dataset.lower().endswith(".npz") or os.sep in dataset or "/" in dataset
+            or Path(dataset).expanduser().is_file())
+
+
 def dataset_fingerprint(dataset: str) -> str | None:
-    """The sha256 (hex) of a ``.npz`` dataset file's content; None for named datasets or a missing file."""
-    return file_fingerprint(dataset) if dataset.endswith(".npz") else None
+    """The sha256 (hex) of a dataset file's content (``is_dataset_path``); None for named datasets or a
+    missing file."""
+    return file_fingerprint(dataset) if is_dataset_path(dataset) else None
 
 
 def transition_fingerprint(transition: str | None) -> str | None:

@@ -1,7 +1,7 @@
 """tf.data layer: datasets, deterministic randomizations, preprocessing and the run pipeline.
 
 The names below load on first use, so the TensorFlow-free registries of this package
-(``rethinking.data.conditions``) can be read without starting TensorFlow.
+(``rethinking.registry.conditions``) can be read without starting TensorFlow.
 """
 
 from rethinking.registry import lazy_attributes

@@ -13,7 +13,6 @@ of (seed, example): in-memory data is indexed by row, TFDS data by its per-recor
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import zipfile
@@ -24,64 +23,21 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from rethinking.data.bundle import (  # noqa: F401 (their home is bundle.py; re-exported)
+    DataBundle, DatasetInfo, DatasetUnavailableError, channel_moments, describe_known,
+)
+from rethinking.config.run import is_dataset_path
 from rethinking.data.catalog import DATASETS, KnownDataset  # noqa: F401 (the names' home; re-exported)
 
 logger = logging.getLogger(__name__)
 
 EMBEDDED = "digits"
+# The largest class index accepted (int32 logits indices; far beyond any real dataset's classes).
+MAX_LABEL = 2**31 - 2
 # Seeded train/test split of scikit-learn's 1,797 digits (our choice: 80% / 20%, numpy's legacy
 # RandomState, whose stream numpy guarantees never to change).
 DIGITS_SPLIT_SEED = 0
 DIGITS_TEST_FRACTION = 0.2
-
-
-class DatasetUnavailableError(RuntimeError):
-    """The dataset exists but is not on this machine and cannot be downloaded now."""
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-    """What a loaded dataset is.
-
-    Attributes:
-        name: the name it was loaded by (registry name, TFDS name, or the .npz path).
-        source: ``"embedded"``, ``"tfds"``, ``"npz"`` or ``"function"`` (a dataset function of yours).
-        image_shape: (H, W, C); H and W are None for variable-size images (ImageNet).
-        num_classes: K.
-        class_names: one name per class.
-        train_size: number of training examples.
-        test_size: number of test examples.
-        channel_mean: per-channel mean of the training images, pixel units (0-255); None if not computed.
-        channel_std: per-channel standard deviation of the training images, pixel units.
-    """
-
-    name: str
-    source: str
-    image_shape: tuple[int | None, int | None, int]
-    num_classes: int
-    class_names: tuple[str, ...]
-    train_size: int
-    test_size: int
-    channel_mean: tuple[float, ...] | None = None
-    channel_std: tuple[float, ...] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable dict."""
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass(frozen=True)
-class DataBundle:
-    """Train and test example datasets plus their ``DatasetInfo``."""
-
-    train: tf.data.Dataset
-    test: tf.data.Dataset
-    info: DatasetInfo
-
-
-# ---------------------------------------------------------------------------------------------
-# Entry point
-# ---------------------------------------------------------------------------------------------
 
 
 def load_dataset(name: str, *, data_dir: str | None = None, with_stats: bool = False) -> DataBundle:
@@ -104,7 +60,7 @@ def load_dataset(name: str, *, data_dir: str | None = None, with_stats: bool = F
     """
     if name == EMBEDDED:
         return load_digits()
-    if name.endswith(".npz") or os.sep in name or os.path.exists(name):
+    if is_dataset_path(name):
         return load_npz(name)
     if is_function_path(name):
         return load_from_function(name)
@@ -113,50 +69,8 @@ def load_dataset(name: str, *, data_dir: str | None = None, with_stats: bool = F
     return load_tfds(name, data_dir=data_dir, with_stats=with_stats)
 
 
-def describe_known() -> str:
-    """One line naming what ``load_dataset`` accepts, for error messages."""
-    return (
-        f"use one of {', '.join(DATASETS)}, another TFDS image-classification name, "
-        "a path to a .npz file (x_train, y_train, x_test, y_test), or a function of yours as package.module:function"
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # In-memory datasets: digits and .npz
 # ---------------------------------------------------------------------------------------------
-
-
-def channel_moments(images: tf.data.Dataset, crop: tuple[int, int] | None = None,
-                    batch: int = 1024) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of a dataset of images [H, W, C], in pixel units, in float64.
-
-    The one place moments are computed: for in-memory data, TFDS data (cached next to it) and the
-    centre crops the network sees (Gaussian images, ``pipeline.seen_moments``).
-
-    Args:
-        images: a dataset of single images (uint8 or float, pixel units).
-        crop: (height, width) of a centre crop to take first; None: the whole images.
-        batch: images per reduction step (memory: batch x H x W x C x 8 bytes).
-
-    Returns:
-        ``(mean, std)``, each a tuple of C floats.
-    """
-    channels = int(images.element_spec.shape[-1])
-
-    def moments(block: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        if crop is not None:
-            top = (tf.shape(block)[1] - crop[0]) // 2
-            left = (tf.shape(block)[2] - crop[1]) // 2
-            block = block[:, top:top + crop[0], left:left + crop[1], :]
-        x = tf.reshape(tf.cast(block, tf.float64), [-1, channels])
-        return tf.reduce_sum(x, 0), tf.reduce_sum(x * x, 0), tf.cast(tf.shape(x)[0], tf.float64)
-
-    zero = tf.zeros([channels], tf.float64)
-    total, total_sq, count = images.batch(batch).map(moments).reduce(
-        (zero, zero, tf.constant(0.0, tf.float64)), lambda acc, m: (acc[0] + m[0], acc[1] + m[1], acc[2] + m[2]))
-    mean = (total / count).numpy()
-    std = np.sqrt(np.maximum((total_sq / count).numpy() - mean**2, 0.0))
-    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
 
 
 def _to_uint8_images(x: np.ndarray, what: str) -> np.ndarray:
@@ -185,8 +99,11 @@ def _to_labels(y: np.ndarray, what: str) -> np.ndarray:
         y = y[:, 0]
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"{what} must be integer class labels shaped [N]. Received: shape={y.shape}, dtype={y.dtype}")
-    if y.size and y.min() < 0:
+    if y.size and int(y.min()) < 0:
         raise ValueError(f"{what} must be non-negative class indices. Received: min={y.min()}")
+    if y.size and int(y.max()) > MAX_LABEL:  # int(): a uint64 label compared without wrapping
+        raise ValueError(f"{what} holds label {int(y.max())}, too large for a class index (at most {MAX_LABEL:,}); "
+                         "labels must be class indices 0..K-1.")
     return y.astype(np.int64)
 
 
@@ -259,14 +176,14 @@ def check_classes(y_train: np.ndarray, y_test: np.ndarray, declared: int | None 
                                  f"classes (0..{num_classes - 1}); fix the label or the class names.")
     else:
         num_classes = int(y_train.max()) + 1
-        present = np.zeros(num_classes, bool)
-        present[y_train] = True
-        if not present.all():
-            absent = np.flatnonzero(~present)
+        present = np.unique(y_train)  # sorted; no table of num_classes entries (a label may be 10**9)
+        if present.size < num_classes:
+            gaps = np.flatnonzero(present != np.arange(present.size))
+            first = int(gaps[0]) if gaps.size else present.size
             raise ValueError(
-                f"y_train uses labels up to {num_classes - 1} but has no example of {len(absent):,} class(es) below it "
-                f"(first: {int(absent[0])}); labels must be class indices 0..K-1. Fix the labels, or add a class_names "
-                "array to declare the classes.")
+                f"y_train uses labels up to {num_classes - 1} but has no example of {num_classes - present.size:,} "
+                f"class(es) below it (first: {first}); labels must be class indices 0..K-1. Fix the labels, or add a "
+                "class_names array to declare the classes.")
         if y_test.size and y_test.max() >= num_classes:
             raise ValueError(f"y_test holds label {int(y_test.max())}, a class with no training example (training "
                              f"labels are 0..{num_classes - 1}); fix the test labels.")
@@ -370,7 +287,11 @@ def load_npz(path: str) -> DataBundle:
     if not file.is_file():
         raise ValueError(f"No dataset file at {path}; {describe_known()}.")
     try:
-        with np.load(file, allow_pickle=False) as npz:
+        loaded = np.load(file, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a single array (.npy) under an .npz name
+            raise ValueError(f"it holds one array of shape {getattr(loaded, 'shape', '?')}, as np.save writes; "
+                             "save the four arrays with np.savez")
+        with loaded as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
         raise ValueError(f"{path} is not a readable .npz file ({err}).") from err
@@ -380,7 +301,10 @@ def load_npz(path: str) -> DataBundle:
             f"{path} lacks {', '.join(missing)}: a dataset .npz needs x_train, y_train, x_test and "
             f"y_test (found: {', '.join(sorted(arrays)) or 'nothing'})."
         )
-    names = [str(c) for c in arrays["class_names"]] if "class_names" in arrays else None
+    names = arrays.get("class_names")
+    if names is not None and names.ndim != 1:
+        raise ValueError(f"{path}: class_names must be a 1-d array of names, one per class. Received: shape={names.shape}")
+    names = [str(c) for c in names] if names is not None else None
     try:
         return from_arrays(
             str(path), "npz", arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], names

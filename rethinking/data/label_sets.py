@@ -1,7 +1,7 @@
 """Real human label sets (CIFAR-10N / CIFAR-100N) and class-transition-matrix label noise.
 
 * ``--labels human --label-set NAME``: each training image gets its label from a set of real human
-  annotations (Wei et al. 2022; ``rethinking.data.conditions.HUMAN_LABEL_SETS``). At load the
+  annotations (Wei et al. 2022; ``rethinking.registry.conditions.HUMAN_LABEL_SETS``). At load the
   fraction of labels that differ from the true ones is measured on the whole training split and
   must match the published rate: another rate means another label set, or labels in another order
   than the images (the TFDS builder itself once had that bug, fixed in cifar10_n 1.0.2).
@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from rethinking.config.data import TRANSITION_OF_LABEL_SET, Corruption
 from rethinking.data import seeds
-from rethinking.data.conditions import NOISE_RATE_TOLERANCE, human_label_set
+from rethinking.registry.conditions import NOISE_RATE_TOLERANCE, human_label_set
 from rethinking.data.seeds import ALG as _ALG
 
 # Rows of a transition matrix must sum to 1 within this (float rounding of a written file).
@@ -46,8 +46,9 @@ def read_transition(path: str | Path, num_classes: int | None = None) -> np.ndar
         else:
             lines = [line.split("#")[0].replace(",", " ").split() for line in path.read_text(encoding="utf-8").splitlines()]
             matrix = np.array([[float(v) for v in line] for line in lines if line], dtype=np.float64)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"--transition {path}: cannot read a matrix ({err}); write one row of K numbers per line.") from err
+    except (OSError, ValueError, EOFError) as err:  # EOFError: an empty .npy file
+        raise ValueError(f"--transition {path}: cannot read a matrix ({err or 'the file is empty'}); write one row "
+                         "of K numbers per line.") from err
     return check_transition(matrix, num_classes, str(path))
 
 
@@ -57,7 +58,10 @@ def check_transition(matrix: np.ndarray, num_classes: int | None = None, what: s
     Raises:
         ValueError: otherwise, saying what is wrong.
     """
-    matrix = np.asarray(matrix, dtype=np.float64)
+    try:
+        matrix = np.asarray(matrix, dtype=np.float64)
+    except (TypeError, ValueError) as err:  # e.g. a .npy of strings
+        raise ValueError(f"{what}: a transition matrix holds numbers ({err}).") from None
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 2:
         raise ValueError(f"{what}: a transition matrix is K x K with K >= 2. Received: shape {matrix.shape}")
     if num_classes is not None and matrix.shape[0] != num_classes:

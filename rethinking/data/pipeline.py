@@ -27,16 +27,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+import os
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from rethinking.config.data import CACHE_MODES, MAX_DEFAULT_SHUFFLE_BUFFER, DataConfig  # noqa: F401 (re-exported)
 from rethinking.data import preprocessing, seeds
-from rethinking.data.conditions import PixelCondition, pixel_condition
+from rethinking.registry.conditions import PixelCondition, pixel_condition
 from rethinking.data.corruptions import apply_corruption, corrupt_pixels, permute_batch, registered_function
 from rethinking.data.datasets import DataBundle, DatasetInfo, channel_moments, load_dataset
+from rethinking.data.training_set import kept_training_examples, replace_at, replacement_example
 from rethinking.data.device_pixels import (FLIP_KEY, OFFSET_KEY, PERMUTATION_KEY, RAW_KEY, TRAIN_SPLIT_KEY,
                                            DevicePixels, batch_draws, check_placement, pixel_inputs)
 
@@ -45,6 +47,25 @@ def _cache(ds: tf.data.Dataset, mode: str) -> tf.data.Dataset:
     if mode == "none":
         return ds
     return ds.cache() if mode == "memory" else ds.cache(mode)
+
+
+def check_cache_writable(mode: str) -> None:
+    """Refuses a file cache whose folder cannot be written (a read-only filesystem; a folder of
+    another user), which tf.data would report only at the first batch, as a traceback.
+
+    Raises:
+        ValueError: naming the folder and what to do.
+    """
+    if mode in ("memory", "none"):
+        return
+    folder = Path(mode).expanduser().parent
+    probe = folder / f".rethinking-cache-probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"--cache {mode}: cannot write in {folder} ({err.strerror or err}); choose a writable "
+                         "folder, or use --cache memory.") from err
 
 
 @dataclasses.dataclass(frozen=True)
@@ -327,40 +348,6 @@ def label_inputs(config: DataConfig, num_classes: int) -> dict[str, np.ndarray]:
     return {}
 
 
-def first_training_examples(bundle: DataBundle, count: int, offset: int = 0) -> DataBundle:
-    """The bundle with only ``count`` training examples, from the ``offset``-th on (the test split untouched).
-
-    Corruptions are functions of (seed, example index) and the Gaussian condition keeps the full
-    training set's moments, so a kept example is exactly what it is in the full dataset (with its
-    index: examples ``offset`` .. ``offset + count - 1``).
-
-    Raises:
-        ValueError: the range exceeds the training set.
-    """
-    size = bundle.info.train_size
-    if offset + count > size:
-        where = f"train_offset={offset} + " if offset else ""
-        raise ValueError(f"{where}train_examples={count} exceeds the {size:,} training examples of "
-                         f"{bundle.info.name}: use smaller values or leave them unset.")
-    info = dataclasses.replace(bundle.info, train_size=count)
-    return dataclasses.replace(bundle, train=bundle.train.skip(offset).take(count), info=info)
-
-
-def kept_training_examples(bundle: DataBundle, config: DataConfig) -> DataBundle:
-    """The bundle with the training examples ``config`` keeps (``train_offset``, ``train_examples``).
-
-    Raises:
-        ValueError: the offset leaves no example, or the range exceeds the training set.
-    """
-    if config.train_offset >= bundle.info.train_size:
-        raise ValueError(f"train_offset={config.train_offset} leaves none of the {bundle.info.train_size:,} "
-                         f"training examples of {bundle.info.name}: use a smaller value.")
-    if config.train_examples is None and not config.train_offset:
-        return bundle
-    count = config.train_examples if config.train_examples is not None else bundle.info.train_size - config.train_offset
-    return first_training_examples(bundle, count, config.train_offset)
-
-
 def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | None = None) -> DataPipeline:
     """Loads (unless ``bundle`` is given) and corrupts the data of ``config``.
 
@@ -378,6 +365,7 @@ def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | Non
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
+    check_cache_writable(config.cache)
     if bundle is None:
         bundle = load_dataset(
             config.dataset, data_dir=config.data_dir, with_stats=config.corruption.needs_moments
@@ -406,36 +394,3 @@ def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | Non
         corrupted_train=_cache(train, config.cache), corrupted_test=_cache(test, config.cache),
         permute_after_crop=deferred, replaced_out=replaced_out,
     )
-
-
-def replacement_example(bundle: DataBundle, config: DataConfig) -> dict[str, tf.Tensor] | None:
-    """The example that replaces ``config.replace_example``: the first training example after those
-    kept (None without a replacement).
-
-    Raises:
-        ValueError: the dataset has no training example after those kept.
-    """
-    if config.replace_example is None:
-        return None
-    after = config.train_offset + (config.train_examples or 0)
-    if after >= bundle.info.train_size:
-        raise ValueError(f"--replace-example needs a training example after the {config.train_examples:,} kept, and "
-                         f"{bundle.info.name} has {bundle.info.train_size:,}: use a smaller --train-examples.")
-    return next(iter(bundle.train.skip(after).take(1)))
-
-
-def replace_at(ds: tf.data.Dataset, index: int, replacement: Mapping[str, tf.Tensor]) -> tf.data.Dataset:
-    """``ds`` with the example of dataset index ``index`` replaced by ``replacement`` (all but its index).
-
-    The replaced example keeps its position and its index: shuffling (a function of position) and
-    label corruption (a function of the index) treat it as they treated the original, so a run on
-    this data differs from one on ``ds`` in that example's image and true label only.
-    """
-    fields = {k: tf.constant(v.numpy() if hasattr(v, "numpy") else v) for k, v in replacement.items() if k != "index"}
-
-    def swap(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        hit = tf.equal(ex["index"], tf.cast(index, ex["index"].dtype))
-        replaced = {k: (tf.cast(fields[k], v.dtype) if k in fields else v) for k, v in ex.items()}
-        return tf.cond(hit, lambda: replaced, lambda: ex)
-
-    return ds.map(swap, num_parallel_calls=tf.data.AUTOTUNE)

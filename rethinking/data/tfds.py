@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from rethinking.atomic import atomic_write_text
 from rethinking.data.catalog import manual_dir, tfds_data_root  # noqa: F401 (re-exported)
-from rethinking.data.datasets import (
+from rethinking.data.bundle import (
     DATASETS, DataBundle, DatasetInfo, DatasetUnavailableError, channel_moments, describe_known,
 )
 

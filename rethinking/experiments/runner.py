@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.config import RunConfig
-from rethinking.config.run import MODEL_SWITCHES
+from rethinking.config.run import MODEL_SWITCHES, is_dataset_path
 from rethinking.experiments.sweep import Sweep, PlannedRun, expand, select
-from rethinking.portable import portable
 from rethinking.training.rundir import DONE_STATUSES  # the one definition (no TensorFlow)
 
 logger = logging.getLogger(__name__)
@@ -157,7 +156,7 @@ def check_local_files(runs: Sequence[PlannedRun]) -> None:
     Raises:
         ValueError: naming the missing file.
     """
-    for path in sorted({r.config.data.dataset for r in runs if r.config.data.dataset.endswith(".npz")}):
+    for path in sorted({r.config.data.dataset for r in runs if is_dataset_path(r.config.data.dataset)}):
         if not Path(path).is_file():
             raise ValueError(f"Dataset file {path} does not exist: fix the path, or override it with "
                              "--set data.dataset=PATH.")
@@ -396,79 +395,3 @@ def _measure(run: PlannedRun, results: Mapping[str, Any]) -> str | None:
     finally:
         keras.backend.clear_session()
     return None
-
-
-# Per run, what a copied sweep needs to be reported (curves included): no checkpoints, weights or events.
-# measures.json where a run has one (the measures report reads it).
-EXPORTED_RUN_FILES = ("config.json", "results.json", "metrics.csv", "test_examples.csv", "measures.json")
-# ... and, for the reports of per-example dynamics and stability, examples.csv (one row per training example).
-EXAMPLE_REPORTS = ("learning_order", "forgetting", "stability")
-
-
-def export_sweep(results: str | Path, destination: str | Path,
-                 only: Sequence[tuple[str, Any]] = ()) -> tuple[Path, int]:
-    """Copies a sweep's table and each run's small files so that ``rethinking report`` works on the copy.
-
-    The copy holds ``results.json``/``results.csv`` (run folders rewritten to ``runs/<run>``) and,
-    per run that has a folder, ``EXPORTED_RUN_FILES`` (and examples.csv when the sweep draws one of
-    ``EXAMPLE_REPORTS``): small enough to commit beside a paper or docs. Every file is written
-    atomically.
-
-    Args:
-        results: the sweep's results.json (or its folder).
-        destination: the folder to write (created; files of the same names are replaced).
-        only: ``(column, value)`` pairs: only the table's rows with these values are exported.
-
-    Returns:
-        The destination folder and the number of run folders copied.
-
-    Raises:
-        ValueError: an unreadable table, a destination inside the source's run folders, an unknown
-            column or no row left by ``only``.
-    """
-    from rethinking.atomic import atomic_write_with  # noqa: PLC0415
-    from rethinking.reports.tables import load_table  # noqa: PLC0415
-    from rethinking.training import rundir  # noqa: PLC0415
-
-    table = load_table(results)
-    destination = Path(destination)
-    if destination.resolve() == Path(table["_path"]).parent.resolve():
-        raise ValueError(f"{destination} is the sweep's own folder: export to another folder.")
-    names = EXPORTED_RUN_FILES + (("examples.csv",) if set(table.get("reports", ())) & set(EXAMPLE_REPORTS) else ())
-    kept = table["runs"]
-    for column, value in only:
-        if column not in TABLE_COLUMNS:
-            raise ValueError(f"--only {column}: not a column of the table; use one of {', '.join(TABLE_COLUMNS)}.")
-        kept = [row for row in kept if row.get(column) == value]
-    if not kept:
-        raise ValueError("No row of the table matches the --only filters.")
-    rows, copied = [], 0
-    for row in kept:
-        row = dict(row)
-        source = Path(row["run_dir"]) if row.get("run_dir") else None
-        if source is not None and source.is_dir():
-            target = destination / "runs" / source.name
-            for name in names:
-                if (source / name).is_file():
-                    data = _portable_file(source / name)
-                    atomic_write_with(target / name, lambda tmp, data=data: tmp.write_bytes(data))
-            row["run_dir"] = f"runs/{source.name}"
-            copied += 1
-        else:
-            row["run_dir"] = None
-        rows.append(portable(row))
-    meta = portable({k: v for k, v in table.items() if k not in ("runs", "_path")})
-    destination.mkdir(parents=True, exist_ok=True)
-    rundir.write_csv(destination / TABLE_CSV, rows, TABLE_COLUMNS)
-    rundir.write_json(destination / TABLE_JSON, {**meta, "runs": rows})
-    return destination, copied
-
-
-def _portable_file(path: Path) -> bytes:
-    """A run file's bytes to share: a JSON file with every absolute path made portable (``portable``)."""
-    data = path.read_bytes()
-    if path.suffix != ".json":
-        return data
-    import json  # noqa: PLC0415
-
-    return (json.dumps(portable(json.loads(data)), indent=2) + "\n").encode()

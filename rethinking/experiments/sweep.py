@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import itertools
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinking.config import RunConfig, config_digest
+from rethinking.config.options import option_fields
 from rethinking.reports.registry import REPORT_NAMES
 
 if sys.version_info >= (3, 11):
@@ -191,13 +193,19 @@ def parse_sweep(values: Mapping[str, Any], path: str = "") -> Sweep:
     return sweep
 
 
-# The sweeps shipped inside the package (installed with it): the paper's tables and figures.
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "sweeps"
+def shipped_dir() -> Path:
+    """The folder of the shipped sweep files: the repository's top-level ``pipelines/`` in a source
+    checkout (an editable install included), ``rethinking/pipelines/`` inside an installed wheel
+    (setup.py maps the one onto the other)."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "pipelines"
+    return installed if installed.is_dir() else package.parent / "pipelines"
 
 
 def shipped_sweeps() -> dict[str, Path]:
-    """``{name: path}`` of the shipped sweep files; a name is the path under ``sweeps/`` without ``.toml``."""
-    return {p.relative_to(SHIPPED_DIR).with_suffix("").as_posix(): p for p in sorted(SHIPPED_DIR.rglob("*.toml"))}
+    """``{name: path}`` of the shipped sweep files; a name is the path under ``pipelines/`` without ``.toml``."""
+    folder = shipped_dir()
+    return {p.relative_to(folder).with_suffix("").as_posix(): p for p in sorted(folder.rglob("*.toml"))}
 
 
 def find_sweep(name_or_path: str | Path) -> Path:
@@ -210,7 +218,7 @@ def find_sweep(name_or_path: str | Path) -> Path:
     if path.is_file():
         return path
     shipped = shipped_sweeps()
-    name = str(name_or_path).removesuffix(".toml").removeprefix("sweeps/")
+    name = str(name_or_path).removesuffix(".toml").removeprefix("pipelines/").removeprefix("sweeps/")
     if name in shipped:
         return shipped[name]
     raise ValueError(f"No sweep file {name_or_path}: pass a .toml file, or the name of a shipped sweep "
@@ -352,7 +360,15 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    if not isinstance(value, str) and _text_options().get(key):
+        value = raw.strip()  # a text option: labels=true means the condition "true", not a boolean
     return key, value
+
+
+@functools.cache
+def _text_options() -> dict[str, bool]:
+    """``{dotted key: whether the option takes text}`` of every run option."""
+    return {field.key: field.kind is str for field in option_fields(RunConfig)}
 
 
 def config_value(config: RunConfig, key: str) -> Any:

@@ -162,7 +162,7 @@ def holdout(bundle, count: int):
     Raises:
         ValueError: ``count`` leaves no training example.
     """
-    from rethinking.data.pipeline import first_training_examples  # noqa: PLC0415
+    from rethinking.data.training_set import first_training_examples  # noqa: PLC0415
 
     size = bundle.info.train_size
     if not 0 < count < size:
@@ -246,7 +246,7 @@ def with_run_summaries(callbacks: list | None, pipeline) -> list:
 def _bundle(spec: TuneSpec):
     """The data a search trains on: the run's (``train_offset``/``train_examples`` applied), with the holdout split."""
     from rethinking.data.datasets import load_dataset  # noqa: PLC0415
-    from rethinking.data.pipeline import kept_training_examples  # noqa: PLC0415
+    from rethinking.data.training_set import kept_training_examples  # noqa: PLC0415
 
     data = spec.base.data
     bundle = load_dataset(data.dataset, data_dir=data.data_dir, with_stats=data.corruption.needs_moments)

@@ -98,17 +98,59 @@ def _stopped_by_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _wait(processes: Sequence[tuple[subprocess.Popen, threading.Thread]]) -> int:
-    """Waits for every process (stopping them all on Ctrl-C or SIGTERM); the largest exit status."""
+def exit_status(code: int) -> int:
+    """A child's exit status as a shell reports it: a death by signal N is 128 + N (SIGKILL: 137)."""
+    return 128 - code if code < 0 else code
+
+
+def _ending(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"ended with status {code}"
+
+
+def _wait(processes: Sequence[tuple[subprocess.Popen, threading.Thread]],
+          restart: Callable[[int], tuple[subprocess.Popen, threading.Thread]] | None = None,
+          echo: Callable[[str], None] = print, poll_seconds: float = 0.2) -> int:
+    """Waits for every process, reaping each as it ends (stopping them all on Ctrl-C or SIGTERM).
+
+    Reaped at once, a dead worker leaves no zombie whose PID would keep its run's lock looking
+    alive. A worker that failed or was killed is replaced once by ``restart(K)`` (the same share),
+    which takes over its runs: their locks are stale now.
+
+    Returns:
+        The largest exit status (``exit_status``) of any worker that did not succeed, else 0.
+    """
+    live = dict(enumerate(processes))
+    replaced: set[int] = set()
+    worst = 0
     try:
         with _stopped_by_sigterm():
-            codes = [process.wait() for process, _ in processes]
+            while live:
+                for k, (process, thread) in list(live.items()):
+                    code = process.poll()
+                    if code is None:
+                        continue
+                    del live[k]
+                    thread.join(timeout=10)
+                    if code == 0:
+                        continue
+                    worst = max(worst, exit_status(code))
+                    if restart is not None and k not in replaced:
+                        replaced.add(k)
+                        echo(f"[worker {k}] {_ending(code)}; a replacement takes over its runs")
+                        live[k] = restart(k)
+                    else:
+                        echo(f"[worker {k}] {_ending(code)}")
+                if live:
+                    time.sleep(poll_seconds)
     except KeyboardInterrupt:
-        _stop([process for process, _ in processes])
+        _stop([process for process, _ in live.values()])
         raise
-    for _, thread in processes:
-        thread.join(timeout=10)
-    return max(codes, default=0)
+    return worst
 
 
 def _worker_env(resource: dict[str, object], shared_gpus: bool) -> tuple[dict[str, str], list[int] | None, str]:
@@ -134,14 +176,21 @@ def run_workers(args: Sequence[str], workers: int, devices_per_worker: int = 1,
                 echo: Callable[[str], None] = print) -> int:
     """Starts ``workers`` processes of ``rethinking run ARGS --worker K/N`` and waits for them.
 
+    A worker that dies (killed, out of memory) is replaced once by a worker of the same share, so
+    its runs are still trained; the sweep then exits non-zero all the same, naming what happened.
+
     Returns:
-        The largest exit status of the workers (0 when every one succeeded).
+        The largest exit status of the workers (0 when every one succeeded; 137 for SIGKILL).
     """
-    processes = []
-    for k, (env, cores, what) in enumerate(_worker_envs(workers, devices_per_worker)):
+    slots = _worker_envs(workers, devices_per_worker)
+
+    def start(k: int, label: str) -> tuple[subprocess.Popen, threading.Thread]:
+        env, cores, what = slots[k]
         command = [sys.executable, "-m", "rethinking.cli", "run", *args, "--worker", f"{k}/{workers}"]
-        processes.append(_start(command, env, cores, f"worker {k}", what, echo))
-    return _wait(processes)
+        return _start(command, env, cores, label, what, echo)
+
+    processes = [start(k, f"worker {k}") for k in range(len(slots))]
+    return _wait(processes, restart=lambda k: start(k, f"worker {k}"), echo=echo)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -157,7 +157,8 @@ def measure_run(directory: str | Path, *, examples: int = 2048, overwrite: bool 
             cannot read (one line each).
         RunLocked: another process owns the run folder.
     """
-    from rethinking.training.rundir import load_run, read_json, write_json  # noqa: PLC0415
+    from rethinking.training.finished_run import load_run  # noqa: PLC0415
+    from rethinking.training.rundir import read_json, write_json  # noqa: PLC0415
     from rethinking.training.runlock import RunLock  # noqa: PLC0415
 
     if examples < 1:

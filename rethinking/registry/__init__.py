@@ -1,6 +1,6 @@
 """One way to name code in a registry: ``"package.module:function"``, loaded on first use.
 
-The registries (``models.MODEL_CATALOG``, ``data.conditions``, ``training.STRATEGIES``) are plain
+The registries (``models.MODEL_CATALOG``, ``registry.conditions``, ``training.STRATEGIES``) are plain
 Python dicts of such paths, so the config layer and the CLI read their names without importing
 TensorFlow, and the function behind a name is imported only when a run needs it.
 """

@@ -23,8 +23,8 @@ import dataclasses
 
 # {name: "module:function"} of the replacement-label draws (docs/data.md).
 LABEL_NOISES: dict[str, str] = {
-    "uniform": "rethinking.data.corruptions:uniform_label",  # all K classes (the paper's definition)
-    "wrong": "rethinking.data.corruptions:wrong_label",  # the K-1 other classes (double descent)
+    "uniform": "rethinking.data.element_corruptions:uniform_label",  # all K classes (the paper's definition)
+    "wrong": "rethinking.data.element_corruptions:wrong_label",  # the K-1 other classes (double descent)
 }
 
 
@@ -45,9 +45,9 @@ class PixelCondition:
 
 PIXEL_CONDITIONS: dict[str, PixelCondition] = {
     "original": PixelCondition("none"),
-    "shuffled": PixelCondition("permutation", "rethinking.data.corruptions:pixel_permutation"),
-    "random": PixelCondition("permutation", "rethinking.data.corruptions:example_permutation", per_example=True),
-    "gaussian": PixelCondition("replacement", "rethinking.data.corruptions:gaussian_image"),
+    "shuffled": PixelCondition("permutation", "rethinking.data.element_corruptions:pixel_permutation"),
+    "random": PixelCondition("permutation", "rethinking.data.element_corruptions:example_permutation", per_example=True),
+    "gaussian": PixelCondition("replacement", "rethinking.data.element_corruptions:gaussian_image"),
 }
 
 

@@ -116,8 +116,8 @@ def list_runs(root: str | os.PathLike) -> list[dict[str, Any]]:
     for folder in find_runs(root):
         try:
             rows.append(describe_run(folder, root))
-        except ValueError:
-            rows.append({"run": os.path.relpath(folder, root), "status": "unreadable"})
+        except ValueError as err:  # the reason names the file (``rundir.read_json``, ``config_of_run``)
+            rows.append({"run": os.path.relpath(folder, root), "status": "unreadable", "error": str(err)})
     return rows
 
 

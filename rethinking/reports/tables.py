@@ -52,11 +52,28 @@ def load_table(path: str | Path) -> dict[str, Any]:
     if not isinstance(table, dict) or not isinstance(table.get("runs"), list) or "sweep" not in table:
         raise ValueError(f"{path} is not a sweep results table (no 'sweep' and 'runs'): pass the results.json "
                          "that 'rethinking run' wrote.")
+    for number, row in enumerate(table["runs"], 1):
+        problem = _row_problem(row)
+        if problem:
+            raise ValueError(f"{path}: row {number} of 'runs' is not a run's row ({problem}); rebuild the table with "
+                             "'rethinking run SWEEP' (it rewrites it from the run folders).")
     table["_path"] = str(path)
     for row in table["runs"]:
         if isinstance(row.get("run_dir"), str):
             row["run_dir"] = str(_run_folder(path.parent, row["run_dir"]))
     return table
+
+
+def _row_problem(row: Any) -> str | None:
+    """What makes ``row`` unusable as a row of a results table, else None."""
+    if not isinstance(row, dict):
+        return f"{type(row).__name__} {row!r}, not an object"
+    for key in ("run", "status"):
+        if not isinstance(row.get(key), str) or not row[key]:
+            return f"its {key!r} is {row.get(key)!r}, not a name" if key in row else f"no {key!r}"
+    if row.get("run_dir") is not None and not isinstance(row["run_dir"], str):
+        return f"its 'run_dir' is {row['run_dir']!r}, not a folder"
+    return None
 
 
 def _run_folder(table_folder: Path, stored: str) -> Path:

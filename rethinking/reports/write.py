@@ -52,7 +52,8 @@ def source_name(source: str) -> str:
     from rethinking.experiments.sweep import shipped_sweeps  # noqa: PLC0415
 
     for name, path in shipped_sweeps().items():
-        if str(path) == source or Path(source).as_posix().endswith(f"sweeps/{name}.toml"):
+        # pipelines/ today; rethinking/sweeps/ in tables written before the pipelines/ folder.
+        if str(path) == source or Path(source).as_posix().endswith((f"pipelines/{name}.toml", f"sweeps/{name}.toml")):
             return f"the shipped sweep {name}"
     return f"the sweep file {Path(source).name}" if source else "an unknown sweep file"
 

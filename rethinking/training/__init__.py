@@ -5,13 +5,7 @@ The names below load on first use, so the TensorFlow-free modules of this packag
 """
 
 from rethinking.registry import lazy_attributes
-
-# The distribution strategies by name: {name: "module:function"} of a function () -> tf.distribute.Strategy
-# (descriptions in training/strategy.py). Plain Python, so the config and the CLI read the names.
-STRATEGIES: dict[str, str] = {
-    name: f"rethinking.training.strategy:{name.replace('-', '_')}_strategy"
-    for name in ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
-}
+from rethinking.registry.strategies import STRATEGIES  # noqa: F401 (re-exported: its public home)
 
 __getattr__ = lazy_attributes(__name__, {
     "TrainingDiverged": "rethinking.training.engine:TrainingDiverged", "train": "rethinking.training.engine:train",

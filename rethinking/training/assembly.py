@@ -49,6 +49,26 @@ def builder_arguments(builder: Callable[..., Any], switches: Mapping[str, Any], 
     return taken
 
 
+def check_callable_as_builder(builder: Any, model: str, input_shape: tuple[int, ...], num_classes: int,
+                              kwargs: Mapping[str, Any]) -> None:
+    """Refuses what cannot be called as ``builder(input_shape, num_classes, **switches)`` (e.g.
+    ``--model os:getcwd``) before calling it: one line instead of the callee's TypeError.
+
+    Raises:
+        ValueError: naming the model and the form a builder takes.
+    """
+    if not callable(builder):
+        raise ValueError(f"--model {model} names {type(builder).__name__}, not a function; a builder is "
+                         "builder(input_shape, num_classes, **switches) -> keras.Model.")
+    try:
+        inspect.signature(builder).bind(input_shape, num_classes, **kwargs)
+    except ValueError:
+        return  # no signature to read (some C callables): the call will tell
+    except TypeError as err:
+        raise ValueError(f"--model {model} is not a model builder ({err}); a builder is "
+                         "builder(input_shape, num_classes, **switches) -> keras.Model.") from None
+
+
 def use_builder(config: RunConfig, builder: Callable[..., keras.Model]) -> RunConfig:
     """``config`` training ``builder``: a builder ``(input_shape, num_classes, **switches)`` or a factory ``()``.
 
@@ -89,6 +109,7 @@ def build_model(config: RunConfig, input_shape: tuple[int, ...], num_classes: in
     """
     builder = model_entry(config.model.name).load()
     kwargs = builder_arguments(builder, config.model.builder_kwargs(), config.model.name)
+    check_callable_as_builder(builder, config.model.name, input_shape, num_classes, kwargs)
     previous = keras.config.dtype_policy()
     if config.train.mixed_precision != "none":
         keras.config.set_dtype_policy(config.train.mixed_precision)

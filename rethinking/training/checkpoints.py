@@ -24,17 +24,18 @@ import json
 import logging
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from rethinking.atomic import atomic_write_text, atomic_write_with, is_temporary
 from rethinking.training.dynamics import ExampleDynamics
 from rethinking.training.dynamics import empty as empty_dynamics
-
-from rethinking.atomic import atomic_write_with
-from rethinking.training.rundir import atomic_write_text, read_json, write_json
+from rethinking.training.rundir import read_json, write_json
+from rethinking.training.run_state import RunState  # noqa: F401 (its home before; re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -45,63 +46,6 @@ _NAME = re.compile(r"^epoch-(\d{6})$")
 
 class CheckpointError(RuntimeError):
     """Checkpoints exist but none of them can be read."""
-
-
-@dataclasses.dataclass
-class RunState:
-    """What a run knows besides its weights (mutable: updated after every epoch).
-
-    Attributes:
-        epoch: epochs completed.
-        step: optimizer steps taken.
-        history: one dict of metrics per evaluated epoch (epoch 0 = before training).
-        best_test_accuracy: highest test accuracy so far (what early stopping could give).
-        best_test_epoch: the epoch it was reached.
-        fit_epoch: first epoch with training accuracy >= the fit threshold (None: not yet).
-        fit_step: the first evaluated step at which training accuracy >= the fit threshold: the
-            end of ``fit_epoch``, or earlier with ``fit_every`` (an evaluation within an epoch).
-        batch_fit_step: the first step at which the running training-mode batch accuracy of the
-            epoch (what SGD saw, as the paper's curves) reached the fit threshold.
-        dynamics: per training example (index order), its learning history so far (first epoch
-            fitted, forgetting events, epochs correct; ``first_correct`` is its first field).
-        train_examples: the last evaluation of the training set (for examples.csv).
-        test_examples: the last evaluation of the test set (for test_examples.csv).
-        train_seconds: wall time spent in training steps (not evaluation), summed over sessions.
-        images_trained: training images processed, summed over sessions.
-        wall_seconds: total wall time of the run, summed over sessions.
-    """
-
-    epoch: int = 0
-    step: int = 0
-    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    best_test_accuracy: float = float("nan")
-    best_test_epoch: int | None = None
-    fit_epoch: int | None = None
-    fit_step: int | None = None
-    batch_fit_step: int | None = None
-    dynamics: ExampleDynamics = dataclasses.field(default_factory=lambda: empty_dynamics(0))
-    train_seconds: float = 0.0
-    images_trained: int = 0
-    wall_seconds: float = 0.0
-    train_examples: Any = None  # the last training-set SplitEvaluation (not checkpointed)
-    test_examples: Any = None  # the last test-set SplitEvaluation (not checkpointed)
-
-    @property
-    def first_correct(self) -> np.ndarray:
-        """Per training example, the first evaluated epoch at which it was correct (-1: never yet)."""
-        return self.dynamics.first_correct
-
-    def to_json(self) -> dict[str, Any]:
-        """Everything but ``dynamics`` (stored as .npz)."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        values.pop("dynamics")
-        values.pop("train_examples")
-        values.pop("test_examples")
-        return values
-
-    @classmethod
-    def from_json(cls, values: dict[str, Any], dynamics: ExampleDynamics) -> RunState:
-        return cls(**values, dynamics=dynamics)
 
 
 def seed_states(model: Any) -> list[tf.Variable]:
@@ -148,6 +92,7 @@ class Checkpointer:
         name = f"epoch-{state.epoch:06d}"
         self.directory.mkdir(parents=True, exist_ok=True)
         self.checkpoint.write(str(self.directory / name))
+        state.saved_at = time.time()  # after this epoch's TensorBoard points, before any of the next's
         write_json(self.directory / f"{name}.state.json", state.to_json())
         _save_dynamics(self.directory / f"{name}.{DYNAMICS_SUFFIX}", state.dynamics)
         atomic_write_text(self.directory / LATEST, json.dumps({"checkpoint": name, "epoch": state.epoch}) + "\n")
@@ -195,13 +140,14 @@ class Checkpointer:
         return RunState.from_json(state, dynamics)
 
     def clean_temporary(self) -> None:
-        """Removes what killed writes left: ``*_temp`` checkpoint folders and ``.tmp`` files."""
+        """Removes what killed writes left: ``*_temp`` checkpoint folders, ``.tmp`` files and the
+        temporary files of atomic writes (``.epoch-000003.<pid>.<hex>.tmp.state.json``)."""
         if not self.directory.is_dir():
             return
         for path in self.directory.iterdir():
             if path.is_dir() and path.name.endswith("_temp"):
                 shutil.rmtree(path, ignore_errors=True)
-            elif path.name.endswith(".tmp"):
+            elif path.name.endswith(".tmp") or is_temporary(path.name):
                 path.unlink(missing_ok=True)
 
     def _prune(self, keep_from: int) -> None:

@@ -35,9 +35,11 @@ import tensorflow as tf
 from rethinking.config import RunConfig
 from rethinking.data.pipeline import DataPipeline, build_pipeline
 from rethinking.data.preview import sample_training_images
-from rethinking.training import drivers, init_from, rundir, summaries
+from rethinking.atomic import remove_temporary
+from rethinking.training import drivers, example_files, init_from, rundir, summaries
 from rethinking.training.assembly import assemble_model, scheduled_rate, use_builder
-from rethinking.training.checkpoints import Checkpointer, RunState
+from rethinking.training.checkpoints import Checkpointer
+from rethinking.training.run_state import RunState
 from rethinking.training.progress import StepProgress, StepReporter
 from rethinking.training.runlock import RunLock
 from rethinking.training.evaluation import (FitWatch, attach_pixel_work, evaluate_epoch, evaluate_split,
@@ -167,10 +169,13 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     """``train`` once this process owns the run directory."""
     if overwrite and chief:
         rundir.clear(directory)
+    if chief:  # the one writer now: what killed writes left can go
+        for folder in (directory, directory / rundir.CHECKPOINT_DIR):
+            remove_temporary(folder)
     stored = rundir.stored_complete(directory, config)
     own_dir = directory if chief else directory / "workers" / f"worker-{worker_id(strategy)}"
     if stored is not None:
-        missing = rundir.missing_outputs(directory, own_dir)
+        missing = rundir.missing_outputs(directory, own_dir, stored.get("files"))
         if not missing:
             logger.info("%s already completed (%s); returning its results.", directory, stored.get("status"))
             return {**stored, "already_complete": True}
@@ -200,8 +205,12 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     elif chief:
         rundir.record_epoch_cap(directory, config)
     checkpointer = Checkpointer(own_dir / rundir.CHECKPOINT_DIR, model, model.optimizer)
-    state = checkpointer.restore() or RunState()
+    restored = checkpointer.restore()
+    state = restored or RunState()
     resumed = state.epoch > 0 or bool(state.history)
+    if chief and (restored is None or restored.saved_at is not None):  # (checkpoints of older versions: kept)
+        # The points of epochs the checkpoint does not hold are redone: drop them, or they show twice.
+        summaries.drop_events_after(directory, float("-inf") if restored is None else restored.saved_at)
     if source is not None:
         source[1]["layers_copied"] = len(init_from.weighted_layers(model)) - 1
         source[1]["head_seed"] = init_from.head_seed(config.init_seed)
@@ -317,12 +326,13 @@ def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, pre
                 rundir.save_model_atomically(model, directory / rundir.MODEL_FILE)
                 # Also repairs a completed run whose files were lost (the session trained no epoch).
                 rundir.write_csv(directory / rundir.METRICS_FILE, state.history, rundir.metric_columns(state.history))
-                if state.train_examples is None:
+                if state.train_examples is None:  # this session trained no epoch (a repair, a kill before results.json)
                     state.train_examples = evaluate_split(predict, evaluation[0])
+                    results["labels_changed"] = rundir.labels_changed(state.train_examples)
                 if state.test_examples is None:
                     state.test_examples = evaluate_split(predict, evaluation[1])
-                rundir.write_examples(directory, state)
-                rundir.write_test_examples(directory, state.test_examples)
+                example_files.write_examples(directory, state)
+                example_files.write_test_examples(directory, state.test_examples)
                 if replaced is not None:
                     out = evaluate_split(predict, replaced)
                     results["replaced_example"] = {"index": int(out.index[0]), "label": int(out.label[0]),
@@ -337,6 +347,8 @@ def _finish(results: dict[str, Any], *, model: keras.Model, state: RunState, pre
                     pass  # no complete status on disk either way: a rerun finishes the run
             raise
     if chief:
+        if results["status"] in rundir.COMPLETE_STATUSES:
+            results["files"] = rundir.file_checksums(directory)  # what a rerun verifies (missing_outputs)
         rundir.write_json(directory / rundir.RESULTS_FILE, results)
     return results
 
@@ -354,7 +366,7 @@ def _record(state: RunState, row: dict[str, Any], writer: summaries.RunWriters, 
     if chief:
         rundir.write_csv(directory / rundir.METRICS_FILE, state.history, rundir.metric_columns(state.history))
         summaries.write_epoch(writer, row, steps=config.train.tensorboard_steps)
-        rundir.write_examples_binary(directory, state)  # examples.csv once the run completes (_finish)
+        example_files.write_examples_binary(directory, state)  # examples.csv once the run completes (_finish)
     checkpointer.save(state)
     if progress is not None:
         progress({**row, "epochs": config.train.epochs, "batch_norm": batch_norm})

@@ -19,7 +19,7 @@ import tensorflow as tf
 from rethinking.data.device_pixels import DevicePixels, pixel_inputs
 from rethinking.data.pipeline import DataPipeline
 from rethinking.training import dynamics
-from rethinking.training.checkpoints import RunState
+from rethinking.training.run_state import RunState
 
 # The evaluation inputs are the same every epoch (no augmentation): keep them preprocessed in memory
 # when they fit in this budget (bytes of float32 images; CIFAR-10's 50,000 28x28x3 images: 470 MB).

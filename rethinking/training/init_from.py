@@ -71,9 +71,9 @@ def load_source(source_dir: str | Path) -> tuple[keras.Model, dict[str, Any]]:
     """The source run's network and what results.json records of it.
 
     Raises:
-        ValueError: not a completed run folder (``rundir.load_run``'s one-line errors).
+        ValueError: not a completed run folder (``finished_run.load_run``'s one-line errors).
     """
-    from rethinking.training.rundir import load_run  # noqa: PLC0415
+    from rethinking.training.finished_run import load_run  # noqa: PLC0415
 
     loaded = load_run(source_dir)
     corruption = loaded.config.data.corruption

@@ -45,18 +45,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 from rethinking.atomic import FILE_MODE, atomic_write_text, atomic_write_with  # noqa: F401 (re-exported)
 from rethinking.config import RunConfig
 from rethinking.config.run import content_identity
+from rethinking.config.run import file_fingerprint as content_fingerprint
 from rethinking.config.run import run_identity
 from rethinking.config.reproducing_command import command_line
 from rethinking.training.runlock import LOCK_FILE
-from rethinking.training.dynamics import forgetting_score
 
 if TYPE_CHECKING:
-    from rethinking.training.checkpoints import RunState
+    from rethinking.training.run_state import RunState
 
 logger = logging.getLogger(__name__)
 
@@ -300,14 +299,32 @@ def record_epoch_cap(directory: Path, config: RunConfig) -> None:
         write_json(directory / CONFIG_FILE, config_record(config))
 
 
-def missing_outputs(directory: Path, own_dir: Path | None = None) -> list[str]:
-    """The files a completed run promises that are missing or unreadable (empty: all there)."""
+# The files a completed run promises whose content results.json records (sha256), so a rerun finds
+# one that was truncated or garbled since (repaired from the last checkpoint) instead of trusting it.
+CHECKSUMMED_FILES = (METRICS_FILE, EXAMPLES_FILE, TEST_EXAMPLES_FILE, FINAL_WEIGHTS, MODEL_FILE)
+
+
+def file_checksums(directory: Path) -> dict[str, str]:
+    """``{file name: sha256}`` of the promised files present in ``directory`` (``CHECKSUMMED_FILES``)."""
+    sums = {name: content_fingerprint(directory / name) for name in CHECKSUMMED_FILES}
+    return {name: digest for name, digest in sums.items() if digest is not None}
+
+
+def missing_outputs(directory: Path, own_dir: Path | None = None,
+                    checksums: dict[str, str] | None = None) -> list[str]:
+    """The files a completed run promises that are missing, unreadable, or changed since the run
+    recorded their ``checksums`` (results.json's ``files``; runs of older versions have none).
+    Empty: all there."""
     missing = [name for name in (CONFIG_FILE, METRICS_FILE, EXAMPLES_FILE, TEST_EXAMPLES_FILE)
                if not (directory / name).is_file() or (directory / name).stat().st_size == 0]
     if not readable_weights((own_dir or directory) / FINAL_WEIGHTS):
         missing.append(FINAL_WEIGHTS)
     if own_dir in (None, directory) and not zipfile.is_zipfile(directory / MODEL_FILE):
         missing.append(MODEL_FILE)
+    if own_dir in (None, directory) and isinstance(checksums, dict):
+        missing += [f"{name} (changed since the run completed)" for name, digest in checksums.items()
+                    if name in CHECKSUMMED_FILES and name not in missing
+                    and content_fingerprint(directory / name) not in (None, digest)]
     return missing
 
 
@@ -321,153 +338,12 @@ def save_model_atomically(model: Any, path: Path) -> None:
     atomic_write_with(path, lambda tmp: model.save(str(tmp)))
 
 
-@dataclasses.dataclass(frozen=True)
-class LoadedRun:
-    """A completed run, picked up again: ``load_run(directory)``.
-
-    Attributes:
-        model: the trained ``keras.Model`` (from ``model.keras``).
-        config: its ``RunConfig`` (pointed at where the folder is now).
-        results: ``results.json``.
-        directory: the run folder.
-    """
-
-    model: Any
-    config: RunConfig
-    results: dict[str, Any]
-    directory: Path
-
-
-def completed_results(directory: str | Path) -> dict[str, Any]:
-    """The results of a completed run folder with its model, without loading anything heavy.
-
-    Raises:
-        ValueError: not a run folder, a run that has not completed, or no readable model.keras.
-    """
-    path = Path(directory)
-    results_path = path / RESULTS_FILE
-    if not (path / CONFIG_FILE).is_file() or not results_path.is_file():
-        raise ValueError(f"{path} is not a run folder (no {CONFIG_FILE} and {RESULTS_FILE}).")
-    results = read_json(results_path)
-    if results.get("status") not in COMPLETE_STATUSES:
-        raise ValueError(f"{path} has not completed (status {results.get('status')!r}): finish it with "
-                         f"'rethinking train --resume {path}' first.")
-    if not zipfile.is_zipfile(path / MODEL_FILE):
-        raise ValueError(f"{path} has no readable {MODEL_FILE}: 'rethinking train --resume {path}' writes it again.")
-    return results
-
-
-def load_run(directory: str | Path, *, compile: bool = False) -> LoadedRun:
-    """The model, config and results of a completed run.
-
-    The toolkit's layers are registered by ``import rethinking``; a builder of your own named by its
-    location (``package.module:function``) or by an installed package is imported first, so the
-    custom layers its module registers are known too.
-
-    Args:
-        directory: the run folder.
-        compile: also restore the optimizer and loss (``keras.saving.load_model``'s ``compile``).
-
-    Raises:
-        ValueError: not a run folder, or a run that has not completed.
-    """
-    path = Path(directory)
-    results = completed_results(path)
-    config = config_of_run(path)
-    from rethinking.models import model_entry  # noqa: PLC0415 (plain Python)
-
-    try:
-        model_entry(config.model.name).load()  # a user's module registers its custom layers on import
-    except ValueError:
-        pass  # a builder registered at run time: its layers must be registered by the caller
-    import keras  # noqa: PLC0415
-
-    from rethinking.runtime import register_layers  # noqa: PLC0415
-
-    register_layers()
-    model = keras.saving.load_model(path / MODEL_FILE, compile=compile)
-    return LoadedRun(model=model, config=config, results=results, directory=path)
-
-
-def examples_table(state: RunState) -> dict[str, np.ndarray]:
-    """The columns of examples.csv (``EXAMPLE_COLUMNS``) as arrays: int64, and the loss as float32."""
-    ev, d = state.train_examples, state.dynamics
-    values = (ev.index, ev.label, ev.true_label, ev.label_corrupted, d.first_correct, d.first_learned,
-              d.forgetting_events, forgetting_score(d, state.epoch), d.epochs_correct, d.first_learned < 0,
-              d.last_correct)
-    table = {name: np.asarray(value).astype(np.int64) for name, value in zip(EXAMPLE_COLUMNS[:-1], values)}
-    table["loss"] = np.asarray(ev.loss, np.float32)
-    return table
-
-
-def write_examples_binary(directory: Path, state: RunState) -> None:
-    """examples.npz: examples.csv's columns as arrays, written after every epoch (milliseconds where
-    the CSV takes a quarter of a second at 50,000 examples: docs/benchmarks.md). examples.csv itself
-    is written when the run completes, or from this file on demand (``examples_csv_from_binary``)."""
-    table = examples_table(state)
-    atomic_write_with(directory / EXAMPLES_BINARY_FILE, lambda tmp: _savez(tmp, table))
-
-
-def _savez(path: Path, table: dict[str, np.ndarray]) -> None:
-    with open(path, "wb") as f:  # a file object: np.savez would add ".npz" to a temporary name
-        np.savez(f, **table)
-
-
-def read_examples_binary(directory: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of a run's examples.npz (its last completed epoch)."""
-    with np.load(Path(directory) / EXAMPLES_BINARY_FILE) as data:
-        return {name: data[name] for name in EXAMPLE_COLUMNS}
-
-
-def examples_csv_from_binary(directory: str | Path) -> Path:
-    """Writes examples.csv from examples.npz (a run still training, or killed): the CSV on demand."""
-    directory = Path(directory)
-    table = read_examples_binary(directory)
-    body = io.StringIO()
-    _save_with_loss(body, np.stack([table[name] for name in EXAMPLE_COLUMNS[:-1]], axis=1), table["loss"])
-    atomic_write_text(directory / EXAMPLES_FILE, ",".join(EXAMPLE_COLUMNS) + "\n" + body.getvalue())
-    return directory / EXAMPLES_FILE
-
-
-def write_examples(directory: Path, state: RunState) -> None:
-    """examples.csv: per training example, its labels and its learning dynamics (training/dynamics.py).
-
-    ``first_correct_epoch`` counts the evaluation before training (epoch 0), ``first_learned_epoch``
-    only those after it; ``never_learned``: not correct at any evaluation after training began (the
-    one definition of "never fitted", also of ``examples_never_fitted`` in results.json);
-    ``forgetting_events``: the correct -> incorrect transitions counted; ``forgetting_score``: the
-    same, except that a never-learned example scores the epochs trained, more than any example
-    could be forgotten (Toneva et al. 2019 rank never-learned examples as forgotten the maximum
-    number of times); ``correct_at_end``: at the last evaluation. Counts cover the epochs from
-    ``dynamics_since_epoch`` in results.json on; ``loss``: the cross-entropy (nats) against the
-    label trained on at the last evaluation.
-    """
-    table = examples_table(state)
-    # One formatting call for the whole table: per-row Python cost more than a small network's
-    # epoch (docs/benchmarks.md, "examples.csv").
-    body = io.StringIO()
-    _save_with_loss(body, np.stack([table[name] for name in EXAMPLE_COLUMNS[:-1]], axis=1), table["loss"])
-    atomic_write_text(directory / EXAMPLES_FILE, ",".join(EXAMPLE_COLUMNS) + "\n" + body.getvalue())
-
-
-def _save_with_loss(body: io.StringIO, columns: np.ndarray, loss: np.ndarray) -> None:
-    """Integer columns, then the per-example loss (nats, 6 significant digits), as CSV rows into ``body``.
-
-    One ``savetxt`` over a float64 table (integers below 2^53 are exact in it): 1.4x the integer
-    table's time at 50,000 examples, where formatting each cell as text first took 6x.
-    """
-    table = np.concatenate([columns.astype(np.float64), np.asarray(loss, np.float64)[:, None]], axis=1)
-    np.savetxt(body, table, fmt=["%d"] * columns.shape[1] + ["%.6g"], delimiter=",")
-
-
-def write_test_examples(directory: Path, test: Any) -> None:
-    """test_examples.csv: per test example (index order), the label evaluated against, whether the
-    final network classified it correctly (what McNemar's test compares two runs on) and its loss
-    (the test-set loss differences of empirical uniform stability)."""
-    columns = np.stack([test.index, test.label, test.correct], axis=1).astype(np.int64)
-    body = io.StringIO()
-    _save_with_loss(body, columns, test.loss)
-    atomic_write_text(directory / TEST_EXAMPLES_FILE, ",".join(TEST_EXAMPLE_COLUMNS) + "\n" + body.getvalue())
+def labels_changed(train_examples: Any) -> float | None:
+    """The fraction of training labels that differ from the true ones, from an evaluation of the
+    training set (a ``SplitEvaluation``); None before the training set was evaluated."""
+    if train_examples is None or not train_examples.label_corrupted.size:
+        return None
+    return float(train_examples.label_corrupted.mean())
 
 
 def results_record(config: RunConfig, state: RunState, status: str, directory: Path, pipeline: Any,
@@ -497,8 +373,7 @@ def results_record(config: RunConfig, state: RunState, status: str, directory: P
         "examples_never_fitted": int((state.dynamics.first_learned < 0).sum()),
         # The fraction of training labels that differ from the true ones, as trained (for human and
         # matrix labels the measured noise rate; for partial corruption about p (K-1)/K).
-        "labels_changed": (float(state.train_examples.label_corrupted.mean())
-                           if state.train_examples is not None and state.train_examples.label_corrupted.size else None),
+        "labels_changed": labels_changed(state.train_examples),
         "examples_forgotten": int((state.dynamics.forgetting_events > 0).sum()),
         "dynamics_since_epoch": state.dynamics.since_epoch,
         "wall_seconds": state.wall_seconds,

@@ -105,6 +105,45 @@ def create_writers(directory: str | os.PathLike | None) -> RunWriters:
                       {name: tf.summary.create_file_writer(os.path.join(str(directory), name)) for name in CURVES})
 
 
+def drop_events_after(directory: str | os.PathLike, cutoff: float) -> int:
+    """Removes from a run's curve folders (``CURVES``) every event written after ``cutoff``.
+
+    A run resumed from a checkpoint redoes the epochs after it; their points, written before the
+    kill, would otherwise show twice. ``cutoff`` is the checkpoint's ``saved_at`` (the clock that
+    stamped the events); ``-inf`` drops every point (a restart without a checkpoint). Files are
+    rewritten atomically; a record cut short by the kill is dropped too.
+
+    Returns:
+        The number of events removed (a cut-short record counts as one).
+    """
+    from rethinking.atomic import atomic_write_with  # noqa: PLC0415
+
+    dropped = 0
+    for name in CURVES:
+        for path in sorted(Path(directory, name).glob("events.out.tfevents.*")):
+            kept: list[bytes] = []
+            removed = 0
+            try:
+                for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
+                    event = tf.compat.v1.Event.FromString(record)
+                    if event.HasField("file_version") or event.wall_time <= cutoff:
+                        kept.append(record)
+                    else:
+                        removed += 1
+            except tf.errors.DataLossError:  # the last record, cut short by the kill
+                removed += 1
+            if removed:
+                atomic_write_with(path, lambda tmp, kept=kept: _write_records(tmp, kept))
+                dropped += removed
+    return dropped
+
+
+def _write_records(path: Path, records: Sequence[bytes]) -> None:
+    with tf.io.TFRecordWriter(str(path)) as out:
+        for record in records:
+            out.write(record)
+
+
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(float(value))
 

@@ -113,6 +113,8 @@ def test_verbose_flag_shows_the_library_log(cli, caplog, tfds_dir):
         (["train", "--lr-decay", "2"], "lr_decay is a per-epoch factor"),
         (["train", "--fit-threshold", "0"], "fit_threshold is an accuracy"),
         (["train", "--epochs", "0"], "0 is not in the range x>=1"),
+        (["train", "--seed", "99999999999999999999"], "'--seed': 99999999999999999999 is not in the range"),
+        (["train", "--init-seed", "4294967296"], "'--init-seed': 4294967296 is not in the range"),
         (["train", "--strategy", "multi-worker"], "needs the TF_CONFIG environment variable"),
         (["train", "--resume", "no/such/run"], "is not a run directory"),
         (["train", "--resume", "x", "--overwrite"], "pass one of them"),
@@ -178,6 +180,12 @@ def _bad_npz(path, kind: str):
     elif kind == "stray label":
         y = y.copy()
         y[5] = 1000
+    elif kind == "uint64 max label":  # 2**64 - 1 once wrapped to -1 and passed
+        y = y.astype(np.uint64)
+        y[5] = np.iinfo(np.uint64).max
+    elif kind == "huge label":  # 10**12 once asked for a 10**12-class table: "Out of memory"
+        y = y.copy()
+        y[5] = 10**12
     elif kind == "test-only label":
         yt = yt.copy()
         yt[0] = 57
@@ -185,13 +193,22 @@ def _bad_npz(path, kind: str):
         xt, yt = xt[:0], yt[:0]
     elif kind == "test shape":
         xt = make_images(6, (9, 9, 1))
+    elif kind == "0-d class_names":  # once: TypeError, iteration over a 0-d array
+        np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt, class_names=np.array("cat"))
+        return path
+    elif kind == "npy under an npz name":  # once: TypeError, not a context manager
+        with open(path, "wb") as f:
+            np.save(f, x)
+        return path
     np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt)
     return path
 
 
 @pytest.mark.parametrize("kind, fragment", [
     ("nan", "NaN or infinite"), ("inf", "NaN or infinite"), ("stray label", "no example of 997 class"),
+    ("uint64 max label", "label 18446744073709551615, too large"), ("huge label", "label 1000000000000, too large"),
     ("test-only label", "y_test holds label 57"), ("empty test", "x_test is empty"), ("test shape", "differ in shape"),
+    ("0-d class_names", "class_names must be a 1-d array"), ("npy under an npz name", "as np.save writes"),
 ])
 def test_bad_npz_data_is_refused_in_one_line_and_leaves_no_run_folder(cli, tmp_path, kind, fragment):
     path = _bad_npz(tmp_path / "bad.npz", kind)
@@ -213,6 +230,9 @@ def test_environment_errors_are_one_line(cli, tmp_path, monkeypatch):
     assert code == 1 and "is a file, not a folder" in err and err.count("\n") == 1
     code, _, err = cli(*common, "--log-dir", str(tmp_path), "--cache", str(tmp_path / "nowhere" / "c"))
     assert code == 2 and "does not exist; create it" in err and err.count("\n") == 1
+    code, _, err = cli(*common, "--log-dir", str(tmp_path / "ro"), "--cache", "/proc/rethinking-cache")
+    assert code == 2 and "cannot write in /proc" in err and err.count("\n") == 1  # once a TensorFlow traceback
+    assert not (tmp_path / "ro" / "default").exists() or not any((tmp_path / "ro" / "default").iterdir())
     code, _, err = cli(*common, "--log-dir", str(tmp_path), "--learning-rate", "inf")
     assert code == 2 and "learning_rate must be a finite number" in err
     code, _, err = cli(*common, "--model", "mlp", "--units", "1000000000", "--log-dir", str(tmp_path / "big"))
@@ -220,7 +240,8 @@ def test_environment_errors_are_one_line(cli, tmp_path, monkeypatch):
     assert not (tmp_path / "big" / "default").exists() or not any((tmp_path / "big" / "default").iterdir())
 
     real = rundir.atomic_write_text
-    for number, advice in ((errno.ENOSPC, "free space"), (errno.EACCES, "you can write to")):
+    for number, advice, words in ((errno.ENOSPC, "free space", "The disk is full writing"),
+                                  (errno.EACCES, "you can write to", "Cannot write")):
         def failing(path, text, number=number):
             if path.name == "metrics.csv":
                 raise OSError(number, os.strerror(number), str(path))
@@ -228,7 +249,7 @@ def test_environment_errors_are_one_line(cli, tmp_path, monkeypatch):
 
         monkeypatch.setattr(rundir, "atomic_write_text", failing)
         code, out, err = cli(*common, "--log-dir", str(tmp_path / f"e{number}"))
-        assert code == 1 and "Cannot write" in err and "metrics.csv" in err and advice in err, err
+        assert code == 1 and words in err and "metrics.csv" in err and advice in err, err
         assert err.count("\n") == 1 and "Traceback" not in err
         monkeypatch.setattr(rundir, "atomic_write_text", real)
         # The folder stays consistent: the same command then trains the run to the end.

@@ -72,3 +72,13 @@ def test_bad_folders_are_one_line_usage_errors(cli, tmp_path):
     (tmp_path / "b").mkdir()
     code, _, err = cli("compare", str(tmp_path / "a"), str(tmp_path / "b"))
     assert code == 2 and "not a readable run config" in err
+
+
+def test_an_unreadable_run_folder_is_listed_with_the_file_and_the_reason(cli, tmp_path):
+    garbled = tmp_path / "default" / "garbled"
+    garbled.mkdir(parents=True)
+    (garbled / rundir.CONFIG_FILE).write_text("{not json")
+    code, out, err = cli("runs", str(tmp_path))
+    assert code == 0, err
+    assert "1 runs: 1 unreadable" in out
+    assert f"default/garbled: {garbled / rundir.CONFIG_FILE} is not a readable run config" in out

@@ -75,6 +75,8 @@ def test_a_one_run_sweep_with_your_builder(cli, my_nets, tmp_path):
     (["--model", "nowhere_module:net"], "No module named 'nowhere_module'"),
     (["--model", "my_nets:not_a_model"], "returned str, not a keras.Model"),
     (["--model", "my_nets:tiny", "--depth", "2"], "does not take depth=2"),
+    (["--model", "os:getcwd"], "--model os:getcwd is not a model builder"),  # a function, not a builder: once TypeError
+    (["--model", "os:sep"], "names str, not a function"),
 ])
 def test_a_builder_that_cannot_serve_is_one_line_exit_2(cli, my_nets, tmp_path, args, fragment):
     code, out, err = cli("train", *args, "--dataset", "digits", "--epochs", "1", "--log-dir", str(tmp_path / "logs"))

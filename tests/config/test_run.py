@@ -40,6 +40,21 @@ def test_from_dict_rejects_unknown_keys():
         RunConfig.from_dict({"train": {"epoch": 3}})
 
 
+def test_seeds_are_bounded_where_they_arrive_from_files():
+    with pytest.raises(ValueError, match="seed must be at most 4,294,967,295"):
+        RunConfig.from_dict({"data": {"seed": 2**40}})
+    with pytest.raises(ValueError, match="init_seed must be at most"):
+        RunConfig.from_dict({"train": {"init_seed": 2**32}})
+
+
+@pytest.mark.parametrize("values, key", [({"train": 5}, "train"), ({"data": 1}, "data"), ({"model": [1, 2]}, "model"),
+                                         ({"data": {"corruption": "random"}}, "data.corruption")])
+def test_from_dict_refuses_a_value_where_a_table_of_options_belongs(values, key):
+    # A sweep file, --set or a config.json giving ``train = 5`` once raised AttributeError deep inside.
+    with pytest.raises(ValueError, match=f"^{key} is a table of options, not "):
+        RunConfig.from_dict(values)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"name": "resnet"}, "Unknown model 'resnet'"),
     ({"dropout": 1.0}, "dropout is a rate in \\[0, 1\\)"),

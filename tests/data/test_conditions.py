@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from rethinking.config import Corruption, DataConfig, Preprocessing
 from rethinking.data import build_pipeline
-from rethinking.data.conditions import LABEL_NOISES, PIXEL_CONDITIONS, PixelCondition, pixel_condition
+from rethinking.registry.conditions import LABEL_NOISES, PIXEL_CONDITIONS, PixelCondition, pixel_condition
 from rethinking.registry import load_function
 from tests.data.test_pixels_through_crop import _bundle, _images
 
@@ -50,7 +50,7 @@ def test_unknown_names_and_paths_are_one_line_errors():
 
 
 def test_the_registries_import_no_tensorflow():
-    code = "import sys, rethinking.data.conditions, rethinking.config; print('tensorflow' in sys.modules)"
+    code = "import sys, rethinking.registry.conditions, rethinking.config; print('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from rethinking.data import corruptions as C
-from rethinking.data.conditions import LABEL_NOISES
+from rethinking.registry.conditions import LABEL_NOISES
 from tests.helpers import make_images, make_labels
 
 K = 10

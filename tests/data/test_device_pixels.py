@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from rethinking.config.data import Corruption, DataConfig, Preprocessing
-from rethinking.data.conditions import PIXEL_CONDITIONS
+from rethinking.registry.conditions import PIXEL_CONDITIONS
 from rethinking.data.device_pixels import RAW_KEY, check_placement, pixel_inputs
 from rethinking.data.pipeline import build_pipeline, supervised
 from tests.helpers import synthetic_bundle

@@ -14,7 +14,7 @@ from rethinking.config import Corruption, DataConfig, RunConfig, default_run_nam
 from rethinking.data import build_pipeline
 from rethinking.data import label_sets as L
 from rethinking.data import tfds as T
-from rethinking.data.conditions import HUMAN_LABEL_SETS
+from rethinking.registry.conditions import HUMAN_LABEL_SETS
 from rethinking.data.corruptions import apply_corruption, attach_index, corrupt_labels_by_matrix
 
 # A 4-class matrix with zeros, a dominant diagonal and an asymmetric flip (2 -> 3 but not back).
@@ -55,6 +55,15 @@ def test_an_unreadable_matrix_file(tmp_path):
     (tmp_path / "t.csv").write_text("0.5, half\n0.5, 0.5\n")
     with pytest.raises(ValueError, match="cannot read a matrix"):
         L.read_transition(tmp_path / "t.csv")
+
+
+def test_an_empty_npy_and_a_matrix_of_strings_name_their_file(tmp_path):
+    (tmp_path / "empty.npy").write_bytes(b"")  # once: EOFError, which the CLI reported as "Aborted."
+    with pytest.raises(ValueError, match=r"--transition .*empty\.npy: cannot read a matrix"):
+        L.read_transition(tmp_path / "empty.npy")
+    np.save(tmp_path / "words.npy", np.array([["a", "b"], ["c", "d"]]))
+    with pytest.raises(ValueError, match=r"words\.npy: a transition matrix holds numbers"):
+        L.read_transition(tmp_path / "words.npy")
 
 
 # --------------------------------------------------------------------------- matrix noise

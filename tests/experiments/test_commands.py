@@ -72,6 +72,9 @@ def test_set_overrides_make_new_runs(cli, sweep_file):
     (["run", "{sweep}", "--only", "seed"], "--only: Expected KEY=VALUE"),
     (["run", "{sweep}", "--set", "train.epochs=-1"], "is invalid"),
     (["run", "{sweep}", "--set", "data.dataset=nowhere/x.npz"], "does not exist"),
+    (["run", "{sweep}", "--set", "train=5"], "train is a table of options, not 5"),  # once an AttributeError
+    (["run", "{sweep}", "--set", "data=1"], "data is a table of options, not 1"),
+    (["run", "{sweep}", "--set", "model=[1,2]"], "model is a table of options, not [1, 2]"),
     (["report", "nowhere/results.json"], "No results table"),
     (["tune", "--learning-rates", "0.1"], "LOW,HIGH"),
     (["tune", "--batch-sizes", "a,b"], "comma-separated numbers"),

@@ -137,6 +137,8 @@ def test_export_only_the_rows_a_filter_keeps(swept, tmp_path, cli):
     assert 0 < len(kept) < len(rows) and f"{len(kept)} run folder(s)" in out
     stored = json.loads((tmp_path / "part" / "results.json").read_text())["runs"]
     assert [r["run"] for r in stored] == [r["run"] for r in kept]
+    code, out, err = cli("export", str(folder / "results.json"), str(tmp_path / "true"), "--only", "labels=true")
+    assert code == 0 and f"{sum(r['labels'] == 'true' for r in rows)} run folder(s)" in out, err  # not a boolean
     code, _, err = cli("export", str(folder / "results.json"), str(tmp_path / "x"), "--only", "colour=red")
     assert code == 2 and "not a column of the table" in err
     code, _, err = cli("export", str(folder / "results.json"), str(tmp_path / "x"), "--only", "model=resnet50")
@@ -149,6 +151,25 @@ def test_export_refuses_the_sweeps_own_folder_and_a_missing_table(swept, cli):
     assert code == 2 and "the sweep's own folder" in err
     code, _, err = cli("export", str(folder / "nothing.json"), str(folder / "x"))
     assert code == 2 and "No results table" in err and "Traceback" not in err
+
+
+def test_export_refuses_a_run_folder_and_a_foreign_results_json_but_refreshes_an_export(swept, tmp_path, cli):
+    _, rows, folder, _ = swept
+    run = folder / rows[0]["run_dir"]  # the table holds it relative to its own folder
+    before = (run / "results.json").read_bytes()
+    code, _, err = cli("export", str(folder / "results.json"), str(run))
+    assert code == 2 and "is a run folder" in err and "Traceback" not in err
+    assert (run / "results.json").read_bytes() == before  # the run's record is untouched
+    other = tmp_path / "other"  # a folder holding some other results.json (e.g. a run's, copied)
+    other.mkdir()
+    (other / "results.json").write_bytes(before)
+    code, _, err = cli("export", str(folder / "results.json"), str(other))
+    assert code == 2 and "not an earlier export" in err
+    assert (other / "results.json").read_bytes() == before
+    code, _, err = cli("export", str(folder / "results.json"), str(tmp_path / "shared"))
+    assert code == 0, err
+    code, _, err = cli("export", str(folder / "results.json"), str(tmp_path / "shared"))  # refreshed in place
+    assert code == 0, err
 
 
 def test_an_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path):
@@ -234,7 +255,7 @@ def test_the_table_covers_the_whole_grid_whatever_subset_a_process_runs(tmp_path
 
 def test_an_export_carries_no_absolute_path(swept, tmp_path):
     """The sweep file, run folders and any absolute path of a run's files are made portable."""
-    from rethinking.experiments.runner import export_sweep
+    from rethinking.experiments.export import export_sweep
 
     _, _, folder, _ = swept
     copy, _ = export_sweep(folder, tmp_path / "shared")

@@ -9,10 +9,11 @@ import pytest
 from rethinking.reports.registry import REPORTS
 from rethinking.reports.tables import paper_numbers
 from rethinking.experiments.sweep import (
-    SHIPPED_DIR, expand, find_sweep, load_sweep, shipped_sweeps, parse_assignment, parse_sweep, select, set_path,
+    expand, find_sweep, load_sweep, parse_assignment, parse_sweep, select, set_path, shipped_dir, shipped_sweeps,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+SHIPPED_DIR = shipped_dir()
 SHIPPED = sorted(SHIPPED_DIR.rglob("*.toml"))
 
 
@@ -99,6 +100,14 @@ def test_parse_assignment_reads_toml_values_else_strings():
     assert parse_assignment("data.preprocessing.random_crop=true") == ("data.preprocessing.random_crop", True)
     assert parse_assignment("data.dataset=../x/y.npz") == ("data.dataset", "../x/y.npz")
     assert parse_assignment('data.corruption={ labels = "random" }') == ("data.corruption", {"labels": "random"})
+    # A text option keeps its text: labels=true is the condition "true" (once read as a boolean: --only
+    # matched nothing and --set was refused); a boolean option still reads true as a boolean.
+    assert parse_assignment("data.corruption.labels=true") == ("data.corruption.labels", "true")
+    assert parse_assignment('data.corruption.labels="true"') == ("data.corruption.labels", "true")
+    assert parse_assignment("train.until_fit=true") == ("train.until_fit", True)
+    runs = expand(parse_sweep(minimal(grid=[{"data.corruption.labels": ["true", "random"]}])))
+    assert [r.config.data.corruption.labels for r in select(runs, [parse_assignment("data.corruption.labels=true")])] \
+        == ["true"]
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_assignment("epochs")
 
@@ -139,6 +148,7 @@ def test_shipped_sweeps_are_found_by_name_and_paths_still_work(tmp_path):
     assert set(shipped_sweeps()) >= {"table1", "laptop/figure1a", "laptop/mnist_figure1bc", "table2_imagenet"}
     assert find_sweep("laptop/figure1a") == SHIPPED_DIR / "laptop" / "figure1a.toml"
     assert find_sweep("sweeps/table1.toml") == SHIPPED_DIR / "table1.toml"  # the old repository path
+    assert find_sweep("pipelines/table1") == SHIPPED_DIR / "table1.toml"
     mine = tmp_path / "table1.toml"
     mine.write_text("")
     assert find_sweep(mine) == mine  # a file of that name wins over the shipped one
@@ -183,14 +193,22 @@ def test_a_transition_file_beside_the_sweep_is_found_from_any_folder(tmp_path, m
     assert mine[0].config.resolved_run_name != matrix[0].config.resolved_run_name  # another file: another run
 
 
-def test_every_file_of_the_shipped_sweeps_is_package_data():
-    import configparser
-    from fnmatch import fnmatch
+def test_the_source_checkout_reads_the_top_level_pipelines_folder():
+    assert SHIPPED_DIR == ROOT / "pipelines" and (SHIPPED_DIR / "README.md").is_file()
 
-    parser = configparser.ConfigParser()
-    parser.read(SHIPPED_DIR.parents[1] / "setup.cfg")
-    patterns = [p.strip() for p in parser["options.package_data"]["rethinking"].split(",")]
-    files = [p.relative_to(SHIPPED_DIR.parent).as_posix() for p in SHIPPED_DIR.rglob("*") if p.is_file()
-             and "__pycache__" not in p.parts]
-    missing = [f for f in files if not any(fnmatch(f, pattern) and f.count("/") == pattern.count("/") for pattern in patterns)]
-    assert not missing, f"setup.cfg [options.package_data] lacks {missing}: a wheel would not ship them"
+
+@pytest.mark.slow
+def test_every_file_of_the_pipelines_folder_is_built_into_the_package(tmp_path):
+    import subprocess
+    import sys
+
+    build = tmp_path / "lib"
+    out = subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(build)], cwd=ROOT,
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    files = sorted(p.relative_to(SHIPPED_DIR).as_posix() for p in SHIPPED_DIR.rglob("*") if p.is_file()
+                   and "__pycache__" not in p.parts)
+    built = sorted(p.relative_to(build / "rethinking" / "pipelines").as_posix()
+                   for p in (build / "rethinking" / "pipelines").rglob("*") if p.is_file())
+    assert "laptop/mnist_pair_flips.csv" in files and built == files  # a wheel ships them all, and only them
+    assert (build / "rethinking" / "reports" / "paper.toml").is_file()

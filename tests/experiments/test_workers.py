@@ -56,3 +56,37 @@ def test_sigterm_to_the_parent_stops_its_workers_and_the_table_is_written(tmp_pa
             os.kill(pid, 0)
     table = json.loads((tmp_path / "logs" / "long" / "results.json").read_text())["runs"]
     assert len(table) == 2 and all(r["status"] != "finished" for r in table)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_is_replaced_its_runs_finish_and_the_sweep_says_so(tmp_path):
+    """One of two workers SIGKILLed: once, the parent waited on worker 0, the dead worker stayed a
+    zombie whose lock looked alive, its run stayed pending and the parent exited 0."""
+    import json
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sweep = digits_sweep(tmp_path, "killed", 4, epochs=40, train_examples=200, batch_size=50)
+    parent = subprocess.Popen([sys.executable, "-m", "rethinking.cli", "run", str(sweep), "--workers", "2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines, victim, deadline = [], None, time.monotonic() + 300
+    for line in parent.stdout:  # until worker 1 is training a run
+        lines.append(line)
+        if victim is None and (m := re.search(r"\[worker 1\] started \(pid (\d+)", line)):
+            victim = int(m.group(1))
+        if re.search(r"\[worker 1\] \[\d+/\d+\]\s+epoch", line) or time.monotonic() > deadline:
+            break
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    rest = parent.communicate(timeout=600)[0]
+    assert parent.returncode == 1, rest
+    assert "[worker 1] was killed by SIGKILL; a replacement takes over its runs" in rest
+    assert "a worker ended with status 137" in rest
+    table = json.loads((tmp_path / "logs" / "killed" / "results.json").read_text())["runs"]
+    assert len(table) == 4 and all(r["status"] == "finished" for r in table), table  # the killed run was taken over
+    with pytest.raises(ProcessLookupError):  # reaped: no zombie left behind
+        os.kill(victim, 0)

@@ -11,6 +11,7 @@ import pytest
 
 from rethinking.measures.run import MEASURE_NAMES, MEASURES_FILE, initial_network, measure_run
 from rethinking.training import rundir, train
+from rethinking.training.finished_run import load_run
 from tests.training.helpers import digits_run
 
 
@@ -24,7 +25,7 @@ def finished(tmp_path_factory):
 
 
 def test_a_run_keeps_its_initial_weights_and_an_older_run_rebuilds_the_same_ones(finished):
-    loaded = rundir.load_run(finished)
+    loaded = load_run(finished)
     saved, source = initial_network(finished, loaded.model, loaded.config)
     assert source == "saved"
     (finished / rundir.INITIAL_WEIGHTS).rename(finished / "moved.weights.h5")

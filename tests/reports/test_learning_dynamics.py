@@ -78,7 +78,7 @@ def test_both_figures_and_tables_from_a_tiny_real_sweep(tmp_path):
     assert "(n=2)" in text  # intervals over the two seeds
     assert "Arpit et al. 2017" in text and "Toneva et al. 2019" in text
     # Exported, the copy keeps each run's examples.csv for these reports, and reports the same.
-    from rethinking.experiments.runner import export_sweep
+    from rethinking.experiments.export import export_sweep
 
     copy, copied = export_sweep(folder, tmp_path / "shared")
     assert copied == 4 and all((copy / "runs" / p.name / "examples.csv").is_file() for p in (copy / "runs").iterdir())

@@ -193,3 +193,21 @@ def test_one_runs_test_accuracy_carries_its_wilson_interval():
     assert test_pct(one, error=True) == "52.41 [49.3, 55.5]"
     assert test_pct([{"test_accuracy": 0.5}]) == "50.00"  # no count of test examples: no interval
     assert test_pct([{"test_accuracy": 0.5, "test_size": 100}, {"test_accuracy": 0.6, "test_size": 100}]).endswith("(n=2)")
+
+
+@pytest.mark.parametrize("runs, fragment", [
+    ([1, 2], "row 1 of 'runs' is not a run's row (int 1, not an object)"),
+    ([{}], "row 1 of 'runs' is not a run's row (no 'run')"),
+    ([{"run": "a", "status": "finished", "run_dir": 5}], "its 'run_dir' is 5, not a folder"),
+    ([{"run": "a", "status": None}], "its 'status' is None, not a name"),
+])
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_report_and_export_refuse_a_malformed_table_in_one_line(cli, tmp_path, runs, fragment, command):
+    import json
+
+    table = tmp_path / "sweep" / "results.json"  # once: AttributeError / TypeError tracebacks
+    table.parent.mkdir()
+    table.write_text(json.dumps({"sweep": "s", "reports": ["table1"], "runs": runs}))
+    args = [str(table)] + ([str(tmp_path / "copy")] if command == "export" else [])
+    code, _, err = cli(command, *args)
+    assert code == 2 and fragment in err and err.count("\n") == 1 and "Traceback" not in err, err

@@ -70,7 +70,7 @@ def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):
     assert float(last["train_accuracy"]) == pytest.approx(mixed, abs=1e-4)
     examples = list(csv.DictReader((run / "examples.csv").open()))
     # examples.npz, written after every epoch, holds what the CSV written at the end holds.
-    from rethinking.training.rundir import examples_csv_from_binary, read_examples_binary
+    from rethinking.training.example_files import examples_csv_from_binary, read_examples_binary
 
     binary = read_examples_binary(run)
     for column in examples[0]:

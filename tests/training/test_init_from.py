@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -56,3 +57,43 @@ def test_an_incompatible_or_unfinished_source_is_refused_in_one_line_and_leaves_
     code, _, err = cli("train", "--dataset", "digits", "--epochs", "1", "--log-dir", str(tmp_path),
                        "--init-from", str(tmp_path / "nothing"), "--run-name", "x")
     assert code == 2 and "is not a run folder" in err and "Traceback" not in err
+
+
+def test_batch_norm_moving_statistics_are_copied_with_the_layers(tmp_path):
+    """The source's moving mean and variance (not trainable, not in the gradient) come along."""
+    source_config = digits_run(tmp_path, labels="random", epochs=1, run_name="source")
+    source_config = dataclasses.replace(source_config, model=dataclasses.replace(source_config.model, batch_norm=True))
+    source = train(source_config)
+    config = dataclasses.replace(digits_run(tmp_path, labels="true", epochs=1, run_name="target"), model=source_config.model)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, init_from=source["run_dir"]))
+    train(config)
+    before = dict(read_weights(tmp_path / "default" / "source" / "final.weights.h5"))
+    start = dict(read_weights(tmp_path / "default" / "target" / "initial.weights.h5"))  # after the copy
+    # Keras names the layer by class; its variables: 0 beta (no gamma: scale=False), 1 moving mean,
+    # 2 moving variance.
+    mean, variance = "layers/fused_batch_normalization/vars/1", "layers/fused_batch_normalization/vars/2"
+    assert {mean, variance} <= set(before), sorted(before)
+    for key in (mean, variance):
+        np.testing.assert_array_equal(start[key], before[key])
+    assert np.abs(before[mean]).max() > 1e-3 and np.abs(before[variance] - 1).max() > 1e-3  # trained, not 0 and 1
+
+
+def test_a_resumed_init_from_run_continues_from_its_checkpoint_and_never_copies_the_source_again(tmp_path):
+    from tests.training.helpers import same_weights
+    from tests.training.test_kill_safety import _Killed, _stop_after
+
+    source = train(digits_run(tmp_path, labels="random", epochs=1, run_name="source"))
+    target = digits_run(tmp_path, labels="true", epochs=3, run_name="straight", deterministic=True)
+    target = dataclasses.replace(target, train=dataclasses.replace(target.train, init_from=source["run_dir"]))
+    train(target)  # uninterrupted
+    interrupted = dataclasses.replace(target, run_name="killed")
+    try:
+        train(interrupted, progress=_stop_after(1))
+    except _Killed:
+        pass
+    # The source's network changes (retrained elsewhere): a resume that copied it again would diverge.
+    other = train(digits_run(tmp_path / "other", labels="true", epochs=2, run_name="source"))
+    (tmp_path / "default" / "source" / "model.keras").write_bytes((Path(other["run_dir"]) / "model.keras").read_bytes())
+    assert train(interrupted)["status"] == "finished"
+    assert same_weights(tmp_path / "default" / "straight" / "final.weights.h5",
+                        tmp_path / "default" / "killed" / "final.weights.h5")

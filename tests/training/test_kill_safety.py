@@ -74,7 +74,16 @@ def test_a_kill_after_the_initial_weights_restarts_the_run_with_the_same_initial
     assert not same_weights(again, run / rundir.FINAL_WEIGHTS)
 
 
-@pytest.mark.parametrize("damage", ["missing weights", "truncated weights", "missing examples", "missing metrics"])
+def _flip_middle_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["missing weights", "truncated weights", "missing examples", "missing metrics",
+                                    # Damage a file check cannot see: once answered "Already complete".
+                                    "garbled metrics", "truncated examples", "flipped model byte",
+                                    "flipped weights byte"])
 def test_a_complete_run_with_lost_files_is_repaired_from_its_last_checkpoint(tmp_path, damage):
     config = digits_run(tmp_path, epochs=2, run_name="r")
     first = train(config)
@@ -83,19 +92,36 @@ def test_a_complete_run_with_lost_files_is_repaired_from_its_last_checkpoint(tmp
     reference.write_bytes((run / "final.weights.h5").read_bytes())
     examples = (run / "examples.csv").read_text()
     metrics = (run / "metrics.csv").read_text()
+    model = bytearray((run / "model.keras").read_bytes())
+    model[len(model) // 2] ^= 0xFF  # what the flipped model.keras holds
     if damage == "missing weights":
         (run / "final.weights.h5").unlink()
     elif damage == "truncated weights":
         data = (run / "final.weights.h5").read_bytes()
         (run / "final.weights.h5").write_bytes(data[: len(data) // 2])
+    elif damage == "garbled metrics":
+        (run / "metrics.csv").write_text("x" * len(metrics))
+    elif damage == "truncated examples":
+        (run / "examples.csv").write_text(examples[: len(examples) // 2])
+    elif damage == "flipped model byte":
+        (run / "model.keras").write_bytes(bytes(model))
+    elif damage == "flipped weights byte":
+        _flip_middle_byte(run / "final.weights.h5")
     else:
         (run / f"{damage.split()[1]}.csv").unlink()
     repaired = train(config)
     assert not repaired.get("already_complete") and repaired["status"] == "finished"
     assert repaired["epochs_trained"] == 2 and repaired["train_accuracy"] == first["train_accuracy"]
+    assert repaired["labels_changed"] == first["labels_changed"] is not None  # read after the evaluation
     assert same_weights(reference, run / "final.weights.h5")
     assert (run / "examples.csv").read_text() == examples
     assert (run / "metrics.csv").read_text() == metrics
+    on_disk = rundir.file_checksums(run)
+    assert repaired["files"] == on_disk and set(on_disk) == set(rundir.CHECKSUMMED_FILES)  # recorded anew
+    for name in ("metrics.csv", "examples.csv", "test_examples.csv"):
+        assert on_disk[name] == first["files"][name]  # the same content as before the damage
+    if damage == "flipped model byte":
+        assert (run / "model.keras").read_bytes() != bytes(model)  # the damaged file was replaced
     assert train(config)["already_complete"]
 
 
@@ -154,22 +180,25 @@ def _npz(path: Path, seed: int) -> Path:
     return path
 
 
-def test_a_changed_npz_file_is_a_new_run_and_never_resumes_an_old_one(tmp_path):
-    data = _npz(tmp_path / "data.npz", 0)
+@pytest.mark.parametrize("name", ["data.npz", "DATA.NPZ", "data.arrays"])  # any file name is hashed
+def test_a_changed_npz_file_is_a_new_run_and_never_resumes_an_old_one(tmp_path, name):
+    data = tmp_path / name
+    with open(data, "wb") as f:  # np.savez would append .npz to the other names
+        np.savez(f, **dict(np.load(_npz(tmp_path / "source.npz", 0))))
     base = digits_run(tmp_path, epochs=1, labels="true")
     config = dataclasses.replace(base, data=DataConfig(dataset=str(data)))
     first = train(config)
     recorded = json.loads((Path(first["run_dir"]) / "config.json").read_text())["dataset_sha256"]
     assert recorded == first["dataset_sha256"] and len(recorded) == 64
     assert rundir.load_config(first["run_dir"]) == config  # the hash is beside the config, not in it
-    _npz(data, 1)  # same path, other content
+    data.write_bytes(_npz(tmp_path / "source.npz", 1).read_bytes())  # same path, other content
     second = train(config)
     assert not second.get("already_complete") and second["run_dir"] != first["run_dir"]
     assert second["dataset_sha256"] != recorded
     named = dataclasses.replace(config, run_name="fixed")
     train(named)
-    _npz(data, 2)
-    with pytest.raises(ValueError, match="another version of .*data.npz"):
+    data.write_bytes(_npz(tmp_path / "source.npz", 2).read_bytes())
+    with pytest.raises(ValueError, match=f"another version of .*{name}"):
         train(named)
 
 
@@ -179,3 +208,50 @@ def test_result_files_are_readable_by_collaborators(tmp_path):
     for name in ("config.json", "results.json", "metrics.csv", "examples.csv", "final.weights.h5"):
         mode = stat.S_IMODE((run / name).stat().st_mode)
         assert mode == rundir.FILE_MODE and mode & stat.S_IRGRP, (name, oct(mode))
+
+
+def test_temporary_files_of_killed_writes_are_removed_by_the_next_owner(tmp_path):
+    from rethinking.atomic import temporary_path
+
+    config = digits_run(tmp_path, epochs=1, run_name="r")
+    run = Path(train(config)["run_dir"])
+    left = [temporary_path(run / "model.keras"), temporary_path(run / "final.weights.h5"),
+            temporary_path(run / "checkpoints" / "epoch-000001.state.json"), temporary_path(run / "results.json")]
+    for path in left:
+        path.write_bytes(b"half a file")  # what a SIGKILL mid-write leaves
+    kept = run / ".notes.txt"  # not ours: a hidden file that is not a temporary name
+    kept.write_text("mine")
+    assert train(config)["already_complete"]
+    assert not [p for p in left if p.exists()] and kept.read_text() == "mine"
+
+
+def _curve_steps(run: Path, folder: str = "validation", tag: str = "epoch_accuracy") -> list[int]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / folder), size_guidance={"tensors": 0}, purge_orphaned_data=False)
+    events.Reload()
+    return [e.step for e in events.Tensors(tag)]
+
+
+@pytest.mark.parametrize("killed_at", [0, 2])
+def test_a_kill_between_an_epochs_points_and_its_checkpoint_leaves_each_point_once(tmp_path, monkeypatch, killed_at):
+    """Once, about a third of resumes showed the redone epoch twice in TensorBoard."""
+    from rethinking.training.checkpoints import Checkpointer
+
+    config = digits_run(tmp_path, epochs=4, run_name="r")
+    run = tmp_path / "default" / "r"
+    real_save = Checkpointer.save
+
+    def die_before(self, state):
+        if state.epoch == killed_at:  # its TensorBoard points are written, its checkpoint is not
+            raise _Killed
+        return real_save(self, state)
+
+    monkeypatch.setattr(Checkpointer, "save", die_before)
+    with pytest.raises(_Killed):
+        train(config)
+    assert _curve_steps(run)[-1] == killed_at  # the point of the epoch without a checkpoint is on disk
+    monkeypatch.setattr(Checkpointer, "save", real_save)
+    assert train(config)["status"] == "finished"
+    for folder in ("train", "validation"):  # TensorBoard's own purging off: the files themselves are clean
+        assert _curve_steps(run, folder) == [0, 1, 2, 3, 4], folder

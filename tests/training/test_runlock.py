@@ -45,17 +45,30 @@ def test_a_lock_excludes_a_second_owner_until_released(tmp_path):
         pass
 
 
+HOUR_AGO = -3600.0  # a lock file's modification time relative to now: its heartbeat
+
+
 @pytest.mark.parametrize("holder, stale", [
     (dict(pid=None), True),                                                   # dead process, this host
     (dict(), True),                                                           # our PID, a token we never wrote
-    (dict(host="elsewhere", pid=1, heartbeat=time.time() - 3600), True),      # other host, heartbeat stale
+    (dict(pid=99999999999), True),                                            # no system has this PID (once OverflowError)
+    (dict(host="elsewhere", pid=1, age=HOUR_AGO), True),                      # other host, heartbeat stale
     (dict(host="elsewhere", pid=1), False),                                   # other host, fresh heartbeat
+    (dict(host="elsewhere", pid=1, age=HOUR_AGO, heartbeat=time.time() + 60), True),  # the file's time counts, not the text's
     (dict(pid=1), False),                                                     # a live process here (init)
+    # Same host name, another PID namespace (a container on one volume): its PID 1 is not ours.
+    (dict(pid=1, pid_namespace="pid:[1]", age=HOUR_AGO), True),
+    (dict(pid=1, pid_namespace="pid:[1]"), False),                            # ... judged by its heartbeat
+    (dict(pid=None, pid_namespace="pid:[1]"), False),                         # ... not by a PID dead here
+    (dict(pid=None, boot_id="another-boot"), False),                          # a PID of an earlier boot: likewise
+    (dict(pid=1, boot_id="another-boot", age=HOUR_AGO), True),
 ])
 def test_stale_locks_are_taken_over_and_live_ones_are_not(tmp_path, holder, stale):
     if holder.get("pid", 0) is None:
         holder["pid"] = _dead_pid()
+    age = holder.pop("age", 0.0)
     _write_lock(tmp_path, **holder)
+    os.utime(tmp_path / LOCK_FILE, (time.time() + age, time.time() + age))
     lock = RunLock(tmp_path)
     if stale:
         with lock:
@@ -75,15 +88,129 @@ def test_a_garbled_lock_file_is_taken_over(tmp_path):
 def test_heartbeat_refreshes_the_lock_and_a_lost_lock_is_noticed(tmp_path):
     lock = RunLock(tmp_path, heartbeat_seconds=0.05).acquire()
     try:
-        first = json.loads((tmp_path / LOCK_FILE).read_text())["heartbeat"]
+        content = (tmp_path / LOCK_FILE).read_bytes()
+        os.utime(tmp_path / LOCK_FILE, (0, 0))  # the heartbeat is the file's modification time
         time.sleep(0.3)
-        assert json.loads((tmp_path / LOCK_FILE).read_text())["heartbeat"] > first
+        assert (tmp_path / LOCK_FILE).stat().st_mtime > time.time() - 5
+        assert (tmp_path / LOCK_FILE).read_bytes() == content  # touched, never rewritten
         _write_lock(tmp_path, host="elsewhere", token="other")  # another machine took it over
         with pytest.raises(LockLost, match="no longer owned by this process"):
             lock.check()
     finally:
         lock.release()
     assert json.loads((tmp_path / LOCK_FILE).read_text())["token"] == "other"  # release left theirs alone
+
+
+def test_a_heartbeat_in_the_takeover_window_touches_its_own_file_never_the_new_owners(tmp_path, monkeypatch):
+    lock = RunLock(tmp_path, heartbeat_seconds=3600).acquire()
+    try:
+        (tmp_path / LOCK_FILE).unlink()  # another host broke our lock (we were suspended) and took it
+        _write_lock(tmp_path, host="elsewhere", token="other")
+        os.utime(tmp_path / LOCK_FILE, (1000.0, 1000.0))
+        theirs = (tmp_path / LOCK_FILE).read_bytes()
+        monkeypatch.setattr(lock, "check", lambda: None)  # the window: ownership checked just before the takeover
+        lock.heartbeat()
+        assert (tmp_path / LOCK_FILE).read_bytes() == theirs and (tmp_path / LOCK_FILE).stat().st_mtime == 1000.0
+        monkeypatch.undo()
+        with pytest.raises(LockLost):
+            lock.heartbeat()
+    finally:
+        lock.release()
+    assert (tmp_path / LOCK_FILE).read_bytes() == theirs
+
+
+def test_a_lock_records_its_process_space(tmp_path):
+    with RunLock(tmp_path):
+        held = json.loads((tmp_path / LOCK_FILE).read_text())
+    assert held["boot_id"] == runlock.boot_id() and held["pid_namespace"] == runlock.pid_namespace()
+    assert held["boot_id"] and held["pid_namespace"].startswith("pid:[")  # Linux, as CI and this machine
+
+
+@pytest.mark.parametrize("break_file", ["dead process", "empty, old"])
+def test_a_break_file_left_by_a_dead_breaker_does_not_block(tmp_path, break_file):
+    _write_lock(tmp_path, pid=_dead_pid())
+    guard = tmp_path / (LOCK_FILE + runlock.BREAK_SUFFIX)
+    if break_file == "dead process":
+        guard.write_text(json.dumps({"host": socket.gethostname(), "pid": _dead_pid(), "token": "b",
+                                     "started": 0.0, "heartbeat": 0.0}))
+    else:
+        guard.write_text("")
+        os.utime(guard, (time.time() - 60, time.time() - 60))
+    start = time.monotonic()
+    with RunLock(tmp_path) as lock:
+        assert lock.owns() and lock.taken_over is not None
+    assert time.monotonic() - start < 2 and not guard.exists()
+
+
+def test_a_live_breaker_is_named_when_the_lock_cannot_be_taken(tmp_path):
+    _write_lock(tmp_path, pid=_dead_pid())
+    guard = tmp_path / (LOCK_FILE + runlock.BREAK_SUFFIX)
+    guard.write_text(json.dumps({"host": socket.gethostname(), "pid": 1, "token": "b", "started": 0.0,
+                                 "heartbeat": 0.0}))  # PID 1 lives: a breaker at work
+    with pytest.raises(RunLocked, match=r"process 1 on .* is breaking its stale lock \(run.lock.break\)"):
+        RunLock(tmp_path).acquire()
+
+
+def test_private_files_of_killed_acquirers_are_removed_and_a_fresh_one_is_kept(tmp_path):
+    old = tmp_path / f".{LOCK_FILE}.{'a' * 32}.1.tmp"
+    fresh = tmp_path / f".{LOCK_FILE}.{'b' * 32}.2.tmp"
+    for path in (old, fresh):
+        path.write_text("{}")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    with RunLock(tmp_path):
+        pass
+    assert not old.exists() and fresh.exists()  # a fresh one may be another acquirer's, mid-link
+
+
+RACER = """
+import json, os, sys, time
+from pathlib import Path
+from rethinking.training.runlock import LOCK_FILE, RunLock, RunLocked
+folder, me, rounds, dead = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+while not (folder / "go").exists():
+    time.sleep(0.001)
+held = broken = 0
+for _ in range(rounds):
+    lock = RunLock(folder, heartbeat_seconds=3600)
+    try:
+        lock.acquire()
+    except RunLocked:
+        continue
+    held += 1
+    broken += lock.taken_over is not None
+    (folder / "owner").write_text(me)
+    time.sleep(0.001)
+    if (folder / "owner").read_text() != me:
+        (folder / f"violation-{me}").write_text("two owners")
+    if held % 2:  # every other time, leave a lock of a dead process behind: the other must break it
+        lock._stop.set()
+        (folder / LOCK_FILE).unlink()
+        (folder / "dead.json").write_text(json.dumps({"host": os.uname().nodename, "pid": dead, "token": "dead",
+                                                       "started": 0.0, "heartbeat": 0.0}))
+        try:
+            os.link(folder / "dead.json", folder / LOCK_FILE)
+        except FileExistsError:
+            pass  # the other racer took the free lock first
+        (folder / "dead.json").unlink()
+    else:
+        lock.release()
+print(held, broken)
+"""
+
+
+def test_two_processes_racing_for_one_lock_never_both_hold_it(tmp_path):
+    dead = _dead_pid()
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, str(tmp_path), name, "300", str(dead)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
+    time.sleep(1.0)  # both started and waiting
+    (tmp_path / "go").write_text("")
+    outputs = [r.communicate(timeout=240) for r in racers]
+    assert all(r.returncode == 0 for r in racers), [o[1][-2000:] for o in outputs]
+    held, broken = zip(*(map(int, o[0].split()) for o in outputs))
+    assert not list(tmp_path.glob("violation-*"))  # never two owners at once, breaking or not
+    assert all(h > 0 for h in held) and sum(held) >= 100, held  # both got it, and often
+    assert sum(broken) >= 20, broken  # many of those took a dead process's lock over, racing
+    assert not (tmp_path / (LOCK_FILE + runlock.BREAK_SUFFIX)).exists()
 
 
 def test_process_start_time_tells_a_reused_pid_from_its_owner(tmp_path):
