@@ -54,13 +54,25 @@ def settings_of(folder: str | os.PathLike) -> dict[str, Any]:
     return values
 
 
-def _last_metrics(folder: Path) -> dict[str, str]:
+def _last_metrics(folder: Path) -> dict[str, float]:
+    """The last row of a run's metrics.csv as numbers ({} without one).
+
+    Raises:
+        ValueError: the file exists but is not a metrics table (naming it).
+    """
+    path = folder / METRICS_FILE
     try:
-        with (folder / METRICS_FILE).open(newline="") as f:
+        with path.open(newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
-    except OSError:
+        last = rows[-1] if rows else {}
+        return {k: float(v) for k, v in last.items() if k in ("epoch", *_PARTIAL_KEYS) and v not in (None, "")}
+    except FileNotFoundError:
         return {}
-    return rows[-1] if rows else {}
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError, TypeError) as err:
+        raise ValueError(f"{path} is not a readable metrics table ({err}).") from None
+
+
+_PARTIAL_KEYS = ("train_accuracy", "test_accuracy", "best_test_accuracy")
 
 
 def state_of(folder: str | os.PathLike) -> tuple[str, dict[str, Any]]:
@@ -75,9 +87,13 @@ def state_of(folder: str | os.PathLike) -> tuple[str, dict[str, Any]]:
 
     folder = Path(folder)
     try:
-        results = json.loads((folder / RESULTS_FILE).read_text())
-    except (OSError, ValueError):
+        results = json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
         results = None
+    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ValueError(f"{folder / RESULTS_FILE} is not readable JSON ({err}).") from None
+    if results is not None and not isinstance(results, dict):
+        raise ValueError(f"{folder / RESULTS_FILE} does not hold a JSON object.")
     holder = read_holder(folder / LOCK_FILE)
     live = holder is not None and not is_stale(holder)
     if results is not None:
@@ -86,9 +102,7 @@ def state_of(folder: str | os.PathLike) -> tuple[str, dict[str, Any]]:
     last = _last_metrics(folder)
     partial: dict[str, Any] = {}
     if last:
-        partial = {"epochs_trained": int(float(last.get("epoch", 0))),
-                   **{k: float(last[k]) for k in ("train_accuracy", "test_accuracy", "best_test_accuracy")
-                      if last.get(k) not in (None, "")}}
+        partial = {"epochs_trained": int(last.get("epoch", 0)), **{k: last[k] for k in _PARTIAL_KEYS if k in last}}
     status = "running" if live else "failed" if (folder / ERROR_FILE).is_file() else "unfinished"
     return status, partial
 

@@ -134,8 +134,12 @@ def read_metrics(run_dir: str | Path | None) -> list[dict[str, float]]:
 
 @functools.lru_cache(maxsize=512)
 def _metrics_file(path: str, size: int, mtime_ns: int) -> tuple[dict[str, float], ...]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return tuple({k: _float(v) for k, v in row.items()} for row in csv.DictReader(f))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return tuple({k: _float(v) for k, v in row.items()} for row in csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error, ValueError, TypeError) as err:
+        raise ValueError(f"{path} is not a readable metrics table ({err}); rerun the run's command to rewrite "
+                         "it from its checkpoint.") from None
 
 
 def test_size(row: Mapping[str, Any]) -> int | None:
@@ -164,8 +168,12 @@ def read_test_correct(run_dir: str | Path | None) -> dict[int, bool] | None:
     path = Path(run_dir) / "test_examples.csv" if run_dir else None
     if path is None or not path.is_file():
         return None
-    with path.open(newline="", encoding="utf-8") as f:
-        return {int(r["index"]): r["correct"] == "1" for r in csv.DictReader(f)}
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return {int(r["index"]): r["correct"] == "1" for r in csv.DictReader(f)}
+    except (UnicodeDecodeError, csv.Error, KeyError, ValueError, TypeError) as err:
+        raise ValueError(f"{path} is not a readable test_examples.csv ({type(err).__name__}: {err}); rerun the "
+                         "run's command to rewrite it.") from None
 
 
 def training_loss(metrics: Mapping[str, float]) -> float:

@@ -78,7 +78,16 @@ def test_an_unreadable_run_folder_is_listed_with_the_file_and_the_reason(cli, tm
     garbled = tmp_path / "default" / "garbled"
     garbled.mkdir(parents=True)
     (garbled / rundir.CONFIG_FILE).write_text("{not json")
+    config = rundir.config_record(digits_run(tmp_path, run_name="x"))
+    for name, bad_file, content in (("metrics", rundir.METRICS_FILE, b"epoch,train_accuracy\nx,\xff\xfe\n"),
+                                    ("results", rundir.RESULTS_FILE, b"[1, 2]")):
+        folder = tmp_path / "default" / name
+        folder.mkdir()
+        rundir.write_json(folder / rundir.CONFIG_FILE, config)
+        (folder / bad_file).write_bytes(content)  # once: a UnicodeDecodeError / AttributeError traceback
     code, out, err = cli("runs", str(tmp_path))
     assert code == 0, err
-    assert "1 runs: 1 unreadable" in out
+    assert "3 runs: 3 unreadable" in out
     assert f"default/garbled: {garbled / rundir.CONFIG_FILE} is not a readable run config" in out
+    assert f"default/metrics: {tmp_path / 'default' / 'metrics' / rundir.METRICS_FILE} is not a readable metrics table" in out
+    assert f"default/results: {tmp_path / 'default' / 'results' / rundir.RESULTS_FILE} does not hold a JSON object" in out

@@ -211,3 +211,14 @@ def test_report_and_export_refuse_a_malformed_table_in_one_line(cli, tmp_path, r
     args = [str(table)] + ([str(tmp_path / "copy")] if command == "export" else [])
     code, _, err = cli(command, *args)
     assert code == 2 and fragment in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_a_garbled_metrics_or_test_examples_file_is_named_in_the_error(tmp_path):
+    from rethinking.reports.tables import read_metrics, read_test_correct
+
+    (tmp_path / "metrics.csv").write_bytes(b"epoch,train_accuracy\nx,\xff\xfe\n")
+    with pytest.raises(ValueError, match=r"metrics\.csv is not a readable metrics table"):
+        read_metrics(tmp_path)
+    (tmp_path / "test_examples.csv").write_text("index,label\n0,3\n")  # no 'correct' column
+    with pytest.raises(ValueError, match=r"test_examples\.csv is not a readable test_examples\.csv"):
+        read_test_correct(tmp_path)
