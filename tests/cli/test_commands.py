@@ -138,6 +138,7 @@ def test_train_usage_errors_are_one_line_exit_2(cli, monkeypatch, args, fragment
     assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_train_prints_progress_and_a_summary_and_resumes_by_rerunning(cli, tmp_path):
     args = ["train", "--model", "mlp_1x512", "--labels", "random", "--epochs", "2", "--batch-size", "64",
             "--log-dir", str(tmp_path), "--experiment", "cli"]
@@ -157,6 +158,7 @@ def test_train_prints_progress_and_a_summary_and_resumes_by_rerunning(cli, tmp_p
     assert code == 0 and "Already complete" in out
 
 
+@pytest.mark.slow
 def test_train_divergence_exits_1_and_keeps_the_run(cli, tmp_path):
     code, out, err = cli("train", "--model", "mlp_1x512", "--epochs", "2", "--learning-rate", "1e6",
                          "--log-dir", str(tmp_path), "--run-name", "nan")
@@ -219,6 +221,7 @@ def test_bad_npz_data_is_refused_in_one_line_and_leaves_no_run_folder(cli, tmp_p
     assert not (tmp_path / "logs" / "default").exists() or not any((tmp_path / "logs" / "default").iterdir())
 
 
+@pytest.mark.slow
 def test_environment_errors_are_one_line(cli, tmp_path, monkeypatch):
     import errno
 

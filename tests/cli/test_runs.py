@@ -30,6 +30,7 @@ def log_dir(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_runs_lists_every_state_with_settings_and_results(cli, log_dir):
     lock = RunLock(log_dir / "default" / "running").acquire()  # a live process (this one) trains it
     try:
@@ -53,6 +54,7 @@ def test_runs_lists_every_state_with_settings_and_results(cli, log_dir):
     assert [line.split()[1] for line in after.splitlines() if line.startswith("default/running")] == ["unfinished"]
 
 
+@pytest.mark.slow
 def test_compare_shows_the_settings_that_differ_and_the_results(cli, log_dir):
     code, out, err = cli("compare", str(log_dir / "default" / "finished"), str(log_dir / "default" / "killed"))
     assert code == 0, err

@@ -34,6 +34,7 @@ def my_nets(tmp_path, monkeypatch):
     return folder
 
 
+@pytest.mark.slow
 def test_train_a_builder_of_your_own(cli, my_nets, tmp_path):
     code, out, err = cli("train", "--model", "my_nets:tiny", "--dataset", "digits", "--labels", "random", "--epochs", "2",
                          "--batch-size", "64", "--dropout", "0.1", "--log-dir", str(tmp_path / "logs"), "--run-name", "r")
@@ -45,6 +46,7 @@ def test_train_a_builder_of_your_own(cli, my_nets, tmp_path):
     assert "--model my_nets:tiny" in results["command"]
 
 
+@pytest.mark.slow
 def test_a_one_run_sweep_with_your_builder(cli, my_nets, tmp_path):
     sweep = tmp_path / "mine.toml"
     sweep.write_text(textwrap.dedent(f'''
@@ -84,6 +86,7 @@ def test_a_builder_that_cannot_serve_is_one_line_exit_2(cli, my_nets, tmp_path, 
     assert not (tmp_path / "logs" / "default").exists() or not any((tmp_path / "logs" / "default").iterdir())
 
 
+@pytest.mark.slow
 def test_tune_searches_your_builder(cli, my_nets, tmp_path):
     out_file = tmp_path / "best.toml"
     code, out, err = cli("tune", "--model", "my_nets:tiny", "--train-examples", "200", "--epochs", "1",

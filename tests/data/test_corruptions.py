@@ -48,6 +48,7 @@ def test_uniform_noise_changes_p_times_k_minus_1_over_k(p):
     assert new.min() >= 0 and new.max() < K
 
 
+@pytest.mark.slow
 def test_wrong_noise_never_keeps_the_true_label():
     n = 20_000
     labels = make_labels(n)
@@ -58,6 +59,7 @@ def test_wrong_noise_never_keeps_the_true_label():
     assert all_changed.all()
 
 
+@pytest.mark.slow
 def test_wrong_noise_is_uniform_over_the_other_classes():
     """Each of the K-1 wrong classes is equally likely, for every true class (a fixed offset would fail)."""
     n = 30_000

@@ -48,6 +48,7 @@ def _corrupt(ds: tf.data.Dataset, corruption: Corruption) -> tf.data.Dataset:
     return apply_corruption(ds, corruption, num_classes=10, seed=7, **STATS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("corruption", CONDITIONS, ids=lambda c: f"{c.labels}-{c.pixels}")
 def test_same_under_shuffle_shard_and_read_order(corruption):
     reference = _by_index(_corrupt(_indexed(), corruption).as_numpy_iterator())

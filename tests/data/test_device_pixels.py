@@ -57,6 +57,7 @@ def test_device_inputs_equal_host_inputs_eagerly_and_in_a_graph(pixels, augmenta
             np.testing.assert_array_equal(raw_batch["index"].numpy(), host_batch["index"].numpy())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("augmentation", ["none", "random crop + flip"])
 def test_device_inputs_equal_host_inputs_on_each_replica_of_a_two_replica_strategy(augmentation):
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -100,6 +101,7 @@ def test_device_placement_refuses_colour_jitter_and_variable_size_images():
         check_placement("device", Preprocessing(), (None, None, 3))
 
 
+@pytest.mark.slow
 def test_a_jit_compiled_evaluation_of_raw_batches_equals_the_host_one_bit_for_bit():
     import keras
 

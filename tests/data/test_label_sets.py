@@ -75,6 +75,7 @@ def _labels_through_map(labels, matrix, seed, split="train"):
     return np.concatenate([b["label"] for b in out.batch(4096).as_numpy_iterator()])
 
 
+@pytest.mark.slow
 def test_matrix_noise_matches_its_matrix_chi_square():
     per_class = 6000
     true = np.repeat(np.arange(4), per_class)
@@ -179,6 +180,7 @@ def manual_files(tfds_dir, monkeypatch):
     return tfds_dir
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(HUMAN_LABEL_SETS))
 def test_every_published_noise_rate_is_checked_at_load(manual_files, name):
     label_set = HUMAN_LABEL_SETS[name]

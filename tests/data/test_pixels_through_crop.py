@@ -85,6 +85,7 @@ def test_random_pixels_are_a_fixed_permutation_per_example_of_the_networks_input
     np.testing.assert_array_equal(_images(random.train(0)), _images(random.train(5)))
 
 
+@pytest.mark.slow
 def test_shuffled_pixels_under_random_crop_use_the_test_permutation_on_every_window():
     clean, shuffled = _pipelines("shuffled", random_crop=True)
     assert shuffled.permute_after_crop == "shuffled"
@@ -102,6 +103,7 @@ def test_shuffled_pixels_under_random_crop_use_the_test_permutation_on_every_win
         np.testing.assert_array_equal(p, test[0])
 
 
+@pytest.mark.slow
 def test_random_pixels_under_random_crop_keep_each_examples_permutation_across_epochs_and_evaluation():
     clean, random = _pipelines("random", random_crop=True, flip=True)
     assert random.permute_after_crop == "random"

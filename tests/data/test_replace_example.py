@@ -28,6 +28,7 @@ def _config(labels: str = "true", **data) -> DataConfig:
     return DataConfig(corruption=Corruption(labels=labels), preprocessing=prep, seed=SEED, train_examples=20, **data)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("labels", ["true", "random"])
 def test_only_the_replaced_example_differs_in_every_epochs_batches(labels):
     bundle = _bundle()

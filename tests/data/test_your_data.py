@@ -55,6 +55,7 @@ def _batches(pipeline, ds) -> dict[str, np.ndarray]:
     return {k: v[order] for k, v in out.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("function", ["as_arrays", "as_dict", "as_datasets"])
 @pytest.mark.parametrize("corruption", [Corruption(labels="random"), Corruption(pixels="shuffled"),
                                         Corruption(labels="partial", corruption_prob=0.5, pixels="random")])

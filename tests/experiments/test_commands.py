@@ -47,6 +47,7 @@ def test_dry_run_lists_the_runs_and_trains_nothing(cli, sweep_file, tmp_path):
     assert code == 0 and "1 runs" in out
 
 
+@pytest.mark.slow
 def test_run_then_rerun_then_report(cli, sweep_file, tmp_path):
     code, out, err = cli("run", str(sweep_file))
     assert code == 0, err
@@ -87,6 +88,7 @@ def test_usage_errors_are_one_line_exit_2(cli, sweep_file, args, fragment):
     assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_tune_runs_two_trials_and_writes_the_best_as_a_sweep(cli, tmp_path):
     out_file = tmp_path / "best.toml"
     code, out, err = cli("tune", "--model", "mlp_1x512", "--train-examples", "200", "--epochs", "1",

@@ -43,6 +43,7 @@ def swept(tmp_path_factory):
     return sweep, rows, folder, events
 
 
+@pytest.mark.slow
 def test_a_sweep_runs_every_run_and_writes_one_table(swept):
     sweep, rows, folder, events = swept
     assert len(rows) == 6 and all(r["status"] in DONE_STATUSES for r in rows)
@@ -70,6 +71,7 @@ def test_a_sweep_runs_every_run_and_writes_one_table(swept):
     assert not {"batch_size", "epochs", "dataset", "seed"} & declared  # the same in every run: not declared
 
 
+@pytest.mark.slow
 def test_a_rerun_skips_finished_runs(swept):
     sweep, rows, folder, _ = swept
     calls = []
@@ -77,6 +79,7 @@ def test_a_rerun_skips_finished_runs(swept):
     assert calls == [] and [r["status"] for r in again] == [r["status"] for r in rows]
 
 
+@pytest.mark.slow
 def test_report_writes_figures_and_tables_beside_the_papers(swept, tmp_path):
     _, _, folder, _ = swept
     written = write_report(folder / "results.json", tmp_path / "report")
@@ -98,6 +101,7 @@ def test_report_writes_figures_and_tables_beside_the_papers(swept, tmp_path):
     assert "inception_small (no BN, width 0.125)" in text and "inception_small (width 0.125)" in text
 
 
+@pytest.mark.slow
 def test_an_exported_sweep_reports_anywhere_with_its_curves_and_a_csv_alone_still_reports(swept, tmp_path, cli):
     _, rows, folder, _ = swept
     code, out, err = cli("export", str(folder / "results.json"), str(tmp_path / "shared"))
@@ -127,6 +131,7 @@ def test_an_exported_sweep_reports_anywhere_with_its_curves_and_a_csv_alone_stil
     assert "| inception_small (width 0.125) | none |" in text  # Figure 2b's table is still there
 
 
+@pytest.mark.slow
 def test_export_only_the_rows_a_filter_keeps(swept, tmp_path, cli):
     _, rows, folder, _ = swept
     model = rows[0]["model"]
@@ -145,6 +150,7 @@ def test_export_only_the_rows_a_filter_keeps(swept, tmp_path, cli):
     assert code == 2 and "No row of the table matches" in err
 
 
+@pytest.mark.slow
 def test_export_refuses_the_sweeps_own_folder_and_a_missing_table(swept, cli):
     _, _, folder, _ = swept
     code, _, err = cli("export", str(folder / "results.json"), str(folder))
@@ -153,6 +159,7 @@ def test_export_refuses_the_sweeps_own_folder_and_a_missing_table(swept, cli):
     assert code == 2 and "No results table" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_export_refuses_a_run_folder_and_a_foreign_results_json_but_refreshes_an_export(swept, tmp_path, cli):
     _, rows, folder, _ = swept
     run = folder / rows[0]["run_dir"]  # the table holds it relative to its own folder
@@ -172,6 +179,7 @@ def test_export_refuses_a_run_folder_and_a_foreign_results_json_but_refreshes_an
     assert code == 0, err
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path):
     sweep = parse_sweep({**tiny(tmp_path), "grid": [{"data.seed": [0, 1, 2]}]})
     trained = []
@@ -193,6 +201,7 @@ def test_an_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path):
     assert all(r["status"] == "finished" for r in rows)
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     sweep = parse_sweep({**tiny(tmp_path), "grid": [{"data.seed": [0, 1, 2]}]})
 
@@ -222,6 +231,7 @@ def test_only_filters_and_missing_files_fail_before_training(tmp_path):
                      train_fn=lambda *a, **k: pytest.fail("trained"))
 
 
+@pytest.mark.slow
 def test_the_table_covers_the_whole_grid_whatever_subset_a_process_runs(tmp_path):
     import os
     import shutil
@@ -253,6 +263,7 @@ def test_the_table_covers_the_whole_grid_whatever_subset_a_process_runs(tmp_path
     assert "random labels" in (copy / "report" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_an_export_carries_no_absolute_path(swept, tmp_path):
     """The sweep file, run folders and any absolute path of a run's files are made portable."""
     from rethinking.experiments.export import export_sweep

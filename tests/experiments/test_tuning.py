@@ -28,6 +28,7 @@ def base(tmp_path) -> RunConfig:
                      train=TrainConfig(epochs=1), experiment="search", log_dir=str(tmp_path))
 
 
+@pytest.mark.slow
 def test_two_random_trials_search_the_space_and_log_to_tensorboard(tmp_path):
     import warnings
 

@@ -103,6 +103,7 @@ def trained():
     return _trained()
 
 
+@pytest.mark.slow
 def test_flatness_search_is_deterministic_stops_within_tolerance_and_restores_the_weights(trained):
     model, data = trained
     before = [w.numpy().copy() for w in model.trainable_weights]
@@ -125,6 +126,7 @@ def test_flatness_search_is_deterministic_stops_within_tolerance_and_restores_th
     assert sharpness.pac_bayes_flatness(model, data, tolerance=0.05, draws=3, seed=1) != first  # another seed
 
 
+@pytest.mark.slow
 def test_a_sharper_parameterization_of_the_same_function_has_a_larger_epsilon_sharpness(trained):
     model, data = trained
     sharp = _mlp(0)

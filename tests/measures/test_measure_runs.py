@@ -24,6 +24,7 @@ def finished(tmp_path_factory):
     return rundir.run_dir(config)
 
 
+@pytest.mark.slow
 def test_a_run_keeps_its_initial_weights_and_an_older_run_rebuilds_the_same_ones(finished):
     loaded = load_run(finished)
     saved, source = initial_network(finished, loaded.model, loaded.config)
@@ -41,6 +42,7 @@ def test_a_run_keeps_its_initial_weights_and_an_older_run_rebuilds_the_same_ones
                               keras.ops.convert_to_numpy(loaded.model.trainable_weights[0]))
 
 
+@pytest.mark.slow
 def test_rethinking_measure_writes_measures_json_prints_a_table_and_reads_it_back(cli, finished):
     code, out, err = cli("measure", str(finished), "--examples", "128")
     assert code == 0, err
@@ -64,6 +66,7 @@ def test_rethinking_measure_writes_measures_json_prints_a_table_and_reads_it_bac
     assert again["measures"] == measures  # every draw is seeded
 
 
+@pytest.mark.slow
 def test_measure_refuses_what_is_not_a_finished_run_in_one_line(cli, finished, tmp_path):
     code, _, err = cli("measure", str(tmp_path))
     assert code == 2 and "is not a run folder" in err and "Traceback" not in err

@@ -47,6 +47,7 @@ def test_inception_v3_matches_keras_applications():
     assert ours.output_shape == (None, 1000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SMALL)
 @pytest.mark.parametrize("shape", [(8, 8, 1), (28, 28, 1), (32, 32, 3)])
 def test_forward_and_training_step_on_tiny_inputs(name, shape):
@@ -62,6 +63,7 @@ def test_inception_v3_trains_on_its_smallest_input():
     assert np.isfinite(train_step(model, (75, 75, 3), num_classes=5, batch=2))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SMALL + ["inception_v3"])
 def test_batch_norm_switch(name):
     shape = (75, 75, 3) if name == "inception_v3" else (28, 28, 3)
@@ -136,6 +138,7 @@ def test_bad_arguments_raise_clear_errors(name, kwargs, message):
         MODELS[name](args.pop("input_shape"), args.pop("num_classes"), **args)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 @pytest.mark.parametrize("name", ["inception_small", "alexnet_small", "mlp_1x512"])
 def test_mixed_precision_keeps_float32_logits(policy, name):
@@ -152,12 +155,14 @@ def test_mixed_precision_keeps_float32_logits(policy, name):
         keras.config.set_dtype_policy(previous)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["inception_small", "alexnet_small", "mlp_3x512"])
 def test_jit_compile_trains(name):
     model = MODELS[name]((16, 16, 3), 10, batch_norm=True)
     assert np.isfinite(train_step(model, (16, 16, 3), jit_compile=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SMALL)
 def test_keras_file_round_trip(name, tmp_path):
     model = MODELS[name]((16, 16, 3), 10, dropout=0.1, weight_decay=1e-4)

@@ -44,6 +44,7 @@ def test_wide_resnet_28_10_and_its_stages():
     assert sum(name.endswith("_add") for name in (layer.name for layer in model.layers)) == 12  # 3 x 4 blocks
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["preact_resnet18", "wide_resnet28"])
 def test_switches_and_a_training_step(name):
     builder = MODELS[name]

@@ -5,12 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from rethinking.reports.claims import doc_blocks
 from rethinking.reports.docs import stale_blocks
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
+@pytest.mark.slow
 def test_every_generated_block_of_the_docs_is_what_its_results_give():
     docs = {p.name: p for p in DOCS.glob("*.md") if doc_blocks(p.read_text(encoding="utf-8"))}
     assert {"reproducing.md", "followups.md"} <= set(docs)
@@ -24,6 +27,7 @@ def _copy_with_results(tmp_path: Path) -> Path:
     return Path(shutil.copy(DOCS / "followups.md", tmp_path / "docs" / "followups.md"))
 
 
+@pytest.mark.slow
 def test_an_edited_number_in_a_block_fails_the_check_and_the_command_restores_it(tmp_path, cli):
     doc = _copy_with_results(tmp_path)
     text = doc.read_text(encoding="utf-8")

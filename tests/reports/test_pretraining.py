@@ -64,6 +64,7 @@ def test_a_share_keeps_each_run_with_its_source(tmp_path):
         assert any(runs[dependent] in s and runs[source] in s for s in shares)
 
 
+@pytest.mark.slow
 def test_a_run_placed_before_its_source_waits_for_it(tmp_path, monkeypatch):
     """A dependent met before its source (here: a share that splits them) is trained after it."""
     from rethinking.experiments import runner

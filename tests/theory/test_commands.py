@@ -19,6 +19,7 @@ def test_expressivity_fits_random_labels_and_reports_the_count(cli, tmp_path):
     assert (tmp_path / "e.keras").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_kernel_interpolates_digits(cli, tmp_path):
     code, out, _ = cli("kernel", "--n", "600", "--test-n", "200", "--out", str(tmp_path / "k.json"))
     assert code == 0 and "training error 0.00%" in out and "solver: cholesky" in out
@@ -33,6 +34,7 @@ def test_linear_shows_sgd_reaching_the_minimum_norm_solution(cli):
     assert distance < 1e-9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,message", [
     (["expressivity", "--n", "5000"], "exceeds the 1,438 examples"),
     (["expressivity", "--n", "10", "--depth", "11"], "--depth 11 exceeds --n 10"),
@@ -50,6 +52,7 @@ def test_bad_inputs_exit_2_with_one_line(cli, args, message):
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_gram_matrix_larger_than_free_memory_is_refused_before_any_work(cli, monkeypatch):
     from rethinking.theory import kernels
 
@@ -60,6 +63,7 @@ def test_a_gram_matrix_larger_than_free_memory_is_refused_before_any_work(cli, m
            "--dtype float32" in err
 
 
+@pytest.mark.slow
 def test_kernel_on_random_conv_features(cli, tmp_path):
     code, out, err = cli("kernel", "--features", "random-conv", "--filters", "32", "--kernel", "linear",
                          "--out", str(tmp_path / "f.json"))
@@ -68,6 +72,7 @@ def test_kernel_on_random_conv_features(cli, tmp_path):
     assert values["features"] == "random-conv" and values["filters"] == 32 and values["test_error"] < 0.1
 
 
+@pytest.mark.slow
 def test_kernel_in_float32_with_small_blocks_gives_the_same_answer(cli, tmp_path):
     for name, extra in (("a", []), ("b", ["--dtype", "float32", "--block-rows", "100"])):
         code, _, _ = cli("kernel", "--n", "400", "--test-n", "200", "--out", str(tmp_path / f"{name}.json"), *extra)
@@ -77,6 +82,7 @@ def test_kernel_in_float32_with_small_blocks_gives_the_same_answer(cli, tmp_path
     assert a["train_error"] == b["train_error"] == 0.0 and abs(a["test_error"] - b["test_error"]) <= 0.01
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["expressivity", "kernel", "linear"])
 def test_every_theory_command_reads_from_the_given_data_dir(cli, tmp_path, tfds_dir, monkeypatch, command):
     monkeypatch.setenv("RETHINKING_OFFLINE", "1")  # fail fast instead of downloading

@@ -107,6 +107,7 @@ def test_auto_picks_cholesky_where_the_gram_matrix_fits_and_pcg_where_only_half_
     assert K.choose_solver(60_000, 784, np.float64, None) == ("cholesky", np.float64)  # no budget known
 
 
+@pytest.mark.slow
 def test_the_command_chooses_and_reports_the_solver(cli):
     # pcg: 640 kB of the Gram matrix's half, 102 kB of data, 80 kB of basis; cholesky would need 1.5 MB.
     code, out, err = cli("kernel", "--dataset", "digits", "--n", "400", "--test-n", "100", "--memory-gb", "0.001",

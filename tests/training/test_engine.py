@@ -133,6 +133,7 @@ def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):
     assert "partial 0.5 · seed 0 · mlp_1x512 · ".encode() in start  # the readable trial name
 
 
+@pytest.mark.slow
 def test_a_completed_run_is_not_trained_again(tmp_path):
     config = digits_run(tmp_path, epochs=1, run_name="done")
     first = train(config)
@@ -142,6 +143,7 @@ def test_a_completed_run_is_not_trained_again(tmp_path):
         train(dataclasses.replace(config, train=dataclasses.replace(config.train, batch_size=64)))
 
 
+@pytest.mark.slow
 def test_until_fit_stops_at_the_threshold(tmp_path):
     results = train(digits_run(tmp_path, labels="true", epochs=20, until_fit=True, fit_threshold=0.9))
     assert results["status"] == "fitted" and results["epochs_trained"] == results["fit_epoch"] < 20
@@ -150,6 +152,7 @@ def test_until_fit_stops_at_the_threshold(tmp_path):
     assert accuracies[-1] >= 0.9 and all(a < 0.9 for a in accuracies[:-1])
 
 
+@pytest.mark.slow
 def test_diverging_loss_stops_the_run_and_keeps_its_directory(tmp_path):
     config = digits_run(tmp_path, labels="true", epochs=3, learning_rate=1e6, run_name="nan")
     with pytest.raises(TrainingDiverged, match="diverged in epoch 1 .*lower --learning-rate"):
@@ -158,6 +161,7 @@ def test_diverging_loss_stops_the_run_and_keeps_its_directory(tmp_path):
     assert results["status"] == "diverged" and results["epochs_trained"] == 0
 
 
+@pytest.mark.slow
 def test_distributed_step_loop_trains_exactly_like_fit(tmp_path):
     """The multi-worker driver (Keras' train_step under strategy.run) on one process equals model.fit."""
     common = dict(epochs=2, jit_compile=False, steps_per_execution=1)
@@ -167,6 +171,7 @@ def test_distributed_step_loop_trains_exactly_like_fit(tmp_path):
     assert by_fit["train_accuracy"] == by_loop["train_accuracy"]
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_cpus_trains_on_the_same_corrupted_data(tmp_path):
     one = train(digits_run(tmp_path, run_name="one", epochs=1, strategy="default"))
     two = train(digits_run(tmp_path, run_name="two", epochs=1, strategy="mirrored"))
@@ -177,6 +182,7 @@ def test_mirrored_strategy_on_two_cpus_trains_on_the_same_corrupted_data(tmp_pat
     assert two["train_accuracy"] > 0.15  # it learned something in one epoch (chance: 0.1)
 
 
+@pytest.mark.slow
 def test_mixed_precision_run(tmp_path):
     results = train(digits_run(tmp_path, labels="true", epochs=1, mixed_precision="mixed_float16"))
     assert results["status"] == "finished" and results["test_accuracy"] > 0.5
@@ -253,6 +259,7 @@ def test_a_sweep_worker_killed_mid_run_is_taken_over_and_ends_with_the_same_weig
     assert sum(int(r["forgetting_events"]) for r in dynamics) > 0  # the counts cover the epochs across the kill
 
 
+@pytest.mark.slow
 def test_per_epoch_evaluation_is_in_inference_mode_on_the_corrupted_labels(tmp_path):
     """The recorded training accuracy is the model's inference-mode accuracy against the labels trained on."""
     import keras
@@ -281,6 +288,7 @@ def test_per_epoch_evaluation_is_in_inference_mode_on_the_corrupted_labels(tmp_p
     keras.backend.clear_session()
 
 
+@pytest.mark.slow
 def test_fit_every_finds_the_fit_step_off_the_epoch_grid(tmp_path):
     # 1,438 digits in batches of 32: 45 steps an epoch; the training set is evaluated every 4 steps.
     results = train(digits_run(tmp_path, labels="true", epochs=3, fit_threshold=0.9, fit_every=4))

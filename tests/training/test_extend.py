@@ -36,6 +36,7 @@ def test_extending_a_finished_run_trains_only_the_new_epochs_and_ends_as_one_lon
     assert train(longer)["already_complete"]  # and then it is complete
 
 
+@pytest.mark.slow
 def test_a_shorter_cap_than_trained_is_refused(tmp_path):
     config = digits_run(tmp_path, epochs=2, run_name="r")
     train(config)
@@ -43,6 +44,7 @@ def test_a_shorter_cap_than_trained_is_refused(tmp_path):
         train(dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=1)))
 
 
+@pytest.mark.slow
 def test_resume_refuses_flags_that_change_the_run_and_accepts_a_larger_cap(cli, tmp_path):
     code, _, err = cli("train", "--model", "mlp_1x512", "--dataset", "digits", "--epochs", "1", "--batch-size", "64",
                        "--log-dir", str(tmp_path), "--run-name", "r")
@@ -55,6 +57,7 @@ def test_resume_refuses_flags_that_change_the_run_and_accepts_a_larger_cap(cli, 
     assert "epoch    2/2" in out and json.loads((tmp_path / "default" / "r" / "results.json").read_text())["epochs_trained"] == 2
 
 
+@pytest.mark.slow
 def test_a_deterministic_run_records_no_xla_and_leaves_determinism_off(tmp_path):
     import warnings
 

@@ -46,6 +46,7 @@ class Recorder(keras.callbacks.Callback):
         self.events.append(("train_end",))
 
 
+@pytest.mark.slow
 def test_a_callback_sees_every_epoch_with_the_engines_metrics(tmp_path):
     recorder = Recorder()
     config = digits_run(tmp_path, epochs=3, run_name="r", steps_per_execution=1)
@@ -59,6 +60,7 @@ def test_a_callback_sees_every_epoch_with_the_engines_metrics(tmp_path):
     assert results["status"] == "finished" and "stopped_by_callback" not in results
 
 
+@pytest.mark.slow
 def test_a_callback_can_end_the_run(tmp_path):
     config = digits_run(tmp_path, epochs=6, run_name="r")
     results = train(config, callbacks=[Recorder(stop_after=2)])
@@ -67,6 +69,7 @@ def test_a_callback_can_end_the_run(tmp_path):
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_extra_metrics_are_logged_with_the_rest(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from rethinking.training import train
 from tests.training.helpers import digits_run, read_weights
@@ -16,6 +17,7 @@ def _weights(run_dir) -> dict[str, np.ndarray]:
     return dict(read_weights(run_dir / "final.weights.h5"))
 
 
+@pytest.mark.slow
 def test_every_layer_but_the_head_is_copied_and_the_source_recorded(tmp_path):
     source = train(digits_run(tmp_path, labels="random", epochs=1, run_name="source"))
     config = digits_run(tmp_path, labels="true", epochs=1, run_name="target", learning_rate=1e-12)
@@ -45,6 +47,7 @@ def test_every_layer_but_the_head_is_copied_and_the_source_recorded(tmp_path):
     assert record["head_seed"] not in (None, config.init_seed)
 
 
+@pytest.mark.slow
 def test_an_incompatible_or_unfinished_source_is_refused_in_one_line_and_leaves_no_folder(tmp_path, cli):
     source = train(digits_run(tmp_path, labels="random", epochs=1, run_name="source"))
     common = ["train", "--dataset", "digits", "--epochs", "1", "--log-dir", str(tmp_path), "--init-from", source["run_dir"]]
@@ -59,6 +62,7 @@ def test_an_incompatible_or_unfinished_source_is_refused_in_one_line_and_leaves_
     assert code == 2 and "is not a run folder" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_batch_norm_moving_statistics_are_copied_with_the_layers(tmp_path):
     """The source's moving mean and variance (not trainable, not in the gradient) come along."""
     source_config = digits_run(tmp_path, labels="random", epochs=1, run_name="source")
@@ -78,6 +82,7 @@ def test_batch_norm_moving_statistics_are_copied_with_the_layers(tmp_path):
     assert np.abs(before[mean]).max() > 1e-3 and np.abs(before[variance] - 1).max() > 1e-3  # trained, not 0 and 1
 
 
+@pytest.mark.slow
 def test_a_resumed_init_from_run_continues_from_its_checkpoint_and_never_copies_the_source_again(tmp_path):
     from tests.training.helpers import same_weights
     from tests.training.test_kill_safety import _Killed, _stop_after

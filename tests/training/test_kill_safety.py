@@ -49,6 +49,7 @@ def _killed_after_saving(monkeypatch, config: RunConfig, weights_file: str) -> N
     monkeypatch.setattr(rundir, "save_weights_atomically", real_save)
 
 
+@pytest.mark.slow
 def test_a_kill_during_the_final_save_never_leaves_a_complete_run_without_its_files(tmp_path, monkeypatch):
     config = digits_run(tmp_path, epochs=2, run_name="r")
     run = tmp_path / "default" / "r"
@@ -61,6 +62,7 @@ def test_a_kill_during_the_final_save_never_leaves_a_complete_run_without_its_fi
     assert not list(run.glob(".*tmp*"))  # no temporary file left beside the weights
 
 
+@pytest.mark.slow
 def test_a_kill_after_the_initial_weights_restarts_the_run_with_the_same_initial_weights(tmp_path, monkeypatch):
     config = digits_run(tmp_path, epochs=1, run_name="r")
     run = tmp_path / "default" / "r"
@@ -80,6 +82,7 @@ def _flip_middle_byte(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["missing weights", "truncated weights", "missing examples", "missing metrics",
                                     # Damage a file check cannot see: once answered "Already complete".
                                     "garbled metrics", "truncated examples", "flipped model byte",
@@ -132,6 +135,7 @@ def _interrupted_run(tmp_path: Path, stop: int = 3) -> tuple[RunConfig, Path]:
     return config, tmp_path / "default" / "r"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage, resumes_at", [
     ("truncate data", 2), ("garble index", 2), ("delete state", 2), ("latest names a missing checkpoint", 2),
     ("delete latest", 3),
@@ -164,6 +168,7 @@ def test_a_damaged_checkpoint_falls_back_to_the_newest_intact_one(tmp_path, capl
     assert not (ckpt / "epoch-000003_temp").exists()
 
 
+@pytest.mark.slow
 def test_no_intact_checkpoint_is_one_clear_error(tmp_path):
     config, run = _interrupted_run(tmp_path)
     for index in (run / "checkpoints").glob("*.index"):
@@ -180,6 +185,7 @@ def _npz(path: Path, seed: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["data.npz", "DATA.NPZ", "data.arrays"])  # any file name is hashed
 def test_a_changed_npz_file_is_a_new_run_and_never_resumes_an_old_one(tmp_path, name):
     data = tmp_path / name
@@ -202,6 +208,7 @@ def test_a_changed_npz_file_is_a_new_run_and_never_resumes_an_old_one(tmp_path, 
         train(named)
 
 
+@pytest.mark.slow
 def test_result_files_are_readable_by_collaborators(tmp_path):
     results = train(digits_run(tmp_path, epochs=1, run_name="r"))
     run = Path(results["run_dir"])
@@ -210,6 +217,7 @@ def test_result_files_are_readable_by_collaborators(tmp_path):
         assert mode == rundir.FILE_MODE and mode & stat.S_IRGRP, (name, oct(mode))
 
 
+@pytest.mark.slow
 def test_temporary_files_of_killed_writes_are_removed_by_the_next_owner(tmp_path):
     from rethinking.atomic import temporary_path
 
@@ -233,6 +241,7 @@ def _curve_steps(run: Path, folder: str = "validation", tag: str = "epoch_accura
     return [e.step for e in events.Tensors(tag)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("killed_at", [0, 2])
 def test_a_kill_between_an_epochs_points_and_its_checkpoint_leaves_each_point_once(tmp_path, monkeypatch, killed_at):
     """Once, about a third of resumes showed the redone epoch twice in TensorBoard."""

@@ -55,6 +55,7 @@ def test_a_keras_file_of_a_toolkit_model_loads_in_a_fresh_process_after_import_r
     assert "refused:" in failed.stdout and "'load_with': 'import rethinking'" in failed.stdout, failed.stdout[-2000:]
 
 
+@pytest.mark.slow
 def test_a_completed_run_saves_model_keras_and_load_run_returns_it(tmp_path):
     config = digits_run(tmp_path, epochs=2, run_name="r")
     results = train(config)
@@ -67,6 +68,7 @@ def test_a_completed_run_saves_model_keras_and_load_run_returns_it(tmp_path):
     assert all(np.array_equal(weights[w.path], w.numpy()) for w in fresh.weights)  # model.keras = final weights
 
 
+@pytest.mark.slow
 def test_load_run_refuses_what_is_not_a_completed_run(tmp_path):
     with pytest.raises(ValueError, match="is not a run folder"):
         rethinking.load_run(tmp_path)

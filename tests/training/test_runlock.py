@@ -198,6 +198,7 @@ print(held, broken)
 """
 
 
+@pytest.mark.slow
 def test_two_processes_racing_for_one_lock_never_both_hold_it(tmp_path):
     dead = _dead_pid()
     racers = [subprocess.Popen([sys.executable, "-c", RACER, str(tmp_path), name, "300", str(dead)],

@@ -69,6 +69,7 @@ def test_optimizer_options_and_their_checks():
         TrainConfig(schedule="step", lr_steps="5,2")
 
 
+@pytest.mark.slow
 def test_a_run_records_the_rate_of_each_epoch(tmp_path):
     config = digits_run(tmp_path, epochs=4, run_name="r", schedule="step", lr_steps="2,3", lr_step_factor=0.5)
     results = train(config)
