@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 from rethinking.atomic import FILE_MODE, atomic_write_text, atomic_write_with  # noqa: F401 (re-exported)
 from rethinking.config import RunConfig
 from rethinking.config.run import content_identity
-from rethinking.config.run import file_fingerprint as content_fingerprint
+from rethinking.config.run import file_fingerprint
 from rethinking.config.run import run_identity
 from rethinking.config.reproducing_command import command_line
 from rethinking.training.runlock import LOCK_FILE
@@ -306,7 +306,7 @@ CHECKSUMMED_FILES = (METRICS_FILE, EXAMPLES_FILE, TEST_EXAMPLES_FILE, FINAL_WEIG
 
 def file_checksums(directory: Path) -> dict[str, str]:
     """``{file name: sha256}`` of the promised files present in ``directory`` (``CHECKSUMMED_FILES``)."""
-    sums = {name: content_fingerprint(directory / name) for name in CHECKSUMMED_FILES}
+    sums = {name: file_fingerprint(directory / name) for name in CHECKSUMMED_FILES}
     return {name: digest for name, digest in sums.items() if digest is not None}
 
 
@@ -324,7 +324,7 @@ def missing_outputs(directory: Path, own_dir: Path | None = None,
     if own_dir in (None, directory) and isinstance(checksums, dict):
         missing += [f"{name} (changed since the run completed)" for name, digest in checksums.items()
                     if name in CHECKSUMMED_FILES and name not in missing
-                    and content_fingerprint(directory / name) not in (None, digest)]
+                    and file_fingerprint(directory / name) not in (None, digest)]
     return missing
 
 
