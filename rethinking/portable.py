@@ -2,8 +2,9 @@
 
 A results table, a report or an exported run names files (the sweep file, a transition matrix, a
 dataset, run folders). ``portable_path`` turns an absolute path into one that means the same on
-another machine: a file shipped inside the package as ``rethinking/...``, a file under the working
-folder relative to it, anything else by its name alone.
+another machine: a file shipped inside the package as ``rethinking/...`` (a shipped pipeline file of
+a source checkout as ``pipelines/...``), a file under the working folder relative to it, anything
+else by its name alone.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 PACKAGE = Path(__file__).resolve().parent
+# The shipped pipeline files in a source checkout (an installed wheel has them under PACKAGE).
+PIPELINES = PACKAGE.parent / "pipelines"
 
 
 def portable_path(text: str, base: Path | None = None) -> str:
@@ -25,7 +28,7 @@ def portable_path(text: str, base: Path | None = None) -> str:
     if not isinstance(text, str) or not os.path.isabs(text):
         return text
     path = Path(text)
-    for root, prefix in ((PACKAGE, "rethinking"), (Path(base or Path.cwd()).resolve(), None)):
+    for root, prefix in ((PACKAGE, "rethinking"), (PIPELINES, "pipelines"), (Path(base or Path.cwd()).resolve(), None)):
         try:
             relative = path.resolve().relative_to(root)
         except ValueError:
