@@ -70,7 +70,7 @@ def test_a_worker_killed_mid_run_is_replaced_its_runs_finish_and_the_sweep_says_
     import sys
     import time
 
-    sweep = digits_sweep(tmp_path, "killed", 4, epochs=40, train_examples=200, batch_size=50)
+    sweep = digits_sweep(tmp_path, "killed", 4, epochs=16, train_examples=200, batch_size=50)
     parent = subprocess.Popen([sys.executable, "-m", "rethinking.cli", "run", str(sweep), "--workers", "2"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines, victim, deadline = [], None, time.monotonic() + 300
