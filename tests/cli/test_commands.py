@@ -304,3 +304,15 @@ def test_given_arguments_repeat_what_the_user_typed_and_nothing_else():
 def test_tune_refuses_max_trials_with_hyperband_in_one_line(cli):
     code, _, err = cli("tune", "--dataset", "digits", "--max-trials", "4")
     assert code == 2 and "Hyperband sizes itself" in err and "--algorithm random" in err and "Traceback" not in err
+
+
+def test_an_empty_or_textual_transition_file_is_one_line_exit_2(cli, tmp_path):
+    import numpy as np
+
+    empty, words = tmp_path / "empty.npy", tmp_path / "words.npy"
+    empty.write_bytes(b"")  # once: "Aborted." with exit status 130
+    np.save(words, np.array([["a", "b"], ["c", "d"]]))  # once: a line that did not name the file
+    for path, fragment in ((empty, "cannot read a matrix"), (words, "a transition matrix holds numbers")):
+        code, _, err = cli("train", "--labels", "matrix", "--transition", str(path), "--epochs", "1",
+                           "--log-dir", str(tmp_path / "logs"))
+        assert code == 2 and str(path) in err and fragment in err and err.count("\n") == 1, err
