@@ -185,13 +185,14 @@ for _ in range(rounds):
     if held % 2:  # every other time, leave a lock of a dead process behind: the other must break it
         lock._stop.set()
         (folder / LOCK_FILE).unlink()
-        (folder / "dead.json").write_text(json.dumps({"host": os.uname().nodename, "pid": dead, "token": "dead",
-                                                       "started": 0.0, "heartbeat": 0.0}))
+        mine = folder / f"dead-{me}.json"  # each racer its own: the other may be doing the same right now
+        mine.write_text(json.dumps({"host": os.uname().nodename, "pid": dead, "token": "dead",
+                                    "started": 0.0, "heartbeat": 0.0}))
         try:
-            os.link(folder / "dead.json", folder / LOCK_FILE)
+            os.link(mine, folder / LOCK_FILE)
         except FileExistsError:
             pass  # the other racer took the free lock first
-        (folder / "dead.json").unlink()
+        mine.unlink()
     else:
         lock.release()
 print(held, broken)
@@ -206,7 +207,7 @@ def test_two_processes_racing_for_one_lock_never_both_hold_it(tmp_path):
     time.sleep(1.0)  # both started and waiting
     (tmp_path / "go").write_text("")
     outputs = [r.communicate(timeout=240) for r in racers]
-    assert all(r.returncode == 0 for r in racers), [o[1][-2000:] for o in outputs]
+    assert [r.returncode for r in racers] == [0, 0], [o[1][-800:] for o in outputs]
     held, broken = zip(*(map(int, o[0].split()) for o in outputs))
     assert not list(tmp_path.glob("violation-*"))  # never two owners at once, breaking or not
     assert all(h > 0 for h in held) and sum(held) >= 100, held  # both got it, and often
