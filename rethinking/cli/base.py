@@ -81,7 +81,7 @@ def _disk_full(err: BaseException) -> bool:
     TensorFlow's ResourceExhaustedError, h5py's OSError without errno)."""
     import errno  # noqa: PLC0415
 
-    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return True
     text = str(err)
     return "No space left on device" in text or "Disk quota exceeded" in text
