@@ -14,7 +14,9 @@ from rethinking.data import Corruption, DataConfig
 # MLP 1x512 on digits, batch 32: about 0.3 s per epoch on 2 cores. With lr 0.03 decayed by 0.99 per
 # epoch it fits random labels in about 80 epochs (measured; the paper's 0.01 and 0.95 per epoch
 # decay too fast for 45 steps per epoch).
-FAST_TRAIN = TrainConfig(epochs=2, batch_size=32, learning_rate=0.03, lr_decay=0.99)
+# Graph mode, not the MLPs' default XLA: its compile is about 1 s of a tiny run's 2.5 s. The XLA
+# step has tests of its own (models/test_models.py, the device-pixel engine test, every CLI run).
+FAST_TRAIN = TrainConfig(epochs=2, batch_size=32, learning_rate=0.03, lr_decay=0.99, jit_compile=False)
 
 
 def digits_run(log_dir: Path, *, labels: str = "random", run_name: str | None = None, model: str = "mlp_1x512",
