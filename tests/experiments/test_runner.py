@@ -25,7 +25,7 @@ def tiny(log_dir, **grid_extra) -> dict:
         "sweep": {"name": "tiny", "description": "A tiny sweep.",
                      "reports": ["table1", "figure1a", "figure1b", "figure1c", "figure2a", "figure2b"]},
         "base": {"data": {"dataset": "digits", "train_examples": 256}, "model": {"name": "mlp_1x512"},
-                 "train": {"epochs": 2, "batch_size": 64}, "log_dir": str(log_dir)},
+                 "train": {"epochs": 2, "batch_size": 64, "jit_compile": False}, "log_dir": str(log_dir)},
         "grid": [{"data.corruption": [{"labels": "true"}, {"labels": "partial", "corruption_prob": 0.5},
                                       {"labels": "random"}, {"pixels": "shuffled"}], **grid_extra},
                  {"model": [{"name": "inception_small", "width_multiplier": 0.125, "batch_norm": True},

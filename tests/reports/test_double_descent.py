@@ -105,7 +105,8 @@ SWEEP = {
     "sweep": {"name": "widths", "reports": ["double_descent", "double_descent_epochs"], "seeds": [0, 1]},
     "base": {"data": {"dataset": "digits", "train_examples": 200},
              "model": {"name": "mlp", "depth": 1},
-             "train": {"epochs": 4, "batch_size": 32, "optimizer": "adam", "schedule": "constant"}},
+             "train": {"epochs": 4, "batch_size": 32, "optimizer": "adam", "schedule": "constant",
+                       "jit_compile": False}},
     "grid": [{"model.units": [2, 8, 32],
               "data.corruption": [{"labels": "true"}, {"labels": "partial", "corruption_prob": 0.2, "label_noise": "wrong"}]}],
 }

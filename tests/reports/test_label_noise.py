@@ -25,7 +25,7 @@ seeds = [0, 1]
 [base]
 data = {{ dataset = "digits", train_examples = 300 }}
 model = {{ name = "mlp_1x512" }}
-train = {{ epochs = 3, batch_size = 32, learning_rate = 0.05 }}
+train = {{ epochs = 3, batch_size = 32, learning_rate = 0.05, jit_compile = false }}
 log_dir = "{tmp_path / 'logs'}"
 
 [[grid]]

@@ -51,7 +51,7 @@ SWEEP = {
     "sweep": {"name": "dynamics", "reports": ["learning_order", "forgetting"], "seeds": [0, 1]},
     "base": {"data": {"dataset": "digits", "train_examples": 300,
                       "corruption": {"labels": "partial", "corruption_prob": 0.5}},
-             "model": {"name": "mlp_1x512"}, "train": {"epochs": 6, "batch_size": 32, "learning_rate": 0.05}},
+             "model": {"name": "mlp_1x512"}, "train": {"epochs": 6, "batch_size": 32, "learning_rate": 0.05, "jit_compile": False}},
     "grid": [{"model.dropout": [0.0, 0.5]}],
 }
 

@@ -69,7 +69,7 @@ def test_a_sweep_with_measures_measures_every_run_and_reports_the_ranking(tmp_pa
     sweep = parse_sweep({
         "sweep": {"name": "tiny-measures", "description": "Measures on a tiny sweep.", "reports": ["measures"]},
         "base": {"data": {"dataset": "digits", "train_examples": 160}, "model": {"name": "mlp_1x512"},
-                 "train": {"epochs": 3, "batch_size": 32, "measures": True}, "log_dir": str(tmp_path / "logs")},
+                 "train": {"epochs": 3, "batch_size": 32, "measures": True, "jit_compile": False}, "log_dir": str(tmp_path / "logs")},
         "grid": [{"data.corruption": [{"labels": "true"}, {"labels": "random"}], "model.weight_decay": [0.0, 0.01],
                   "data.seed": [0, 1]}],
     })

@@ -16,7 +16,8 @@ def _doc(log_dir: Path, epochs: int = 3) -> dict:
     return {
         "sweep": {"name": "pre", "reports": ["pretraining"], "seeds": [0, 1]},
         "base": {"data": {"dataset": "digits", "train_examples": 200}, "model": {"name": "mlp_1x512"},
-                 "train": {"epochs": epochs, "until_fit": True, "batch_size": 32, "learning_rate": 0.05},
+                 "train": {"epochs": epochs, "until_fit": True, "batch_size": 32, "learning_rate": 0.05,
+                           "jit_compile": False},
                  "log_dir": str(log_dir)},
         "grid": [{"init_from_run": [False, {"data.train_offset": 200, "data.corruption": {"labels": "random"}}]}],
     }
