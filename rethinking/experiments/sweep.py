@@ -46,6 +46,7 @@ from typing import Any
 
 from rethinking.config import RunConfig, config_digest
 from rethinking.config.options import option_fields
+from rethinking.portable import PACKAGE, PIPELINES
 from rethinking.reports.registry import REPORT_NAMES
 
 if sys.version_info >= (3, 11):
@@ -197,9 +198,8 @@ def shipped_dir() -> Path:
     """The folder of the shipped sweep files: the repository's top-level ``pipelines/`` in a source
     checkout (an editable install included), ``rethinking/pipelines/`` inside an installed wheel
     (setup.py maps the one onto the other)."""
-    package = Path(__file__).resolve().parents[1]
-    installed = package / "pipelines"
-    return installed if installed.is_dir() else package.parent / "pipelines"
+    installed = PACKAGE / "pipelines"
+    return installed if installed.is_dir() else PIPELINES
 
 
 def shipped_sweeps() -> dict[str, Path]:

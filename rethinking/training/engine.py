@@ -169,7 +169,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     """``train`` once this process owns the run directory."""
     if overwrite and chief:
         rundir.clear(directory)
-    if chief:  # the one writer now: what killed writes left can go
+    if chief:  # the one writer now: what killed writes left can go (also checkpoints/: a complete run never restores)
         for folder in (directory, directory / rundir.CHECKPOINT_DIR):
             remove_temporary(folder)
     stored = rundir.stored_complete(directory, config)
