@@ -18,12 +18,14 @@ or committed sweep folder reports anywhere.
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime
+import gc
 import logging
 import os
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -315,59 +317,77 @@ def run_sweep(
     notify = progress or (lambda event: None)
     sources = sources_of(runs)
     queue = collections.deque(range(len(runs)))
-    while queue:
-        index = queue.popleft()
-        run = runs[index]
-        base = {"index": index, "total": len(runs), "run": run}
-        if rows[index]["status"] not in DONE_STATUSES:  # another process may have finished it since
-            rows[index] = table_row(run, stored_results(run.config), relative_to=directory)
-        if rows[index]["status"] in DONE_STATUSES:
-            _measure(run, stored_results(run.config) or {})  # a run killed while it was being measured
-            notify({**base, "event": "skip", "row": rows[index]})
-            continue
-        source = sources.get(index)
-        if source is not None and (stored_results(runs[source].config) or {}).get("status") not in rundir.COMPLETE_STATUSES:
-            if source in queue:  # this process trains the source first
-                queue.append(index)
+    with _long_lived_objects_frozen():
+        while queue:
+            index = queue.popleft()
+            run = runs[index]
+            base = {"index": index, "total": len(runs), "run": run}
+            if rows[index]["status"] not in DONE_STATUSES:  # another process may have finished it since
+                rows[index] = table_row(run, stored_results(run.config), relative_to=directory)
+            if rows[index]["status"] in DONE_STATUSES:
+                _measure(run, stored_results(run.config) or {})  # a run killed while it was being measured
+                notify({**base, "event": "skip", "row": rows[index]})
                 continue
-            if _in_progress(rundir.run_dir(runs[source].config)):  # another process is training it: wait
-                notify({**base, "event": "wait", "row": rows[index], "source": runs[source]})
-                time.sleep(SOURCE_POLL_SECONDS)
-                queue.append(index)
-                continue
-            # Otherwise the source failed or nobody trains it: training refuses in one line, the run
-            # is recorded as failed, and a rerun trains it once its source is complete.
-        notify({**base, "event": "start", "row": rows[index]})
-        error = None
-        try:
-            steps = {} if step_progress is None else {"step_progress": step_progress}
-            results = train_fn(run.config, progress=lambda epoch_row: notify({**base, "event": "epoch", "row": epoch_row}),
-                               **steps)
-        except TrainingDiverged as err:
-            results, error = stored_results(run.config) or {"status": "diverged"}, str(err)
-        except (RunLocked, LockLost) as err:  # another process owns the run: write nothing into it
-            results, error = {"status": "locked"}, str(err)
-            logger.warning("Run %s skipped: %s", run.config.resolved_run_name, err)
-        except DatasetUnavailableError:
-            raise
-        except KeyboardInterrupt:
+            source = sources.get(index)
+            if source is not None and (stored_results(runs[source].config) or {}).get("status") not in rundir.COMPLETE_STATUSES:
+                if source in queue:  # this process trains the source first
+                    queue.append(index)
+                    continue
+                if _in_progress(rundir.run_dir(runs[source].config)):  # another process is training it: wait
+                    notify({**base, "event": "wait", "row": rows[index], "source": runs[source]})
+                    time.sleep(SOURCE_POLL_SECONDS)
+                    queue.append(index)
+                    continue
+                # Otherwise the source failed or nobody trains it: training refuses in one line, the run
+                # is recorded as failed, and a rerun trains it once its source is complete.
+            notify({**base, "event": "start", "row": rows[index]})
+            error = None
+            try:
+                steps = {} if step_progress is None else {"step_progress": step_progress}
+                results = train_fn(run.config, progress=lambda epoch_row: notify({**base, "event": "epoch", "row": epoch_row}),
+                                   **steps)
+            except TrainingDiverged as err:
+                results, error = stored_results(run.config) or {"status": "diverged"}, str(err)
+            except (RunLocked, LockLost) as err:  # another process owns the run: write nothing into it
+                results, error = {"status": "locked"}, str(err)
+                logger.warning("Run %s skipped: %s", run.config.resolved_run_name, err)
+            except DatasetUnavailableError:
+                raise
+            except KeyboardInterrupt:
+                rebuild_table(directory, sweep, every_run)
+                raise
+            except Exception as err:  # noqa: BLE001 (a sweep records any failure of one run and goes on)
+                error = f"{type(err).__name__}: {err}"
+                logger.warning("Run %s failed: %s", run.config.resolved_run_name, error)
+                results = {**(stored_results(run.config) or {}), "status": "failed"}
+                run_folder = rundir.run_dir(run.config)
+                run_folder.mkdir(parents=True, exist_ok=True)
+                rundir.atomic_write_text(run_folder / ERROR_FILE, traceback.format_exc())
+            finally:
+                keras.backend.clear_session()  # many models in one process: free the last one's graph
+                gc.freeze()  # what survives lives on (see _long_lived_objects_frozen)
+            if error is None:
+                error = _measure(run, results)
+            rows[index] = table_row(run, results, error, relative_to=directory)
             rebuild_table(directory, sweep, every_run)
-            raise
-        except Exception as err:  # noqa: BLE001 (a sweep records any failure of one run and goes on)
-            error = f"{type(err).__name__}: {err}"
-            logger.warning("Run %s failed: %s", run.config.resolved_run_name, error)
-            results = {**(stored_results(run.config) or {}), "status": "failed"}
-            run_folder = rundir.run_dir(run.config)
-            run_folder.mkdir(parents=True, exist_ok=True)
-            rundir.atomic_write_text(run_folder / ERROR_FILE, traceback.format_exc())
-        finally:
-            keras.backend.clear_session()  # many models in one process: free the last one's graph
-        if error is None:
-            error = _measure(run, results)
-        rows[index] = table_row(run, results, error, relative_to=directory)
-        rebuild_table(directory, sweep, every_run)
-        notify({**base, "event": "done", "row": rows[index]})
+            notify({**base, "event": "done", "row": rows[index]})
     return rows, directory
+
+
+@contextlib.contextmanager
+def _long_lived_objects_frozen() -> Iterator[None]:
+    """Moves the objects alive now to Python's permanent generation (``gc.freeze``) for the sweep.
+
+    Keras' ``clear_session`` after each run collects garbage, and a full collection walks every
+    tracked object: about 400,000 once TensorFlow and Keras are imported, 0.34 s on 2 cores
+    (measured), for a tiny run a sixth of its time. Frozen, they are skipped; refcounting still frees
+    what they drop. Unfrozen when the sweep ends, so a notebook's objects are collected as before.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _measure(run: PlannedRun, results: Mapping[str, Any]) -> str | None:

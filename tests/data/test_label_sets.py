@@ -159,13 +159,13 @@ def _mock_cifar_n(feature, differ, train_size=50_000, shift=0):
         labels.update({f: (human if split == "train" else np.full(n, -1))[:n]
                        for f in ("aggre_label", "worse_label", "random_label1", "random_label2", "random_label3",
                                  "noise_label")})
-        ds = tf.data.Dataset.from_tensor_slices({k: v.astype(np.int64) for k, v in labels.items()})
-        ds = ds.map(lambda ex: {**ex, "image": tf.zeros((32, 32, 3), tf.uint8)})
+        # Whole columns zipped into one dict, no per-example map: 50,000 examples in well under a second.
+        columns = {k: tf.data.Dataset.from_tensor_slices(v.astype(np.int64)) for k, v in labels.items()}
+        columns["image"] = tf.data.Dataset.from_tensors(tf.zeros((32, 32, 3), tf.uint8)).repeat(n)
         if read_config is not None and read_config.add_tfds_id:
-            ids = tf.data.Dataset.range(n).map(
-                lambda i: tf.strings.join([f"{self.name}-{split}.tfrecord-00000-of-00001__", tf.strings.as_string(i)]))
-            ds = tf.data.Dataset.zip((ds, ids)).map(lambda ex, i: {**ex, "tfds_id": i})
-        return ds
+            ids = np.char.add(f"{self.name}-{split}.tfrecord-00000-of-00001__", np.arange(n).astype(str))
+            columns["tfds_id"] = tf.data.Dataset.from_tensor_slices(ids)
+        return tf.data.Dataset.zip(columns)
 
     return as_dataset
 

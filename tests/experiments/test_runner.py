@@ -222,6 +222,22 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert retried == [1] and rows[1]["status"] == "finished"
 
 
+def test_runs_of_a_sweep_see_the_long_lived_objects_frozen_and_the_sweep_unfreezes_them(tmp_path):
+    import gc  # noqa: PLC0415
+
+    sweep = parse_sweep({**tiny(tmp_path), "grid": [{"data.seed": [0, 1]}]})
+    frozen = []
+
+    def counting(config, **kwargs):  # fails fast: the sweep records it and goes on
+        frozen.append(gc.get_freeze_count())
+        raise RuntimeError("not trained")
+
+    rows, _ = run_sweep(sweep, train_fn=counting)
+    assert [r["status"] for r in rows] == ["failed", "failed"]
+    assert len(frozen) == 2 and min(frozen) > 10_000  # TensorFlow's and Keras' objects: skipped by collections
+    assert gc.get_freeze_count() == 0  # a notebook's objects are collected as before
+
+
 def test_only_filters_and_missing_files_fail_before_training(tmp_path):
     sweep = parse_sweep({**tiny(tmp_path), "grid": [{"data.seed": [0, 1]}]})
     with pytest.raises(ValueError, match="No run of the sweep matches"):

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import logging
+import shutil
 import stat
 from pathlib import Path
 
@@ -32,6 +33,34 @@ def _stop_after(epoch: int):
 
 def _epochs(run: Path) -> list[int]:
     return [int(r["epoch"]) for r in csv.DictReader((run / "metrics.csv").open())]
+
+
+# Trained once per module; a test that damages a run works on a copy (``_copy``): the run folder
+# holds no absolute path a rerun checks (results.json's run_dir is rewritten when it finishes again).
+FINISHED = digits_run(Path("unused"), epochs=2, run_name="r")
+INTERRUPTED = digits_run(Path("unused"), epochs=5, run_name="r")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> tuple[Path, dict]:
+    """(log dir, results) of a finished 2-epoch run."""
+    log_dir = tmp_path_factory.mktemp("finished")
+    return log_dir, train(dataclasses.replace(FINISHED, log_dir=str(log_dir)))
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory) -> Path:
+    """The log dir of a 5-epoch run killed after its epoch-3 checkpoint."""
+    log_dir = tmp_path_factory.mktemp("interrupted")
+    with pytest.raises(_Killed):
+        train(dataclasses.replace(INTERRUPTED, log_dir=str(log_dir)), progress=_stop_after(3))
+    return log_dir
+
+
+def _copy(log_dir: Path, tmp_path: Path, config: RunConfig) -> tuple[RunConfig, Path]:
+    """A copy of the run under ``log_dir`` in ``tmp_path``: (its config, its folder)."""
+    shutil.copytree(log_dir / "default", tmp_path / "default")
+    return dataclasses.replace(config, log_dir=str(tmp_path)), tmp_path / "default" / "r"
 
 
 def _killed_after_saving(monkeypatch, config: RunConfig, weights_file: str) -> None:
@@ -87,10 +116,9 @@ def _flip_middle_byte(path: Path) -> None:
                                     # Damage a file check cannot see: once answered "Already complete".
                                     "garbled metrics", "truncated examples", "flipped model byte",
                                     "flipped weights byte"])
-def test_a_complete_run_with_lost_files_is_repaired_from_its_last_checkpoint(tmp_path, damage):
-    config = digits_run(tmp_path, epochs=2, run_name="r")
-    first = train(config)
-    run = Path(first["run_dir"])
+def test_a_complete_run_with_lost_files_is_repaired_from_its_last_checkpoint(finished, tmp_path, damage):
+    config, run = _copy(finished[0], tmp_path, FINISHED)
+    first = finished[1]
     reference = tmp_path / "reference.weights.h5"
     reference.write_bytes((run / "final.weights.h5").read_bytes())
     examples = (run / "examples.csv").read_text()
@@ -128,20 +156,13 @@ def test_a_complete_run_with_lost_files_is_repaired_from_its_last_checkpoint(tmp
     assert train(config)["already_complete"]
 
 
-def _interrupted_run(tmp_path: Path, stop: int = 3) -> tuple[RunConfig, Path]:
-    config = digits_run(tmp_path, epochs=5, run_name="r")
-    with pytest.raises(_Killed):
-        train(config, progress=_stop_after(stop))
-    return config, tmp_path / "default" / "r"
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("damage, resumes_at", [
     ("truncate data", 2), ("garble index", 2), ("delete state", 2), ("latest names a missing checkpoint", 2),
     ("delete latest", 3),
 ])
-def test_a_damaged_checkpoint_falls_back_to_the_newest_intact_one(tmp_path, caplog, damage, resumes_at):
-    config, run = _interrupted_run(tmp_path)
+def test_a_damaged_checkpoint_falls_back_to_the_newest_intact_one(interrupted, tmp_path, caplog, damage, resumes_at):
+    config, run = _copy(interrupted, tmp_path, INTERRUPTED)
     ckpt = run / "checkpoints"
     assert json.loads((ckpt / "latest.json").read_text())["epoch"] == 3
     (ckpt / "epoch-000003_temp").mkdir()  # what a write killed mid-way leaves
@@ -169,8 +190,8 @@ def test_a_damaged_checkpoint_falls_back_to_the_newest_intact_one(tmp_path, capl
 
 
 @pytest.mark.slow
-def test_no_intact_checkpoint_is_one_clear_error(tmp_path):
-    config, run = _interrupted_run(tmp_path)
+def test_no_intact_checkpoint_is_one_clear_error(interrupted, tmp_path):
+    config, run = _copy(interrupted, tmp_path, INTERRUPTED)
     for index in (run / "checkpoints").glob("*.index"):
         index.write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="No intact checkpoint .*--overwrite"):
@@ -209,22 +230,20 @@ def test_a_changed_npz_file_is_a_new_run_and_never_resumes_an_old_one(tmp_path, 
 
 
 @pytest.mark.slow
-def test_result_files_are_readable_by_collaborators(tmp_path):
-    results = train(digits_run(tmp_path, epochs=1, run_name="r"))
-    run = Path(results["run_dir"])
+def test_result_files_are_readable_by_collaborators(finished):
+    run = Path(finished[1]["run_dir"])
     for name in ("config.json", "results.json", "metrics.csv", "examples.csv", "final.weights.h5"):
         mode = stat.S_IMODE((run / name).stat().st_mode)
         assert mode == rundir.FILE_MODE and mode & stat.S_IRGRP, (name, oct(mode))
 
 
 @pytest.mark.slow
-def test_temporary_files_of_killed_writes_are_removed_by_the_next_owner(tmp_path):
+def test_temporary_files_of_killed_writes_are_removed_by_the_next_owner(finished, tmp_path):
     from rethinking.atomic import temporary_path
 
-    config = digits_run(tmp_path, epochs=1, run_name="r")
-    run = Path(train(config)["run_dir"])
+    config, run = _copy(finished[0], tmp_path, FINISHED)
     left = [temporary_path(run / "model.keras"), temporary_path(run / "final.weights.h5"),
-            temporary_path(run / "checkpoints" / "epoch-000001.state.json"), temporary_path(run / "results.json")]
+            temporary_path(run / "checkpoints" / "epoch-000002.state.json"), temporary_path(run / "results.json")]
     for path in left:
         path.write_bytes(b"half a file")  # what a SIGKILL mid-write leaves
     kept = run / ".notes.txt"  # not ours: a hidden file that is not a temporary name
