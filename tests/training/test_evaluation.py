@@ -29,6 +29,23 @@ def test_per_example_loss_and_correctness_match_a_direct_computation():
     assert result.accuracy_on(True) == pytest.approx((logits.argmax(1) == labels)[corrupted].mean())
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_given_its_batches_the_function_is_traced_once_for_every_batch_size(jit_compile):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    x = np.random.RandomState(0).randn(10, 4).astype(np.float32)
+    ds = tf.data.Dataset.from_tensor_slices({"image": x, "label": np.arange(10) % 3, "index": np.arange(10),
+                                             "true_label": np.arange(10) % 3,
+                                             "label_corrupted": np.zeros(10, bool)}).batch(4)  # 4, 4, 2
+    traced = make_loss_and_correct_fn(model, jit_compile=jit_compile, batches=ds)
+    result = evaluate_split(traced, ds)
+    reference = evaluate_split(make_loss_and_correct_fn(model, jit_compile=False), ds)
+    assert traced.experimental_get_tracing_count() == 1
+    np.testing.assert_allclose(result.loss, reference.loss, rtol=1e-6)
+    untraced = make_loss_and_correct_fn(model, jit_compile=jit_compile)
+    evaluate_split(untraced, ds)
+    assert untraced.experimental_get_tracing_count() == 2  # what it saves: a second trace for the last batch
+
+
 def test_accuracy_on_an_empty_group_is_nan():
     ev = SplitEvaluation(loss=np.zeros(2, np.float32), correct=np.array([True, False]),
                          label_corrupted=np.array([False, False]), index=np.arange(2), label=np.zeros(2, int),
