@@ -188,14 +188,8 @@ def test_mixed_precision_run(tmp_path):
     assert results["status"] == "finished" and results["test_accuracy"] > 0.5
 
 
-def _train_command(log_dir: Path, *extra: str) -> list[str]:
-    return [*CLI, "train", "--model", "mlp_1x512", "--labels", "random", "--batch-size", "32", "--learning-rate", "0.03",
-            "--lr-decay", "0.99", "--dropout", "0.2", "--deterministic", "--log-dir", str(log_dir), "--run-name", "r",
-            *extra]
-
-
 def _one_run_sweep(folder: Path, epochs: int) -> Path:
-    """A sweep of one run: the run of ``_train_command`` (same config), in ``folder/logs/one/``."""
+    """A sweep of one deterministic run of ``epochs`` epochs, in ``folder/logs/one/``."""
     folder.mkdir(parents=True, exist_ok=True)
     sweep = folder / "one.toml"
     sweep.write_text(f"""
@@ -215,11 +209,15 @@ experiment = "one"
 @pytest.mark.slow
 def test_a_sweep_worker_killed_mid_run_is_taken_over_and_ends_with_the_same_weights(tmp_path):
     """SIGKILL a `rethinking run` process mid-run; the next one takes the run over, bit-identical to
-    the same run trained without interruption by `rethinking train`."""
+    the same run trained without interruption (here, in this process: deterministic ops give the
+    same weights in any process, which the comparison checks too)."""
+    from rethinking.experiments.runner import run_sweep
+    from rethinking.experiments.sweep import load_sweep
+
     env = {**os.environ, "RETHINKING_OFFLINE": "1"}
-    straight = subprocess.run(_train_command(tmp_path / "straight", "--epochs", "6"), capture_output=True, text=True,
-                              env=env, timeout=600)
-    assert straight.returncode == 0, straight.stderr[-2000:]
+    (straight,), _ = run_sweep(load_sweep(_one_run_sweep(tmp_path / "straight", 6)))
+    assert straight["status"] == "finished"
+    straight_run = tmp_path / "straight" / "logs" / "one" / straight["run"]
 
     sweep = _one_run_sweep(tmp_path / "killed", 6)
     command = [*CLI, "run", str(sweep)]
@@ -247,12 +245,12 @@ def test_a_sweep_worker_killed_mid_run_is_taken_over_and_ends_with_the_same_weig
     resumed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"epoch {stopped_at + 1}/6" in resumed.stdout and "epoch 1/6" not in resumed.stdout
-    assert same_weights(tmp_path / "straight" / "default" / "r" / "final.weights.h5", run / "final.weights.h5")
+    assert run.name == straight_run.name
+    assert same_weights(straight_run / "final.weights.h5", run / "final.weights.h5")
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert [int(r["epoch"]) for r in rows] == list(range(7))
     assert json.loads((runs / "results.json").read_text())["runs"][0]["status"] == "finished"
     # The per-example dynamics and test results survive the kill: the same files, byte for byte.
-    straight_run = tmp_path / "straight" / "default" / "r"
     for name in ("examples.csv", "test_examples.csv"):
         assert (run / name).read_bytes() == (straight_run / name).read_bytes(), name
     dynamics = list(csv.DictReader((run / "examples.csv").open()))
