@@ -27,32 +27,42 @@ def _fresh_python(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
                           cwd=tmp_path, timeout=300)
 
 
+# FusedBatchNormalization and LocalResponseNormalization: the toolkit's layers in its paper models.
+SAVED = ("inception_small", "alexnet_small")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["inception_small", "alexnet_small"])  # FusedBatchNormalization, LocalResponseNormalization
-def test_a_keras_file_of_a_toolkit_model_loads_in_a_fresh_process_after_import_rethinking(name, tmp_path):
-    model = MODELS[name]((16, 16, 3), 10, width_multiplier=0.25)
+def test_keras_files_of_toolkit_models_load_in_a_fresh_process_after_import_rethinking(tmp_path):
     x = np.random.RandomState(0).rand(2, 16, 16, 3).astype("float32")
-    model.save(tmp_path / "m.keras")
     np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", model.predict(x, verbose=0))
-    done = _fresh_python("""
+    for name in SAVED:  # both files in each fresh process: one start-up of TensorFlow each, not four
+        model = MODELS[name]((16, 16, 3), 10, width_multiplier=0.25)
+        model.save(tmp_path / f"{name}.keras")
+        np.save(tmp_path / f"{name}.npy", model.predict(x, verbose=0))
+    done = _fresh_python(f"""
         import numpy as np
         import rethinking  # imports no TensorFlow; registers the toolkit's layers once Keras loads
         import keras
-        m = keras.saving.load_model("m.keras")
-        np.testing.assert_allclose(m.predict(np.load("x.npy"), verbose=0), np.load("y.npy"), rtol=1e-5, atol=1e-6)
-        print("loaded", type(m.layers[2]).__name__)
+        for name in {SAVED!r}:
+            m = keras.saving.load_model(name + ".keras")
+            np.testing.assert_allclose(m.predict(np.load("x.npy"), verbose=0), np.load(name + ".npy"), rtol=1e-5,
+                                       atol=1e-6)
+            print("loaded", name, type(m.layers[2]).__name__)
     """, tmp_path)
-    assert done.returncode == 0 and "loaded" in done.stdout, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [line.split()[1] for line in done.stdout.splitlines() if line.startswith("loaded")] == list(SAVED)
     # Without `import rethinking` Keras cannot find the layers; its message shows what to import.
-    failed = _fresh_python("""
+    failed = _fresh_python(f"""
         import keras
-        try:
-            keras.saving.load_model("m.keras")
-        except Exception as err:
-            print("refused:", err)
+        for name in {SAVED!r}:
+            try:
+                keras.saving.load_model(name + ".keras")
+            except Exception as err:
+                print("refused:", name, str(err).replace(chr(10), " "))
     """, tmp_path)
-    assert "refused:" in failed.stdout and "'load_with': 'import rethinking'" in failed.stdout, failed.stdout[-2000:]
+    refusals = [line for line in failed.stdout.splitlines() if line.startswith("refused:")]
+    assert [line.split()[1] for line in refusals] == list(SAVED), failed.stdout[-2000:]
+    assert all("'load_with': 'import rethinking'" in line for line in refusals), failed.stdout[-2000:]
 
 
 @pytest.mark.slow
