@@ -227,7 +227,8 @@ def test_environment_errors_are_one_line(cli, tmp_path, monkeypatch):
 
     from rethinking.training import rundir
 
-    common = ["train", "--model", "mlp_1x512", "--epochs", "1", "--batch-size", "64"]
+    common = ["train", "--model", "mlp_1x512", "--epochs", "1", "--batch-size", "64", "--train-examples", "256",
+              "--no-jit-compile"]  # small and uncompiled: four of these train
     (tmp_path / "file").write_text("")
     code, _, err = cli(*common, "--log-dir", str(tmp_path / "file" / "logs"))
     assert code == 1 and "is a file, not a folder" in err and err.count("\n") == 1
