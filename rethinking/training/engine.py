@@ -224,7 +224,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     batch_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
     eval_batch_size = evaluation_batch_size(model, config.train.batch_size, chosen=config.train.eval_batch_size)
     evaluation = evaluation_datasets(dataclasses.replace(feed, batch_size=eval_batch_size))
-    predict = make_loss_and_correct_fn(model, jit_compile=settings["jit_compile"], pixels=pixels, batches=evaluation[0])
+    predict = make_loss_and_correct_fn(model, jit_compile=settings["jit_compile"], pixels=pixels, batches=evaluation)
     step_fn = None if keras_fit else drivers.make_distributed_step(model, strategy)
     logger.info("%s %s: %s, %d steps per epoch, evaluation batch %d, %s.", "Resuming" if resumed else "Starting",
                 directory, type(strategy).__name__, pipeline.steps_per_epoch, eval_batch_size, settings)

@@ -9,7 +9,7 @@ first epoch each example is fitted.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -113,14 +113,15 @@ def evaluation_batch_size(model: keras.Model, batch_size: int, budget: int = EVA
 
 
 def make_loss_and_correct_fn(model: keras.Model, jit_compile: bool, pixels: DevicePixels | None = None,
-                             batches: tf.data.Dataset | None = None) -> Callable[[Any, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+                             batches: Sequence[tf.data.Dataset] = ()) -> Callable[[Any, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
     """A compiled ``(images, labels) -> (per-example loss, correct)`` in inference mode; with
     ``pixels``, ``images`` may be a raw batch's pixel inputs, finished before the (possibly
     jit-compiled) model part, outside XLA (see ``DevicePixels.images``).
 
-    With ``batches`` (a batched example dataset), traced once up front for any batch size: the
-    splits' last, smaller batches then reuse that trace instead of tracing again (a trace of a
-    small model takes about 0.1 s on 2 cores; XLA still compiles per shape, as before).
+    With ``batches`` (batched example datasets, e.g. the two evaluation splits), traced once up
+    front per dataset for any batch size: the splits' last, smaller batches then reuse that trace
+    instead of tracing again (a trace of a small model takes about 0.1 s on 2 cores; XLA still
+    compiles per shape, as before).
     """
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
@@ -133,13 +134,15 @@ def make_loss_and_correct_fn(model: keras.Model, jit_compile: bool, pixels: Devi
 
     function = predict
     if pixels is not None:
-        @tf.function(reduce_retracing=True)
+        # Not reduce_retracing: raw batches of the two splits differ in image size (the test split is
+        # cropped before its cache), and a trace relaxed to unknown sizes cannot place the crop.
+        @tf.function
         def predict_raw(inputs: Any, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             return predict(pixels.images(inputs), labels)
 
         function = predict_raw
-    if batches is not None:
-        spec = batches.element_spec
+    for dataset in batches:
+        spec = dataset.element_spec
         function.get_concrete_function(pixel_inputs(spec), spec["label"])
     return function
 

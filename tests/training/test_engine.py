@@ -207,10 +207,10 @@ experiment = "one"
 
 
 @pytest.mark.slow
-def test_a_sweep_worker_killed_mid_run_is_taken_over_and_ends_with_the_same_weights(tmp_path):
-    """SIGKILL a `rethinking run` process mid-run; the next one takes the run over, bit-identical to
-    the same run trained without interruption (here, in this process: deterministic ops give the
-    same weights in any process, which the comparison checks too)."""
+def test_a_sweep_worker_killed_mid_run_is_taken_over_and_ends_with_the_same_weights(tmp_path, cli):
+    """SIGKILL a `rethinking run` process mid-run; the next one (this process) takes the run over,
+    bit-identical to the same run trained without interruption (also here: deterministic ops give
+    the same weights in any process, which the comparison checks too)."""
     from rethinking.experiments.runner import run_sweep
     from rethinking.experiments.sweep import load_sweep
 
@@ -242,9 +242,9 @@ def test_a_sweep_worker_killed_mid_run_is_taken_over_and_ends_with_the_same_weig
         assert json.loads((run / "results.json").read_text())["status"] not in ("finished", "fitted")
     assert (run / "run.lock").exists()  # the dead worker's lock, taken over below
 
-    resumed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert f"epoch {stopped_at + 1}/6" in resumed.stdout and "epoch 1/6" not in resumed.stdout
+    code, out, err = cli(*command[len(CLI):])
+    assert code == 0, err[-2000:]
+    assert f"epoch {stopped_at + 1}/6" in out and "epoch 1/6" not in out
     assert run.name == straight_run.name
     assert same_weights(straight_run / "final.weights.h5", run / "final.weights.h5")
     rows = list(csv.DictReader((run / "metrics.csv").open()))
@@ -324,6 +324,28 @@ def test_fit_every_finds_the_fit_step_off_the_epoch_grid(tmp_path):
     never = [r for r in examples if r["never_learned"] == "1"]
     assert all(r["first_learned_epoch"] == "-1" and r["forgetting_score"] == "3" for r in never)  # 3 epochs trained
     assert all(r["forgetting_score"] == r["forgetting_events"] for r in examples if r["never_learned"] == "0")
+
+
+@pytest.mark.slow
+def test_pixel_work_on_the_device_with_a_crop_evaluates_both_splits_like_the_host(tmp_path):
+    """Random 28x28 crops of 32x32 images: the raw test split is cropped before its cache, so the two
+    splits reach the evaluation in different sizes (once: a trace relaxed to unknown sizes failed)."""
+    rng = np.random.RandomState(0)
+    data_file = tmp_path / "c.npz"
+    np.savez(data_file, x_train=rng.randint(0, 256, (96, 32, 32, 3), dtype=np.uint8), y_train=np.arange(96) % 10,
+             x_test=rng.randint(0, 256, (40, 32, 32, 3), dtype=np.uint8), y_test=np.arange(40) % 10)
+    results = {}
+    for placement in ("host", "device"):
+        config = digits_run(tmp_path / placement, epochs=1, batch_size=32, eval_batch_size=64)
+        data = dataclasses.replace(config.data, dataset=str(data_file), pixel_ops=placement,
+                                   preprocessing=dataclasses.replace(config.data.preprocessing, crop_size=28,
+                                                                     random_crop=True))
+        results[placement] = train(dataclasses.replace(config, data=data))
+    host, device = results["host"], results["device"]
+    assert host["status"] == device["status"] == "finished"
+    assert same_weights(Path(host["run_dir"]) / "final.weights.h5", Path(device["run_dir"]) / "final.weights.h5")
+    for name in ("examples.csv", "test_examples.csv"):  # every example's loss, both splits
+        assert (Path(host["run_dir"]) / name).read_text() == (Path(device["run_dir"]) / name).read_text(), name
 
 
 @pytest.mark.parametrize("strategy", ["default", pytest.param("mirrored", marks=pytest.mark.slow)])

@@ -36,7 +36,7 @@ def test_given_its_batches_the_function_is_traced_once_for_every_batch_size(jit_
     ds = tf.data.Dataset.from_tensor_slices({"image": x, "label": np.arange(10) % 3, "index": np.arange(10),
                                              "true_label": np.arange(10) % 3,
                                              "label_corrupted": np.zeros(10, bool)}).batch(4)  # 4, 4, 2
-    traced = make_loss_and_correct_fn(model, jit_compile=jit_compile, batches=ds)
+    traced = make_loss_and_correct_fn(model, jit_compile=jit_compile, batches=[ds])
     result = evaluate_split(traced, ds)
     reference = evaluate_split(make_loss_and_correct_fn(model, jit_compile=False), ds)
     assert traced.experimental_get_tracing_count() == 1
