@@ -14,6 +14,7 @@ from rethinking.theory.child import in_child
 
 FRESH_PARENT = textwrap.dedent("""
     import json, os, sys
+    import rethinking.cli  # the command's process: its import must leave TensorFlow out, or no child is used
     from rethinking.theory.child import in_child
     child_pid = in_child("os:getpid")
     try:
