@@ -37,29 +37,25 @@ def _epochs(run: Path) -> list[int]:
 
 # Trained once per module; a test that damages a run works on a copy (``_copy``): the run folder
 # holds no absolute path a rerun checks (results.json's run_dir is rewritten when it finishes again).
-FINISHED = digits_run(Path("unused"), epochs=2, run_name="r")
-INTERRUPTED = digits_run(Path("unused"), epochs=5, run_name="r")
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> tuple[RunConfig, dict]:
+    """(config, results) of a finished 2-epoch run."""
+    config = digits_run(tmp_path_factory.mktemp("finished"), epochs=2, run_name="r")
+    return config, train(config)
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> tuple[Path, dict]:
-    """(log dir, results) of a finished 2-epoch run."""
-    log_dir = tmp_path_factory.mktemp("finished")
-    return log_dir, train(dataclasses.replace(FINISHED, log_dir=str(log_dir)))
-
-
-@pytest.fixture(scope="module")
-def interrupted(tmp_path_factory) -> Path:
-    """The log dir of a 5-epoch run killed after its epoch-3 checkpoint."""
-    log_dir = tmp_path_factory.mktemp("interrupted")
+def interrupted(tmp_path_factory) -> RunConfig:
+    """The config of a 5-epoch run killed after its epoch-3 checkpoint."""
+    config = digits_run(tmp_path_factory.mktemp("interrupted"), epochs=5, run_name="r")
     with pytest.raises(_Killed):
-        train(dataclasses.replace(INTERRUPTED, log_dir=str(log_dir)), progress=_stop_after(3))
-    return log_dir
+        train(config, progress=_stop_after(3))
+    return config
 
 
-def _copy(log_dir: Path, tmp_path: Path, config: RunConfig) -> tuple[RunConfig, Path]:
-    """A copy of the run under ``log_dir`` in ``tmp_path``: (its config, its folder)."""
-    shutil.copytree(log_dir / "default", tmp_path / "default")
+def _copy(config: RunConfig, tmp_path: Path) -> tuple[RunConfig, Path]:
+    """A copy in ``tmp_path`` of the run of ``config``: (the copy's config, its folder)."""
+    shutil.copytree(Path(config.log_dir) / "default", tmp_path / "default")
     return dataclasses.replace(config, log_dir=str(tmp_path)), tmp_path / "default" / "r"
 
 
@@ -117,7 +113,7 @@ def _flip_middle_byte(path: Path) -> None:
                                     "garbled metrics", "truncated examples", "flipped model byte",
                                     "flipped weights byte"])
 def test_a_complete_run_with_lost_files_is_repaired_from_its_last_checkpoint(finished, tmp_path, damage):
-    config, run = _copy(finished[0], tmp_path, FINISHED)
+    config, run = _copy(finished[0], tmp_path)
     first = finished[1]
     reference = tmp_path / "reference.weights.h5"
     reference.write_bytes((run / "final.weights.h5").read_bytes())
@@ -162,7 +158,7 @@ def test_a_complete_run_with_lost_files_is_repaired_from_its_last_checkpoint(fin
     ("delete latest", 3),
 ])
 def test_a_damaged_checkpoint_falls_back_to_the_newest_intact_one(interrupted, tmp_path, caplog, damage, resumes_at):
-    config, run = _copy(interrupted, tmp_path, INTERRUPTED)
+    config, run = _copy(interrupted, tmp_path)
     ckpt = run / "checkpoints"
     assert json.loads((ckpt / "latest.json").read_text())["epoch"] == 3
     (ckpt / "epoch-000003_temp").mkdir()  # what a write killed mid-way leaves
@@ -191,7 +187,7 @@ def test_a_damaged_checkpoint_falls_back_to_the_newest_intact_one(interrupted, t
 
 @pytest.mark.slow
 def test_no_intact_checkpoint_is_one_clear_error(interrupted, tmp_path):
-    config, run = _copy(interrupted, tmp_path, INTERRUPTED)
+    config, run = _copy(interrupted, tmp_path)
     for index in (run / "checkpoints").glob("*.index"):
         index.write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="No intact checkpoint .*--overwrite"):
@@ -241,7 +237,7 @@ def test_result_files_are_readable_by_collaborators(finished):
 def test_temporary_files_of_killed_writes_are_removed_by_the_next_owner(finished, tmp_path):
     from rethinking.atomic import temporary_path
 
-    config, run = _copy(finished[0], tmp_path, FINISHED)
+    config, run = _copy(finished[0], tmp_path)
     left = [temporary_path(run / "model.keras"), temporary_path(run / "final.weights.h5"),
             temporary_path(run / "checkpoints" / "epoch-000002.state.json"), temporary_path(run / "results.json")]
     for path in left:
