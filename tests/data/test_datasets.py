@@ -17,8 +17,18 @@ def _all(ds):
 # --------------------------------------------------------------------------- digits
 
 
+def test_digits_are_scikit_learns_read_without_importing_it():
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    images, labels = D.digits_arrays()
+    reference = sk_load_digits()
+    np.testing.assert_array_equal(images, reference.images)
+    np.testing.assert_array_equal(labels, reference.target)
+    assert labels.dtype == np.int64
+
+
 def test_digits_is_real_fixed_and_indexed():
-    a, b = D.load_digits(), D.load_digits()
+    a, b = D.load_digits(), D.load_digits.__wrapped__()  # the cached bundle and a fresh build
     info = a.info
     assert (info.train_size, info.test_size, info.num_classes, info.image_shape) == (1438, 359, 10, (8, 8, 1))
     assert info.source == "embedded" and info.class_names == tuple(str(k) for k in range(10))
