@@ -47,12 +47,28 @@ def test_configure_respects_the_user_and_tensorflow_state(tmp_path, monkeypatch)
 
 @pytest.mark.slow
 def test_a_fresh_process_gets_the_setting_before_tensorflow(tmp_path):
-    # TensorFlow itself must report its oneDNN kernels on: the variable is read at import.
-    code = ("import os; from rethinking import runtime; "
+    # TensorFlow itself must report its oneDNN kernels on: the variable is read at import. The
+    # commands' import skips Keras' optional imports, which then import normally.
+    code = ("import os, sys; from rethinking import runtime; "
             f"chosen = runtime.configure(cpuinfo_path={str(tmp_path / 'c')!r}); "
+            "from rethinking.cli.base import import_tensorflow_quietly; import_tensorflow_quietly(); "
+            "skipped = [n for n in runtime.KERAS_OPTIONAL_IMPORTS if n not in sys.modules]; "
+            "import sklearn.base, matplotlib.pyplot, keras; "
             "from tensorflow.python.util import _pywrap_util_port as port; "
-            "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), port.IsMklEnabled(), chosen)")
+            "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), port.IsMklEnabled(), chosen, skipped)")
     (tmp_path / "c").write_text(AMD)
     env = {k: v for k, v in __import__("os").environ.items() if k != runtime.ONEDNN_ENV}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert out.stdout.strip() == "1 True {'TF_ENABLE_ONEDNN_OPTS': '1'}", out.stderr[-500:]
+    assert out.stdout.strip() == ("1 True {'TF_ENABLE_ONEDNN_OPTS': '1'} ['sklearn', 'matplotlib', 'IPython']"), \
+        out.stderr[-500:]
+
+
+def test_optional_imports_look_missing_only_inside_the_block(monkeypatch):
+    monkeypatch.delitem(sys.modules, "json", raising=True)
+    with runtime.keras_optional_imports_skipped(("json", "sys")):
+        with pytest.raises(ImportError):
+            import json  # noqa: F401
+        assert sys.modules["sys"] is not None  # an imported module is left alone
+    import json  # noqa: F401, F811
+
+    assert sys.modules["json"] is not None

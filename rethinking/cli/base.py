@@ -232,14 +232,17 @@ def import_tensorflow_quietly() -> None:
 
     A CUDA build of TensorFlow on a machine without a GPU writes several C++ lines to stderr
     before its log settings apply; no environment variable hides them. Python errors raised
-    here still surface (after stderr is restored). ``--verbose`` skips this.
+    here still surface (after stderr is restored). ``--verbose`` skips this. Keras' optional
+    imports of packages the commands never use are skipped (``runtime.keras_optional_imports_skipped``).
     """
     if "tensorflow" in sys.modules:
         return
+    from rethinking.runtime import keras_optional_imports_skipped  # noqa: PLC0415
+
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        with open(os.devnull, "w") as devnull:
+        with open(os.devnull, "w") as devnull, keras_optional_imports_skipped():
             os.dup2(devnull.fileno(), 2)
             import tensorflow as tf  # noqa: PLC0415
 
