@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import os
 import pty
-import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,6 @@ from rethinking.cli.progress import ProgressPrinter, describe_step, duration, re
 from rethinking.cli.train_group import batch_norm_lags
 from rethinking.training.progress import StepProgress, StepReporter
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def step(n: int, steps: int = 100, seconds: float = 2.0) -> StepProgress:
@@ -79,34 +78,43 @@ def test_the_batch_norm_note_needs_batch_norm_and_a_large_gap_between_the_modes(
 
 
 def _train_args(tmp_path: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "rethinking", "train", "--dataset", "digits", "--model", "mlp_1x512", "--epochs", "1",
-            "--batch-size", "4", "--log-dir", str(tmp_path), *extra]
+    return ["train", "--dataset", "digits", "--model", "mlp_1x512", "--epochs", "1", "--batch-size", "4",
+            "--log-dir", str(tmp_path), *extra]
 
 
 @pytest.mark.slow
-def test_under_a_terminal_the_bar_shows_inside_the_epoch_and_in_a_log_periodic_lines(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "150"}
-    # A pseudo-terminal: stdout is a TTY, so --progress auto draws the bar.
+def test_under_a_terminal_the_bar_shows_inside_the_epoch_and_in_a_log_periodic_lines(tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "150")
+    # A pseudo-terminal as this process's stdout: it is a TTY, so --progress auto draws the bar.
     leader, follower = pty.openpty()
-    process = subprocess.Popen(_train_args(tmp_path / "tty"), stdout=follower, stderr=follower, env=env)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    assert process.wait(timeout=300) == 0
+    chunks: list[bytes] = []
+
+    def read() -> None:  # drains the terminal while the command writes to it
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:  # the terminal was closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    with open(follower, "w", encoding="utf-8", closefd=True) as terminal:
+        assert terminal.isatty()
+        monkeypatch.setattr(sys, "stdout", terminal)
+        code, _, err = cli(*_train_args(tmp_path / "tty"))
+        monkeypatch.undo()
+    reader.join(timeout=10)
+    os.close(leader)
+    assert code == 0, err[-2000:]
     shown = b"".join(chunks).decode(errors="replace")
     bars = [part for part in shown.split("\r") if part.startswith("epoch 1/1 [")]
     assert bars and any("ETA" in bar for bar in bars), shown[-2000:]
     assert "epoch    1/1  loss" in shown  # then the epoch's line
     # A pipe (a log file): periodic full lines, no carriage returns.
-    piped = subprocess.run(_train_args(tmp_path / "log", "--progress-seconds", "0.1"), capture_output=True, text=True,
-                           env=env, timeout=300)
-    assert piped.returncode == 0, piped.stderr[-2000:]
-    assert "\r" not in piped.stdout
-    assert [line for line in piped.stdout.splitlines() if line.startswith("  epoch 1/1 step ") and "ETA" in line]
+    code, out, err = cli(*_train_args(tmp_path / "log", "--progress-seconds", "0.1"))
+    assert code == 0, err[-2000:]
+    assert "\r" not in out
+    assert [line for line in out.splitlines() if line.startswith("  epoch 1/1 step ") and "ETA" in line]

@@ -132,19 +132,19 @@ def test_shard_k_of_n_selects_every_nth_run(cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_three_concurrent_processes_train_every_run_exactly_once_and_leave_one_table(tmp_path):
-    """`--workers 2` (two worker processes) and a third, independent `rethinking run` on six runs."""
+def test_three_concurrent_processes_train_every_run_exactly_once_and_leave_one_table(tmp_path, cli):
+    """`--workers 2` (two worker processes) and a third, independent `rethinking run` on six runs
+    (this test's own process: one TensorFlow start-up fewer)."""
     import csv as csv_module
     import subprocess
     import sys
 
     sweep = _four_runs(tmp_path, seeds=6)
-    command = [sys.executable, "-m", "rethinking.cli", "run", str(sweep)]
-    with_workers = subprocess.Popen([*command, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True)
-    alone = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    outputs = [p.communicate(timeout=600)[0] for p in (with_workers, alone)]
-    assert with_workers.returncode == 0 and alone.returncode == 0, outputs
+    with_workers = subprocess.Popen([sys.executable, "-m", "rethinking.cli", "run", str(sweep), "--workers", "2"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    alone_code, alone_out, alone_err = cli("run", str(sweep))
+    outputs = [with_workers.communicate(timeout=600)[0], alone_out + alone_err]
+    assert with_workers.returncode == 0 and alone_code == 0, outputs
     assert "[worker 0] started" in outputs[0] and "[worker 1] started" in outputs[0]
     finished = [line for out in outputs for line in out.splitlines() if "] finished: train acc" in line]
     assert len(finished) == 6, outputs  # each run finished by one process; the others skip it or find it locked
