@@ -157,9 +157,11 @@ class DataPipeline:
         batch = dict(batch)
         permutation = batch.pop(PERMUTATION_KEY, None)
         image = batch["image"]
+        # (No assignment expression here: AutoGraph cannot convert one, and warned on every run.)
+        shared = self._shared_permutation() if permute and permutation is None else None
         if permute and permutation is not None:
             image = permute_batch(image, permutation)
-        elif permute and (shared := self._shared_permutation()) is not None:  # dataset-wide, a graph constant
+        elif shared is not None:  # dataset-wide, a graph constant
             image = permute_batch(image, shared)
         return {**batch, "image": preprocessing.standardize_batch(image, self.config.preprocessing)}
 

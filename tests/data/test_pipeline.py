@@ -162,3 +162,13 @@ def test_train_epochs_are_the_epochs_back_to_back_even_under_a_global_seed():
     assert len(joined) == 4 and all(np.array_equal(a, b) for a, b in zip(joined, separate))
     assert not np.array_equal(separate[0], separate[2])  # epochs differ in order
     assert len(list(pipeline.train_epochs(2, 2))) == 0
+
+
+
+def test_autograph_converts_the_batch_functions():
+    """AutoGraph once could not convert the batch finisher (an assignment expression): it logged a
+    "please report this to the TensorFlow team" warning on every run, and ran it unconverted."""
+    from rethinking.data.pipeline import DataPipeline
+
+    for method in (DataPipeline._finish_batch, DataPipeline._raw_batch, DataPipeline._batched):
+        tf.autograph.to_graph(method, recursive=False)  # raises what AutoGraph would have warned about
