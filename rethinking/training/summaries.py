@@ -183,11 +183,25 @@ def write_fit_probes(writers: RunWriters, probes: Sequence[tuple[int, float]]) -
             tf.summary.scalar("probe_accuracy", accuracy, step=step)
 
 
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) of a PNG, from its header (the IHDR chunk comes first)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise ValueError("not a PNG file")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
 def write_image(writers: RunWriters, png: bytes, description: str) -> None:
-    """The input grid (a PNG with the labels drawn on) at step 0."""
-    image = tf.io.decode_png(png, channels=3)
+    """The input grid (a PNG with the labels drawn on) at step 0, stored as the PNG itself.
+
+    The image plugin's record is [width, height, PNG bytes] (what ``tf.summary.image`` writes after
+    encoding); writing the file's bytes skips decoding and re-encoding it (0.05 s a run).
+    """
+    from tensorboard.plugins.image import metadata as image_metadata  # noqa: PLC0415
+
+    width, height = png_size(png)
     with writers.root.as_default():
-        tf.summary.image(INPUTS_TAG, image[None], step=0, description=description)
+        tf.summary.write(INPUTS_TAG, tf.constant([str(width).encode(), str(height).encode(), png]), step=0,
+                         metadata=image_metadata.create_summary_metadata(display_name=None, description=description))
     writers.flush()
 
 

@@ -126,6 +126,14 @@ def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):
     root = events_of(run)
     root_tags = set(root.Tags()["tensors"])
     assert {"epochs_trained", "inputs/training_images"} <= root_tags
+    import tensorflow as tf
+
+    from rethinking.training import summaries
+
+    (image,) = root.Tensors("inputs/training_images")  # the image tab's record: width, height, the PNG itself
+    width, height, png = tf.make_ndarray(image.tensor_proto)
+    assert png == (run / "inputs.png").read_bytes() and (int(width), int(height)) == summaries.png_size(png)
+    assert root.SummaryMetadata("inputs/training_images").plugin_data.plugin_name == "images"
     assert ("fit_epoch" in root_tags) == (results["fit_epoch"] is not None)  # a run that did not fit has no time to fit
     hparams = root.PluginTagToContent("hparams")
     start = hparams["_hparams_/session_start_info"]  # the run's hyperparameters, as TensorBoard's HParams tab reads them
