@@ -181,3 +181,21 @@ def test_workers_refuse_a_distributed_environment_and_bad_variables_are_one_line
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and "KERASTUNER_TUNER_ID not set" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_chief_waits_for_its_workers_in_one_second_sleeps_not_twenty(monkeypatch):
+    """keras-tuner's chief slept 20 s between checks that its workers had left: `tune --workers`
+    ended up to 20 s after the last trial."""
+    import time
+
+    from keras_tuner.src.distribute import oracle_chief
+
+    from rethinking.experiments.tuning import chief_rechecks_every_second
+
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    with chief_rechecks_every_second():
+        oracle_chief.time.sleep(20)  # what start_server does while it waits
+        oracle_chief.time.sleep(0.5)
+        assert oracle_chief.time.monotonic is time.monotonic  # the rest of the module is untouched
+    assert slept == [1.0, 0.5] and oracle_chief.time is time
