@@ -20,8 +20,8 @@ import importlib.abc
 import importlib.machinery
 import os
 import sys
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"

@@ -77,11 +77,10 @@ def keras_epoch(model: keras.Model, dataset: tf.data.Dataset, callbacks: Sequenc
     """
     data = supervised(dataset)
     steps = int(data.cardinality())
-    if steps <= 0:  # unknown or infinite: Keras counts the steps itself
-        history = model.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=list(callbacks))
-        return {k: float(v[-1]) for k, v in history.history.items() if v}
-    data = data.filter(_every_batch)  # a filter's output count is unknown to tf.data, and so to Keras
-    history = model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=list(callbacks))
+    known: dict[str, int] = {}
+    if steps > 0:  # (unknown or infinite: Keras counts the steps itself)
+        data, known = data.filter(_every_batch), {"steps_per_epoch": steps}  # a filter's count is unknown
+    history = model.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=list(callbacks), **known)
     return {k: float(v[-1]) for k, v in history.history.items() if v}
 
 
