@@ -16,7 +16,6 @@ from rethinking.cli.train_group import batch_norm_lags
 from rethinking.training.progress import StepProgress, StepReporter
 
 
-
 def step(n: int, steps: int = 100, seconds: float = 2.0) -> StepProgress:
     return StepProgress(epoch=3, epochs=10, step=n, steps=steps, seconds=seconds, loss=1.2345, accuracy=0.5)
 

@@ -164,7 +164,6 @@ def test_train_epochs_are_the_epochs_back_to_back_even_under_a_global_seed():
     assert len(list(pipeline.train_epochs(2, 2))) == 0
 
 
-
 def test_autograph_converts_the_batch_functions():
     """AutoGraph once could not convert the batch finisher (an assignment expression): it logged a
     "please report this to the TensorFlow team" warning on every run, and ran it unconverted."""
