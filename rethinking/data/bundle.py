@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from rethinking.data.catalog import DATASETS
+from rethinking.data.tracing import as_written
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -97,8 +98,9 @@ def channel_moments(images: tf.data.Dataset, crop: tuple[int, int] | None = None
         return tf.reduce_sum(x, 0), tf.reduce_sum(x * x, 0), tf.cast(tf.shape(x)[0], tf.float64)
 
     zero = tf.zeros([channels], tf.float64)
-    total, total_sq, count = images.batch(batch).map(moments).reduce(
-        (zero, zero, tf.constant(0.0, tf.float64)), lambda acc, m: (acc[0] + m[0], acc[1] + m[1], acc[2] + m[2]))
+    total, total_sq, count = images.batch(batch).map(as_written(moments)).reduce(
+        (zero, zero, tf.constant(0.0, tf.float64)),
+        as_written(lambda acc, m: (acc[0] + m[0], acc[1] + m[1], acc[2] + m[2])))
     mean = (total / count).numpy()
     std = np.sqrt(np.maximum((total_sq / count).numpy() - mean**2, 0.0))
     return tuple(float(v) for v in mean), tuple(float(v) for v in std)

@@ -30,6 +30,7 @@ from rethinking.data.element_corruptions import (  # noqa: F401 (the element lay
     pixel_permutation, random_permutation, random_pixels, registered_function, shuffle_pixels, uniform_label,
     wrong_label,
 )
+from rethinking.data.tracing import as_written
 
 # Named conditions of the paper (Section 2, Figure 1a); partial corruption takes its p from the user.
 CONDITIONS: dict[str, Corruption] = {
@@ -72,19 +73,19 @@ def attach_index(ds: tf.data.Dataset) -> tf.data.Dataset:
     if not _is_tuple_dataset(ds):
         return ds
     return ds.enumerate().map(
-        lambda i, xy: {"image": xy[0], "label": xy[1], "index": i},
+        as_written(lambda i, xy: {"image": xy[0], "label": xy[1], "index": i}),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
 
 
 def _to_tuples(ds: tf.data.Dataset) -> tf.data.Dataset:
-    return ds.map(lambda ex: (ex["image"], ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.map(as_written(lambda ex: (ex["image"], ex["label"])), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _map_examples(ds: tf.data.Dataset, fn) -> tf.data.Dataset:
     """Applies an example-dict function to a tuple or dict dataset; returns the same kind."""
-    out = attach_index(ds).map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+    out = attach_index(ds).map(as_written(fn), num_parallel_calls=tf.data.AUTOTUNE)
     return _to_tuples(out) if _is_tuple_dataset(ds) else out
 
 
@@ -276,4 +277,4 @@ def apply_corruption(
     )
     if tuples:
         return _to_tuples(out)
-    return out.map(_mark_clean, num_parallel_calls=tf.data.AUTOTUNE)
+    return out.map(as_written(_mark_clean), num_parallel_calls=tf.data.AUTOTUNE)

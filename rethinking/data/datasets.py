@@ -29,6 +29,7 @@ from rethinking.data.bundle import (  # noqa: F401 (their home is bundle.py; re-
 )
 from rethinking.config.run import is_dataset_path
 from rethinking.data.catalog import DATASETS, KnownDataset  # noqa: F401 (the names' home; re-exported)
+from rethinking.data.tracing import as_written
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ def _split_arrays(ds: Any, split: str, path: str) -> tuple[np.ndarray, np.ndarra
     """The (images, labels) of a ``tf.data.Dataset`` of ``(image, label)`` (or dicts), in its order."""
     spec = ds.element_spec
     if isinstance(spec, dict) and {"image", "label"} <= set(spec):
-        ds = ds.map(lambda ex: (ex["image"], ex["label"]))
+        ds = ds.map(as_written(lambda ex: (ex["image"], ex["label"])))
     elif not (isinstance(spec, tuple) and len(spec) == 2):
         raise ValueError(f"dataset function {path}: the {split} dataset must yield (image, label) pairs. Received: {spec}")
     images, labels = [], []

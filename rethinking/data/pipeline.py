@@ -41,6 +41,7 @@ from rethinking.data.datasets import DataBundle, DatasetInfo, channel_moments, l
 from rethinking.data.training_set import kept_training_examples, replace_at, replacement_example
 from rethinking.data.device_pixels import (FLIP_KEY, OFFSET_KEY, PERMUTATION_KEY, RAW_KEY, TRAIN_SPLIT_KEY,
                                            DevicePixels, batch_draws, check_placement, pixel_inputs)
+from rethinking.data.tracing import as_written
 
 
 def _cache(ds: tf.data.Dataset, mode: str) -> tf.data.Dataset:
@@ -135,18 +136,18 @@ class DataPipeline:
         prep = self.config.preprocessing
         if self.placement == "device":
             return ds.batch(self.batch_size).map(
-                functools.partial(self._raw_batch, epoch=epoch, training_split=training_split),
+                as_written(functools.partial(self._raw_batch, epoch=epoch, training_split=training_split)),
                 num_parallel_calls=tf.data.AUTOTUNE)
-        finish = functools.partial(self._finish_batch, permute=training_split)
+        finish = as_written(functools.partial(self._finish_batch, permute=training_split))
         if None not in self.info.image_shape[:2] and not prep.augment:
             # Deterministic path on fixed-size images: vectorized over the whole batch.
             return ds.batch(self.batch_size).map(
-                lambda ex: finish({**ex, "image": preprocessing.crop_batch(ex["image"], self.image_size)}),
+                as_written(lambda ex: finish({**ex, "image": preprocessing.crop_batch(ex["image"], self.image_size)})),
                 num_parallel_calls=tf.data.AUTOTUNE,
             )
         ds = ds.map(
-            lambda ex: {**ex, "image": preprocessing.prepare_example(
-                ex["image"], ex["index"], prep=prep, size=self.image_size, seed=self.config.seed, epoch=epoch)},
+            as_written(lambda ex: {**ex, "image": preprocessing.prepare_example(
+                ex["image"], ex["index"], prep=prep, size=self.image_size, seed=self.config.seed, epoch=epoch)}),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
         return ds.batch(self.batch_size).map(finish, num_parallel_calls=tf.data.AUTOTUNE)
@@ -238,7 +239,7 @@ def supervised(ds: tf.data.Dataset) -> tf.data.Dataset:
 
     With tf.data's autotuning switched off (``without_autotune``): see there why.
     """
-    return without_autotune(ds.map(lambda ex: (pixel_inputs(ex), ex["label"]), num_parallel_calls=tf.data.AUTOTUNE))
+    return without_autotune(ds.map(as_written(lambda ex: (pixel_inputs(ex), ex["label"])), num_parallel_calls=tf.data.AUTOTUNE))
 
 
 def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
@@ -267,7 +268,7 @@ def seen_moments(bundle: DataBundle, size: tuple[int, int]) -> tuple[tuple[float
         return tuple(info.channel_mean), tuple(info.channel_std)
     if h is None or w is None:
         raise ValueError("Gaussian images need a fixed image size; resize variable-size images first.")
-    return channel_moments(bundle.train.map(lambda ex: ex["image"]), crop=tuple(size))
+    return channel_moments(bundle.train.map(as_written(lambda ex: ex["image"])), crop=tuple(size))
 
 
 def corrupt_split(
@@ -311,7 +312,7 @@ def corrupt_split(
     fixed = shape.rank == 3 and shape[0] is not None and shape[1] is not None
     augmented = split == "train" and config.preprocessing.augment
     if fixed and not augmented and (shape[0], shape[1]) != tuple(size):
-        out = out.map(lambda ex: {**ex, "image": preprocessing.center_crop(ex["image"], *size)},
+        out = out.map(as_written(lambda ex: {**ex, "image": preprocessing.center_crop(ex["image"], *size)}),
                       num_parallel_calls=tf.data.AUTOTUNE)
     if condition.kind != "permutation":
         return out
@@ -327,7 +328,7 @@ def corrupt_split(
         permutation = _permutation(condition, size, seed=config.seed, split=split, index=ex["index"])
         return {**ex, PERMUTATION_KEY: tf.cast(permutation, dtype)}
 
-    return out.map(attach, num_parallel_calls=tf.data.AUTOTUNE)
+    return out.map(as_written(attach), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _permutation(condition: PixelCondition, size: tuple[int, int], *, seed: int, split: str,
@@ -385,7 +386,7 @@ def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | Non
     if replacement is not None:
         # The example replaced, as it would have been trained on (corrupted by its own index), for
         # the loss of the final network on it (uniform stability).
-        replaced_out = _cache(corrupt_split(bundle.train.filter(lambda ex: ex["index"] == config.replace_example),
+        replaced_out = _cache(corrupt_split(bundle.train.filter(as_written(lambda ex: ex["index"] == config.replace_example)),
                                             config, split="train", **common), "memory")
         bundle = dataclasses.replace(bundle, train=replace_at(bundle.train, config.replace_example, replacement))
     train = corrupt_split(bundle.train, config, split="train", **common)

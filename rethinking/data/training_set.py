@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from rethinking.config.data import DataConfig
 from rethinking.data.bundle import DataBundle
+from rethinking.data.tracing import as_written
 
 
 def first_training_examples(bundle: DataBundle, count: int, offset: int = 0) -> DataBundle:
@@ -79,4 +80,4 @@ def replace_at(ds: tf.data.Dataset, index: int, replacement: Mapping[str, tf.Ten
         replaced = {k: (tf.cast(fields[k], v.dtype) if k in fields else v) for k, v in ex.items()}
         return tf.cond(hit, lambda: replaced, lambda: ex)
 
-    return ds.map(swap, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.map(as_written(swap), num_parallel_calls=tf.data.AUTOTUNE)

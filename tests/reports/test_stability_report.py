@@ -19,7 +19,8 @@ def swept(tmp_path_factory):
     sweep = parse_sweep({
         "sweep": {"name": "tiny-stability", "description": "Stability on a tiny sweep.", "reports": ["stability"]},
         "base": {"data": {"dataset": "digits", "train_examples": 120}, "model": {"name": "mlp_1x512"},
-                 "train": {"epochs": 4, "batch_size": 30, "deterministic": True}, "log_dir": str(folder / "logs")},
+                 "train": {"epochs": 4, "batch_size": 30, "deterministic": True, "jit_compile": False},
+                 "log_dir": str(folder / "logs")},
         "grid": [{"data.corruption": [{"labels": "true"}, {"labels": "random"}]},
                  {"data.corruption": [{"labels": "true"}, {"labels": "random"}], "data.replace_example": [0, 1]}],
     })
