@@ -9,6 +9,7 @@ reproducing command (``command_args``), and the type checks of pipeline files, `
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -92,13 +93,22 @@ def field_type(field: dataclasses.Field) -> tuple[type, bool]:
 
 def option_fields(cls: type, prefix: tuple[str, ...] = ()) -> Iterator[OptionField]:
     """Every ``option`` field of ``cls`` and of its nested config dataclasses, in declaration order."""
+    yield from _option_fields(cls, prefix)
+
+
+@functools.cache
+def _option_fields(cls: type, prefix: tuple[str, ...]) -> tuple[OptionField, ...]:
+    # Once per class: a class's fields never change, and expanding a paper sweep asks for them
+    # about a million times (every run's identity and name go through option_values).
+    found: list[OptionField] = []
     for field in dataclasses.fields(cls):
         default = field.default
         if dataclasses.is_dataclass(default):
-            yield from option_fields(type(default), (*prefix, field.name))
+            found += _option_fields(type(default), (*prefix, field.name))
         elif "option" in field.metadata:
             kind, optional = field_type(field)
-            yield OptionField((*prefix, field.name), kind, optional, default, field.metadata["option"])
+            found.append(OptionField((*prefix, field.name), kind, optional, default, field.metadata["option"]))
+    return tuple(found)
 
 
 def check_value(key: str, value: Any, kind: type, optional: bool, choices: Sequence[str] | None = None) -> Any:
