@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from pathlib import Path
 
@@ -75,17 +76,14 @@ TITLE_SIZE = 14
 TITLE_BAND = 40
 
 
+@functools.cache
 def _font(size: int):
-    """DejaVu Sans (shipped with matplotlib, so present wherever plotting is) at ``size`` pixels;
-    Pillow's own font where that file is missing."""
-    from PIL import ImageFont  # noqa: PLC0415 (plotting is optional at import time)
+    """DejaVu Sans at ``size`` pixels: the font file matplotlib ships (a dependency), with the arrow
+    of "true \u2192 new" that Pillow's built-in bitmap font lacks."""
+    import matplotlib  # noqa: PLC0415 (plotting is optional at import time)
+    from PIL import ImageFont  # noqa: PLC0415
 
-    try:
-        import matplotlib  # noqa: PLC0415
-
-        return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
-    except (ImportError, OSError):
-        return ImageFont.load_default()
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
 
 
 def save_preview(sample: PreviewSample, path: str | Path, title: str = "") -> Path:
