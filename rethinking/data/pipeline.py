@@ -158,7 +158,6 @@ class DataPipeline:
         batch = dict(batch)
         permutation = batch.pop(PERMUTATION_KEY, None)
         image = batch["image"]
-        # (No assignment expression here: AutoGraph cannot convert one, and warned on every run.)
         shared = self._shared_permutation() if permute and permutation is None else None
         if permute and permutation is not None:
             image = permute_batch(image, permutation)
