@@ -25,7 +25,10 @@ def pytest_configure(config):
     from rethinking import runtime
 
     runtime.configure()
-    import tensorflow as tf
+    # As the commands import it (the cli fixture runs them in this process): Keras' optional
+    # imports of scikit-learn, Matplotlib and IPython skipped, 2-4 s of each process's start here.
+    with runtime.keras_optional_imports_skipped():
+        import tensorflow as tf
 
     cpus = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(

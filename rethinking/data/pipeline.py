@@ -50,6 +50,31 @@ def _cache(ds: tf.data.Dataset, mode: str) -> tf.data.Dataset:
     return ds.cache() if mode == "memory" else ds.cache(mode)
 
 
+# Below this many training examples a pipeline runs without tf.data's static graph rewrites and
+# autotuning (our choice, measured; ``small_data``).
+SMALL_DATA_EXAMPLES = 2048
+
+
+def small_data(ds: tf.data.Dataset, examples: int) -> tf.data.Dataset:
+    """``ds`` without tf.data's static graph rewrites and autotuning when it holds fewer than
+    ``SMALL_DATA_EXAMPLES`` examples; unchanged otherwise. Datasets built from it inherit the options.
+
+    Why: every iterator of a new dataset (each training epoch's, the first of each evaluation
+    split's) serializes the dataset graph and rewrites it (map-and-batch fusion, parallel batching,
+    ...) before the first batch: 15-20 ms here against 7-8 ms without (docs/benchmarks.md, "Test
+    suite, ninth session"). The rewrites make augmented pipelines about 20% faster at CIFAR size,
+    about 14 us an example: they pay for themselves from about 1,500 examples an epoch. Below
+    that (the embedded digits, a test's dataset) they only cost. Without autotuning, ``AUTOTUNE``
+    parallelism is one call per core.
+    """
+    if examples >= SMALL_DATA_EXAMPLES:
+        return ds
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False
+    options.autotune.enabled = False
+    return ds.with_options(options)
+
+
 def check_cache_writable(mode: str) -> None:
     """Refuses a file cache whose folder cannot be written (a read-only filesystem; a folder of
     another user), which tf.data would report only at the first batch, as a traceback.
@@ -385,14 +410,15 @@ def build_pipeline(config: DataConfig, batch_size: int, bundle: DataBundle | Non
     if replacement is not None:
         # The example replaced, as it would have been trained on (corrupted by its own index), for
         # the loss of the final network on it (uniform stability).
-        replaced_out = _cache(corrupt_split(bundle.train.filter(as_written(lambda ex: ex["index"] == config.replace_example)),
-                                            config, split="train", **common), "memory")
+        replaced_out = small_data(_cache(corrupt_split(bundle.train.filter(as_written(lambda ex: ex["index"] == config.replace_example)),
+                                                       config, split="train", **common), "memory"), 1)
         bundle = dataclasses.replace(bundle, train=replace_at(bundle.train, config.replace_example, replacement))
     train = corrupt_split(bundle.train, config, split="train", **common)
     test = corrupt_split(bundle.test, config, split="test", **common)
     deferred = pixels if condition.kind == "permutation" and config.preprocessing.augment else "none"
     return DataPipeline(
         config=config, info=bundle.info, batch_size=batch_size, image_size=size,
-        corrupted_train=_cache(train, config.cache), corrupted_test=_cache(test, config.cache),
+        corrupted_train=small_data(_cache(train, config.cache), bundle.info.train_size),
+        corrupted_test=small_data(_cache(test, config.cache), bundle.info.train_size),
         permute_after_crop=deferred, replaced_out=replaced_out,
     )

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from rethinking.data import Corruption, DataConfig, Preprocessing, build_pipeline, supervised
 from rethinking.data.datasets import DataBundle
+from rethinking.data.pipeline import SMALL_DATA_EXAMPLES, small_data
 from tests.helpers import synthetic_bundle
 
 
@@ -47,9 +48,27 @@ def test_batches_have_the_documented_structure():
     x, y = next(iter(supervised(pipeline.train(0))))
     assert x.shape == (32, 28, 28, 3) and y.shape == (32,)
     # What model.fit gets runs without tf.data's autotuning thread (its back-off stalls each epoch's end).
-    assert pipeline.train(0).options().autotune.enabled is not False
     assert supervised(pipeline.train(0)).options().autotune.enabled is False
     assert len(list(pipeline.train_epochs(0, 2))) == 2 * pipeline.steps_per_epoch
+
+
+def test_small_data_runs_without_static_rewrites_and_autotuning_and_large_data_keeps_them():
+    def tuned(ds):
+        options = ds.options()
+        return options.autotune.enabled is not False, options.experimental_optimization.apply_default_optimizations is not False
+
+    config = DataConfig(corruption=Corruption(labels="random"))
+    small = build_pipeline(config, 32, bundle=synthetic_bundle(SMALL_DATA_EXAMPLES - 1, 10, shape=(4, 4, 1)))
+    large = build_pipeline(config, 32, bundle=synthetic_bundle(SMALL_DATA_EXAMPLES, 10, shape=(4, 4, 1)))
+    # Every dataset of a pipeline inherits the choice of its cached splits, the evaluation sets too.
+    for make in (lambda p: p.train(1), lambda p: p.train_in_order(), lambda p: p.test(), lambda p: p.raw().train(1)):
+        assert tuned(make(small)) == (False, False) and tuned(make(large)) == (True, True)
+    ds = tf.data.Dataset.range(10)
+    assert small_data(ds, SMALL_DATA_EXAMPLES) is ds and tuned(small_data(ds, 10)) == (False, False)
+    # The same batches either way: only how tf.data runs them changes.
+    on, off = list(large.train(2).as_numpy_iterator()), list(small_data(large.train(2), 0).as_numpy_iterator())
+    assert len(on) == len(off) == large.steps_per_epoch
+    assert all(np.array_equal(a[k], b[k]) for a, b in zip(on, off) for k in ("image", "label", "index"))
 
 
 def test_evaluation_sets_are_in_index_order_with_true_test_labels():

@@ -47,7 +47,7 @@ def test_a_shorter_cap_than_trained_is_refused(tmp_path):
 @pytest.mark.slow
 def test_resume_refuses_flags_that_change_the_run_and_accepts_a_larger_cap(cli, tmp_path):
     code, _, err = cli("train", "--model", "mlp_1x512", "--dataset", "digits", "--epochs", "1", "--batch-size", "64",
-                       "--log-dir", str(tmp_path), "--run-name", "r")
+                       "--no-jit-compile", "--log-dir", str(tmp_path), "--run-name", "r")
     assert code == 0, err
     run = str(tmp_path / "default" / "r")
     code, _, err = cli("train", "--resume", run, "--labels", "random", "--learning-rate", "0.5")

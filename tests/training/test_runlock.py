@@ -225,7 +225,8 @@ def test_process_start_time_tells_a_reused_pid_from_its_owner(tmp_path):
 
 def _train_command(log_dir: Path, epochs: int) -> list[str]:
     return [*CLI, "train", "--model", "mlp_1x512", "--labels", "random", "--batch-size", "32", "--learning-rate",
-            "0.03", "--lr-decay", "0.99", "--epochs", str(epochs), "--log-dir", str(log_dir), "--run-name", "r"]
+            "0.03", "--lr-decay", "0.99", "--epochs", str(epochs), "--no-jit-compile", "--log-dir", str(log_dir),
+            "--run-name", "r"]
 
 
 def _wait_for_epoch(run: Path, epoch: int, process: subprocess.Popen, timeout: float = 300) -> None:
