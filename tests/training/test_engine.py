@@ -18,6 +18,7 @@ import pytest
 from rethinking.training import TrainingDiverged, train
 from rethinking.config.reproducing_command import command_args
 from tests.training.helpers import digits_run, same_weights
+from rethinking.data.pipeline import build_pipeline as reuse_build
 
 CLI = [sys.executable, "-m", "rethinking.cli"]
 
@@ -37,6 +38,28 @@ def test_random_labels_are_memorized_and_true_labels_generalize(tmp_path):
     true = train(digits_run(tmp_path, labels="true", epochs=5))
     assert true["train_accuracy"] > 0.98 and true["test_accuracy"] > 0.9
     assert true["train_accuracy_corrupted"] is None or np.isnan(true["train_accuracy_corrupted"])
+
+
+def test_a_later_run_on_the_same_data_reuses_its_pipeline_and_trains_the_same(tmp_path, monkeypatch):
+    from rethinking.data import reuse
+
+    reuse.forget_pipelines()
+    built = []
+    monkeypatch.setattr(reuse, "build_pipeline", lambda *a, **k: built.append(a) or reuse_build(*a, **k))
+    config = digits_run(tmp_path, labels="random", epochs=2, run_name="first")
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, train_examples=300))
+    first = train(config)
+    second = train(dataclasses.replace(config, run_name="second"))
+    assert len(built) == 1  # the second run trained on the first one's pipeline (its cache filled)
+    reuse.forget_pipelines()
+    third = train(dataclasses.replace(config, run_name="third"))
+    assert len(built) == 2
+    for name in ("second", "third"):
+        assert same_weights(tmp_path / "default" / "first" / "final.weights.h5",
+                            tmp_path / "default" / name / "final.weights.h5"), name
+    assert first["train_accuracy"] == second["train_accuracy"] == third["train_accuracy"]
+    assert first["labels_changed"] == second["labels_changed"] == third["labels_changed"] > 0
+    reuse.forget_pipelines()
 
 
 def test_run_directory_holds_every_file_and_tensorboard_reads_it(tmp_path):

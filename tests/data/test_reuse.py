@@ -1,0 +1,79 @@
+"""Pipelines reused by later runs of a process: the same data only, the same batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rethinking.data import Corruption, DataConfig
+from rethinking.data import reuse
+from rethinking.data.reuse import data_key, forget_pipelines, reused_pipeline
+from tests.helpers import make_images, make_labels
+
+
+@pytest.fixture(autouse=True)
+def _nothing_kept():
+    forget_pipelines()
+    yield
+    forget_pipelines()
+
+
+def _write_npz(path, seed: int) -> str:
+    np.savez(path, x_train=make_images(40, (8, 8, 1), seed), y_train=make_labels(40, 10, seed + 1),
+             x_test=make_images(10, (8, 8, 1), seed + 2), y_test=make_labels(10, 10, seed + 3))
+    return str(path)
+
+
+def _batches(dataset):
+    return [{k: v for k, v in batch.items()} for batch in dataset.as_numpy_iterator()]
+
+
+def _same(a, b) -> bool:
+    return len(a) == len(b) > 0 and all(np.array_equal(x[k], y[k]) for x, y in zip(a, b) for k in x)
+
+
+def test_the_same_data_gets_the_same_pipeline_and_the_last_two_are_kept():
+    random, true = DataConfig(corruption=Corruption(labels="random")), DataConfig()
+    first = reused_pipeline(random, 32)
+    assert reused_pipeline(random, 32) is first
+    assert reused_pipeline(random, 16) is not first  # another batch size, other batches
+    other = reused_pipeline(true, 32)
+    assert other is not first and reused_pipeline(true, 32) is other
+    # random/32 was used before true/32 and random/16 after it: the least recently used one goes.
+    assert reused_pipeline(random, 16) is reused_pipeline(random, 16)
+    assert len(reuse._KEPT) == reuse.PIPELINES_KEPT
+    assert reused_pipeline(random, 32) is not first
+
+
+def test_a_reused_pipeline_gives_the_batches_of_a_new_one():
+    config = DataConfig(corruption=Corruption(labels="partial", corruption_prob=0.5, pixels="random"), seed=4)
+    used = reused_pipeline(config, 64)
+    before = [_batches(used.train(2)), _batches(used.train_in_order()), _batches(used.test())]  # caches filled
+    again = reused_pipeline(config, 64)
+    assert again is used
+    forget_pipelines()
+    new = reused_pipeline(config, 64)
+    assert new is not used
+    for old, fresh in zip(before, [_batches(new.train(2)), _batches(new.train_in_order()), _batches(new.test())]):
+        assert _same(old, fresh)
+    assert _same(_batches(again.train(2)), before[0])
+
+
+def test_a_changed_file_is_read_again_and_a_dataset_function_is_never_reused(tmp_path, monkeypatch):
+    path = _write_npz(tmp_path / "mine.npz", seed=0)
+    config = DataConfig(dataset=path, corruption=Corruption(labels="random"))
+    first = reused_pipeline(config, 8)
+    assert reused_pipeline(config, 8) is first
+    _write_npz(tmp_path / "mine.npz", seed=10)  # same name, other images
+    second = reused_pipeline(config, 8)
+    assert second is not first
+    assert not _same(_batches(first.test()), _batches(second.test()))
+    # A function of the user's may return other data when called again: built anew every time.
+    (tmp_path / "my_module.py").write_text(
+        "import numpy as np\n"
+        f"def data():\n    d = np.load({str(tmp_path / 'mine.npz')!r})\n"
+        "    return d['x_train'], d['y_train'], d['x_test'], d['y_test']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    function = DataConfig(dataset="my_module:data")
+    assert data_key(function, 8) is None
+    assert reused_pipeline(function, 8) is not reused_pipeline(function, 8)
