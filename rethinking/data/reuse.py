@@ -4,7 +4,7 @@ A sweep or a tuner trains many runs in one process, often on the same data (a wi
 optimizer sweep, the trials of a search): each run built its pipeline again, tracing its tf.data
 functions and corrupting and caching the training set in its first epoch (about 10 s for 50,000
 CIFAR-size images; 0.1 s for the embedded digits, a tenth of a tiny run). ``reused_pipeline``
-hands the next run of the same data the pipeline, with its filled cache, of an earlier one.
+hands a later run of the same data the pipeline, with its filled cache, of an earlier one.
 
 "The same data" is the whole ``DataConfig`` (dataset, corruption, preprocessing, seed, subset,
 cache, ...) and the batch size, plus the content of the files it reads by path (a ``.npz``
@@ -25,11 +25,26 @@ from rethinking.config.run import dataset_fingerprint, is_dataset_path, transiti
 from rethinking.data.datasets import is_function_path
 from rethinking.data.pipeline import DataPipeline, build_pipeline
 
-# Pipelines kept: a grid that alternates two data conditions (true and random labels) still
-# reuses both. Each holds its cached splits in memory (--cache memory): 150 MB for CIFAR-10.
-PIPELINES_KEPT = 2
+# Pipelines kept: up to PIPELINES_KEPT (a sweep's seeds are its innermost axis, so a grid point's
+# seeds and noise levels come round again at the next model size), as long as the splits they
+# cache in memory (--cache memory) hold at most KEPT_BYTES: CIFAR-10 as uint8 is 184 MB (5 kept),
+# the embedded digits 0.1 MB (8 kept), ImageNet at full size none beyond the last one.
+PIPELINES_KEPT = 8
+KEPT_BYTES = 1 << 30
 
 _KEPT: collections.OrderedDict[tuple[Any, ...], DataPipeline] = collections.OrderedDict()
+
+
+def cached_bytes(pipeline: DataPipeline) -> int:
+    """What a pipeline's splits hold in memory once cached, in bytes (as stored: uint8, float32 for
+    Gaussian images); 0 for a file cache or none; KEPT_BYTES for variable-size images (unknown)."""
+    if pipeline.config.cache != "memory":
+        return 0
+    h, w, c = pipeline.info.image_shape
+    if h is None or w is None:
+        return KEPT_BYTES
+    itemsize = 4 if pipeline.config.corruption.pixels == "gaussian" else 1
+    return (pipeline.info.train_size + pipeline.info.test_size) * h * w * c * itemsize
 
 
 def data_key(config: DataConfig, batch_size: int) -> tuple[Any, ...] | None:
@@ -42,7 +57,8 @@ def data_key(config: DataConfig, batch_size: int) -> tuple[Any, ...] | None:
 
 def reused_pipeline(config: DataConfig, batch_size: int) -> DataPipeline:
     """``build_pipeline(config, batch_size)``, or the pipeline an earlier run of this process built
-    for the same data (``data_key``); the ``PIPELINES_KEPT`` most recently used are kept."""
+    for the same data (``data_key``). The most recently used are kept: at most ``PIPELINES_KEPT``,
+    caching at most ``KEPT_BYTES`` together (the last one is always kept)."""
     key = data_key(config, batch_size)
     if key is None:
         return build_pipeline(config, batch_size)
@@ -51,7 +67,7 @@ def reused_pipeline(config: DataConfig, batch_size: int) -> DataPipeline:
         return _KEPT[key]
     pipeline = build_pipeline(config, batch_size)
     _KEPT[key] = pipeline
-    while len(_KEPT) > PIPELINES_KEPT:
+    while len(_KEPT) > 1 and (len(_KEPT) > PIPELINES_KEPT or sum(map(cached_bytes, _KEPT.values())) > KEPT_BYTES):
         _KEPT.popitem(last=False)
     return pipeline
 

@@ -14,6 +14,8 @@ the run's other files are only read. Computing the measures of a run twice gives
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import time
 from collections.abc import Callable
@@ -65,11 +67,14 @@ def initial_network(directory: Path, model: keras.Model, config: Any) -> tuple[k
 def training_data(config: Any, model: keras.Model):
     """The run's training set in index order, without augmentation, with its training labels, in the
     batches the run's evaluations used."""
-    from rethinking.data.pipeline import build_pipeline  # noqa: PLC0415
+    from rethinking.data.reuse import reused_pipeline  # noqa: PLC0415
     from rethinking.training.evaluation import evaluation_batch_size  # noqa: PLC0415
 
     batch = evaluation_batch_size(model, config.train.batch_size, chosen=config.train.eval_batch_size)
-    return build_pipeline(config.data, batch).train_in_order()
+    # Measured right after training (train --measures, a sweep), the run's own pipeline, caches filled;
+    # only the batching depends on the batch size, as in the engine's evaluations.
+    pipeline = reused_pipeline(config.data, config.train.batch_size)
+    return dataclasses.replace(pipeline, batch_size=batch).train_in_order()
 
 
 def compute(model: keras.Model, data: Any, *, initial: keras.Model | None, train_size: int,

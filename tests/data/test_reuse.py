@@ -32,17 +32,31 @@ def _same(a, b) -> bool:
     return len(a) == len(b) > 0 and all(np.array_equal(x[k], y[k]) for x, y in zip(a, b) for k in x)
 
 
-def test_the_same_data_gets_the_same_pipeline_and_the_last_two_are_kept():
+def test_the_same_data_gets_the_same_pipeline_and_the_most_recent_are_kept(monkeypatch):
     random, true = DataConfig(corruption=Corruption(labels="random")), DataConfig()
     first = reused_pipeline(random, 32)
     assert reused_pipeline(random, 32) is first
     assert reused_pipeline(random, 16) is not first  # another batch size, other batches
     other = reused_pipeline(true, 32)
     assert other is not first and reused_pipeline(true, 32) is other
-    # random/32 was used before true/32 and random/16 after it: the least recently used one goes.
-    assert reused_pipeline(random, 16) is reused_pipeline(random, 16)
-    assert len(reuse._KEPT) == reuse.PIPELINES_KEPT
-    assert reused_pipeline(random, 32) is not first
+    assert len(reuse._KEPT) == 3 and reused_pipeline(random, 32) is first  # all kept: 8 may be
+    monkeypatch.setattr(reuse, "PIPELINES_KEPT", 2)
+    # random/16 is the least recently used one: it goes when the next pipeline comes.
+    reused_pipeline(DataConfig(seed=1), 32)
+    assert len(reuse._KEPT) == 2 and reused_pipeline(random, 32) is first
+    assert data_key(random, 16) not in reuse._KEPT
+
+
+def test_the_memory_the_kept_caches_hold_is_bounded(monkeypatch):
+    digits = reused_pipeline(DataConfig(), 32)
+    assert reuse.cached_bytes(digits) == 1797 * 8 * 8 * 1  # uint8 digits, both splits
+    gaussian = reused_pipeline(DataConfig(corruption=Corruption(pixels="gaussian")), 32)
+    assert reuse.cached_bytes(gaussian) == 4 * 1797 * 8 * 8  # float32 images
+    assert reuse.cached_bytes(reused_pipeline(DataConfig(cache="none"), 32)) == 0
+    monkeypatch.setattr(reuse, "KEPT_BYTES", 2 * 1797 * 64)
+    # Over the budget: the oldest go until the rest fits; the newest stays whatever its size.
+    newest = reused_pipeline(DataConfig(seed=2, corruption=Corruption(pixels="gaussian")), 32)
+    assert list(reuse._KEPT.values()) == [newest]
 
 
 def test_a_reused_pipeline_gives_the_batches_of_a_new_one():
