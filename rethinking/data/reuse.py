@@ -18,7 +18,9 @@ same batches as a new one (a test).
 from __future__ import annotations
 
 import collections
-from typing import Any
+import dataclasses
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from rethinking.config.data import DataConfig
 from rethinking.config.run import dataset_fingerprint, is_dataset_path, transition_fingerprint
@@ -32,7 +34,18 @@ from rethinking.data.pipeline import DataPipeline, build_pipeline
 PIPELINES_KEPT = 8
 KEPT_BYTES = 1 << 30
 
-_KEPT: collections.OrderedDict[tuple[Any, ...], DataPipeline] = collections.OrderedDict()
+
+
+@dataclasses.dataclass
+class _Kept:
+    """A kept pipeline and what runs derived from it (``kept_for``): value and bytes held, by key."""
+
+    pipeline: DataPipeline
+    derived: dict[Any, tuple[Any, int]] = dataclasses.field(default_factory=dict)
+
+
+T = TypeVar("T")
+_KEPT: collections.OrderedDict[tuple[Any, ...], _Kept] = collections.OrderedDict()
 
 
 def cached_bytes(pipeline: DataPipeline) -> int:
@@ -45,6 +58,17 @@ def cached_bytes(pipeline: DataPipeline) -> int:
         return KEPT_BYTES
     itemsize = 4 if pipeline.config.corruption.pixels == "gaussian" else 1
     return (pipeline.info.train_size + pipeline.info.test_size) * h * w * c * itemsize
+
+
+def _held(kept: _Kept) -> int:
+    return cached_bytes(kept.pipeline) + sum(nbytes for _, nbytes in kept.derived.values())
+
+
+def _evict() -> None:
+    """Drops the least recently used until at most PIPELINES_KEPT, holding at most KEPT_BYTES, are left
+    (the most recent always stays)."""
+    while len(_KEPT) > 1 and (len(_KEPT) > PIPELINES_KEPT or sum(map(_held, _KEPT.values())) > KEPT_BYTES):
+        _KEPT.popitem(last=False)
 
 
 def data_key(config: DataConfig, batch_size: int) -> tuple[Any, ...] | None:
@@ -64,12 +88,24 @@ def reused_pipeline(config: DataConfig, batch_size: int) -> DataPipeline:
         return build_pipeline(config, batch_size)
     if key in _KEPT:
         _KEPT.move_to_end(key)
-        return _KEPT[key]
+        return _KEPT[key].pipeline
     pipeline = build_pipeline(config, batch_size)
-    _KEPT[key] = pipeline
-    while len(_KEPT) > 1 and (len(_KEPT) > PIPELINES_KEPT or sum(map(cached_bytes, _KEPT.values())) > KEPT_BYTES):
-        _KEPT.popitem(last=False)
+    _KEPT[key] = _Kept(pipeline)
+    _evict()
     return pipeline
+
+
+def kept_for(pipeline: DataPipeline, key: Any, make: Callable[[], T], nbytes: int = 0) -> T:
+    """``make()``, once per kept pipeline and ``key``: what runs derive from a reused pipeline (the
+    engine's evaluation datasets, cached once filled; the input grid's sample). ``nbytes``: the
+    memory it holds, counted against ``KEPT_BYTES``. A pipeline not kept gets ``make()`` each time."""
+    kept = next((k for k in _KEPT.values() if k.pipeline is pipeline), None)
+    if kept is None:
+        return make()
+    if key not in kept.derived:
+        kept.derived[key] = (make(), nbytes)
+        _evict()
+    return kept.derived[key][0]
 
 
 def forget_pipelines() -> None:

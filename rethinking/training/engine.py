@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from rethinking.config import RunConfig
 from rethinking.data.pipeline import DataPipeline
+from rethinking.data import reuse
 from rethinking.data.reuse import reused_pipeline
 from rethinking.data.preview import sample_training_images
 from rethinking.atomic import remove_temporary
@@ -44,7 +45,8 @@ from rethinking.training.run_state import RunState
 from rethinking.training.progress import StepProgress, StepReporter
 from rethinking.training.runlock import RunLock
 from rethinking.training.evaluation import (FitWatch, attach_pixel_work, evaluate_epoch, evaluate_split,
-                                            evaluation_batch_size, evaluation_datasets, make_loss_and_correct_fn)
+                                            evaluation_batch_size, evaluation_cache_bytes, evaluation_datasets,
+                                            make_loss_and_correct_fn)
 from rethinking.training.strategy import get_strategy, is_chief, uses_keras_fit, worker_id
 
 logger = logging.getLogger(__name__)
@@ -224,7 +226,10 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
     writer = summaries.create_writers(directory if chief else None)
     batch_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
     eval_batch_size = evaluation_batch_size(model, config.train.batch_size, chosen=config.train.eval_batch_size)
-    evaluation = evaluation_datasets(dataclasses.replace(feed, batch_size=eval_batch_size))
+    evaluated = dataclasses.replace(feed, batch_size=eval_batch_size)
+    # An earlier run's, on a reused pipeline: traced once, cached once filled.
+    evaluation = reuse.kept_for(pipeline, ("evaluation", feed.placement, eval_batch_size),
+                                lambda: evaluation_datasets(evaluated), nbytes=evaluation_cache_bytes(evaluated))
     predict = make_loss_and_correct_fn(model, jit_compile=settings["jit_compile"], pixels=pixels, batches=evaluation)
     step_fn = None if keras_fit else drivers.make_distributed_step(model, strategy)
     logger.info("%s %s: %s, %d steps per epoch, evaluation batch %d, %s.", "Resuming" if resumed else "Starting",
@@ -377,7 +382,8 @@ def _write_run_start(writer: summaries.RunWriters, config: RunConfig, pipeline: 
                      batch_norm: bool) -> None:
     """The input grid (PNG and TensorBoard, labels drawn on), the hyperparameters, and the
     experiment folder's HParams config if it has none (a sweep writes its own first)."""
-    sample = sample_training_images(pipeline, min(36, pipeline.info.train_size))
+    n = min(36, pipeline.info.train_size)
+    sample = reuse.kept_for(pipeline, ("preview", n), lambda: sample_training_images(pipeline, n))
     c = config.data.corruption
     description = f"labels {c.labels} (p={c.resolved_corruption_prob:g}), pixels {c.pixels}, seed {config.data.seed}"
     from rethinking.data.preview import save_preview  # noqa: PLC0415

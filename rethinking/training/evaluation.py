@@ -190,6 +190,13 @@ def evaluation_datasets(pipeline: DataPipeline, budget: int = EVAL_CACHE_BYTES) 
     return datasets[0], datasets[1]
 
 
+def evaluation_cache_bytes(pipeline: DataPipeline, budget: int = EVAL_CACHE_BYTES) -> int:
+    """The memory ``evaluation_datasets(pipeline, budget)`` holds once both splits were read, in bytes."""
+    image_bytes = 4 * int(np.prod(pipeline.input_shape))
+    return sum(size * image_bytes for size in (pipeline.info.train_size, pipeline.info.test_size)
+               if size * image_bytes <= budget)
+
+
 class FitWatch(keras.callbacks.Callback):
     """Time to fit within an epoch: the fit criterion every ``every`` steps, and the batch accuracy.
 

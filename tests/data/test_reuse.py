@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rethinking.data import Corruption, DataConfig
+from rethinking.data import Corruption, DataConfig, build_pipeline
 from rethinking.data import reuse
 from rethinking.data.reuse import data_key, forget_pipelines, reused_pipeline
 from tests.helpers import make_images, make_labels
@@ -56,7 +56,26 @@ def test_the_memory_the_kept_caches_hold_is_bounded(monkeypatch):
     monkeypatch.setattr(reuse, "KEPT_BYTES", 2 * 1797 * 64)
     # Over the budget: the oldest go until the rest fits; the newest stays whatever its size.
     newest = reused_pipeline(DataConfig(seed=2, corruption=Corruption(pixels="gaussian")), 32)
-    assert list(reuse._KEPT.values()) == [newest]
+    assert [kept.pipeline for kept in reuse._KEPT.values()] == [newest]
+
+
+def test_what_runs_derive_from_a_kept_pipeline_is_made_once_and_counts_against_the_memory(monkeypatch):
+    made = []
+
+    def make(name):
+        return lambda: made.append(name) or name
+
+    kept = reused_pipeline(DataConfig(), 32)
+    assert reuse.kept_for(kept, "evaluation", make("a"), nbytes=100) == "a"
+    assert reuse.kept_for(kept, "evaluation", make("b"), nbytes=100) == "a" and made == ["a"]
+    assert reuse.kept_for(kept, "preview", make("c")) == "c" and made == ["a", "c"]
+    # A pipeline that is not kept (a dataset function's, an evicted one) makes it every time.
+    assert reuse.kept_for(build_pipeline(DataConfig(), 32), "evaluation", make("d")) == "d" and made[-1] == "d"
+    other = reused_pipeline(DataConfig(seed=1), 32)
+    monkeypatch.setattr(reuse, "KEPT_BYTES", 2 * reuse.cached_bytes(kept) + 99)
+    reuse.kept_for(other, "evaluation", make("e"), nbytes=100)  # now over the budget: the older one goes
+    assert [k.pipeline for k in reuse._KEPT.values()] == [other]
+    assert reuse.kept_for(kept, "evaluation", make("f")) == "f"
 
 
 def test_a_reused_pipeline_gives_the_batches_of_a_new_one():

@@ -58,6 +58,11 @@ def test_a_later_run_on_the_same_data_reuses_its_pipeline_and_trains_the_same(tm
         assert same_weights(tmp_path / "default" / "first" / "final.weights.h5",
                             tmp_path / "default" / name / "final.weights.h5"), name
     assert first["train_accuracy"] == second["train_accuracy"] == third["train_accuracy"]
+    # Evaluated on the same (kept, cached) evaluation sets: every epoch's numbers are the same.
+    columns = ("train_loss", "train_accuracy", "train_accuracy_corrupted", "test_loss", "test_accuracy")
+    curves = [[tuple(row[c] for c in columns) for row in csv.DictReader((tmp_path / "default" / name / "metrics.csv").open())]
+              for name in ("first", "second", "third")]
+    assert len(curves[0]) == 3 and curves[0] == curves[1] == curves[2]
     assert first["labels_changed"] == second["labels_changed"] == third["labels_changed"] > 0
     reuse.forget_pipelines()
 
