@@ -1,10 +1,11 @@
-"""The data of the last runs of a process, kept for the next run on the same data.
+"""The data of the recent runs of a process, kept for a later run on the same data.
 
-A sweep or a tuner trains many runs in one process, often on the same data (a width sweep, an
-optimizer sweep, the trials of a search): each run built its pipeline again, tracing its tf.data
-functions and corrupting and caching the training set in its first epoch (about 10 s for 50,000
-CIFAR-size images; 0.1 s for the embedded digits, a tenth of a tiny run). ``reused_pipeline``
-hands a later run of the same data the pipeline, with its filled cache, of an earlier one.
+A sweep's worker (or your loop over ``rethinking.train``) trains many runs in one process, often on
+the same data (a width sweep, an optimizer sweep, the seeds coming round again at each grid point):
+each run built its pipeline again, tracing its tf.data functions and corrupting and caching the
+training set in its first epoch (about 10 s for 50,000 CIFAR-size images; 0.1 s for the embedded
+digits, a tenth of a tiny run). ``reused_pipeline`` hands a later run of the same data the
+pipeline, with its filled cache, of an earlier one.
 
 "The same data" is the whole ``DataConfig`` (dataset, corruption, preprocessing, seed, subset,
 cache, ...) and the batch size, plus the content of the files it reads by path (a ``.npz``
@@ -34,6 +35,7 @@ from rethinking.data.pipeline import DataPipeline, build_pipeline
 PIPELINES_KEPT = 8
 KEPT_BYTES = 1 << 30
 
+T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -44,7 +46,6 @@ class _Kept:
     derived: dict[Any, tuple[Any, int]] = dataclasses.field(default_factory=dict)
 
 
-T = TypeVar("T")
 _KEPT: collections.OrderedDict[tuple[Any, ...], _Kept] = collections.OrderedDict()
 
 

@@ -15,7 +15,6 @@ the run's other files are only read. Computing the measures of a run twice gives
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 import time
 from collections.abc import Callable

@@ -35,7 +35,6 @@ import tensorflow as tf
 from rethinking.config import RunConfig
 from rethinking.data.pipeline import DataPipeline
 from rethinking.data import reuse
-from rethinking.data.reuse import reused_pipeline
 from rethinking.data.preview import sample_training_images
 from rethinking.atomic import remove_temporary
 from rethinking.training import drivers, example_files, init_from, rundir, summaries
@@ -186,7 +185,7 @@ def _train_owned(config: RunConfig, directory: Path, strategy: tf.distribute.Str
                        directory, ", ".join(missing), "is" if len(missing) == 1 else "are")
 
     keras.utils.set_random_seed(config.init_seed)
-    pipeline = reused_pipeline(config.data, config.train.batch_size)  # an earlier run's, for the same data
+    pipeline = reuse.reused_pipeline(config.data, config.train.batch_size)  # an earlier run's, for the same data
     # The datasets the steps consume: finished images, or raw ones whose pixel work runs in the step.
     feed, pixels = pipeline, None
     if config.data.pixel_ops == "device":
