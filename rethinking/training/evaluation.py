@@ -183,18 +183,20 @@ def evaluate_split(predict: Callable, dataset: tf.data.Dataset) -> SplitEvaluati
 
 def evaluation_datasets(pipeline: DataPipeline, budget: int = EVAL_CACHE_BYTES) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """The training set (no augmentation) and test set in index order, cached when small enough."""
+    train, test = (ds.cache() if nbytes <= budget else ds for ds, nbytes in
+                   zip((pipeline.train_in_order(), pipeline.test()), _split_bytes(pipeline)))
+    return train, test
+
+
+def _split_bytes(pipeline: DataPipeline) -> tuple[int, int]:
+    """The training and test sets' finished float32 inputs, in bytes."""
     image_bytes = 4 * int(np.prod(pipeline.input_shape))
-    datasets = []
-    for ds, size in ((pipeline.train_in_order(), pipeline.info.train_size), (pipeline.test(), pipeline.info.test_size)):
-        datasets.append(ds.cache() if size * image_bytes <= budget else ds)
-    return datasets[0], datasets[1]
+    return pipeline.info.train_size * image_bytes, pipeline.info.test_size * image_bytes
 
 
 def evaluation_cache_bytes(pipeline: DataPipeline, budget: int = EVAL_CACHE_BYTES) -> int:
     """The memory ``evaluation_datasets(pipeline, budget)`` holds once both splits were read, in bytes."""
-    image_bytes = 4 * int(np.prod(pipeline.input_shape))
-    return sum(size * image_bytes for size in (pipeline.info.train_size, pipeline.info.test_size)
-               if size * image_bytes <= budget)
+    return sum(nbytes for nbytes in _split_bytes(pipeline) if nbytes <= budget)
 
 
 class FitWatch(keras.callbacks.Callback):

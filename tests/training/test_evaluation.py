@@ -81,3 +81,17 @@ def test_default_evaluation_batches_of_the_paper_models_are_those_docs_training_
     batches = {name: evaluation_batch_size(MODELS[name](input_shape=(28, 28, 3), num_classes=10), 128)
                for name in ("mlp_1x512", "inception_small", "alexnet_small")}
     assert batches == {"mlp_1x512": 4096, "inception_small": 512, "alexnet_small": 2048}
+
+
+def test_evaluation_sets_are_cached_split_by_split_within_the_budget_and_their_memory_is_told():
+    from rethinking.data import DataConfig, build_pipeline
+    from rethinking.training.evaluation import evaluation_cache_bytes, evaluation_datasets
+    from tests.helpers import synthetic_bundle
+
+    pipeline = build_pipeline(DataConfig(), 8, bundle=synthetic_bundle(30, 10, shape=(8, 8, 3)))
+    train_bytes, test_bytes = 30 * 8 * 8 * 3 * 4, 10 * 8 * 8 * 3 * 4  # finished float32 inputs
+    for budget, cached in ((train_bytes, (True, True)), (test_bytes, (False, True)), (test_bytes - 1, (False, False))):
+        splits = evaluation_datasets(pipeline, budget)
+        assert tuple("Cache" in type(ds).__name__ for ds in splits) == cached, budget
+        assert evaluation_cache_bytes(pipeline, budget) == cached[0] * train_bytes + cached[1] * test_bytes
+        assert [len(list(ds)) for ds in splits] == [4, 2]
