@@ -4,6 +4,10 @@ Two logical CPU devices are configured before TensorFlow initializes its devices
 MirroredStrategy can run 2 replicas on a CPU-only machine, after ``rethinking.runtime.configure()``
 (as every ``rethinking`` command does) so the tests run the kernels users get. ``RETHINKING_OFFLINE=1`` makes every
 network probe answer "offline": no test may touch the network.
+
+A test process keeps the data pipelines of its recent runs for later runs on the same data
+(``rethinking.data.reuse``, as any process does): a test that patches the data layer and then
+trains calls ``reuse.forget_pipelines()`` first, or an earlier test's pipeline may be used.
 """
 
 from __future__ import annotations
