@@ -52,6 +52,17 @@ def test_batches_have_the_documented_structure():
     assert len(list(pipeline.train_epochs(0, 2))) == 2 * pipeline.steps_per_epoch
 
 
+def test_every_epoch_of_a_pipeline_reuses_one_trace_of_its_batch_function():
+    pipeline = build_pipeline(DataConfig(corruption=Corruption(labels="random", pixels="shuffled")), 16,
+                              bundle=synthetic_bundle(40, 20, shape=(32, 32, 3)))
+    epochs = [list(pipeline.train(epoch).as_numpy_iterator()) for epoch in range(3)]
+    # Three epochs' datasets, one trace of the training split's batch function (the last, smaller
+    # batch of 40 % 16 = 8 included).
+    assert pipeline._fixed_batch_functions[True].experimental_get_tracing_count() == 1
+    assert [len(b["index"]) for b in epochs[2]] == [16, 16, 8]
+    assert not all(np.array_equal(a["index"], b["index"]) for a, b in zip(epochs[0], epochs[1]))  # reshuffled
+
+
 def test_small_data_runs_without_static_rewrites_and_autotuning_and_large_data_keeps_them():
     def tuned(ds):
         options = ds.options()
