@@ -316,8 +316,14 @@ def transition_fingerprint(transition: str | None) -> str | None:
 def content_identity(config: RunConfig) -> dict[str, str | None]:
     """The content hashes of the files a run reads by path: ``dataset_sha256`` (a ``.npz`` dataset) and
     ``transition_sha256`` (a transition-matrix file); None where there is no such file."""
-    return {"dataset_sha256": dataset_fingerprint(config.data.dataset),
-            "transition_sha256": transition_fingerprint(config.data.corruption.transition)}
+    return data_content_identity(config.data)
+
+
+def data_content_identity(data: DataConfig) -> dict[str, str | None]:
+    """``content_identity`` of a data configuration alone (what the data pipelines a process keeps
+    are told apart by, beside the configuration itself)."""
+    return {"dataset_sha256": dataset_fingerprint(data.dataset),
+            "transition_sha256": transition_fingerprint(data.corruption.transition)}
 
 
 def run_identity(config: RunConfig) -> dict[str, Any]:

@@ -164,7 +164,6 @@ class DataPipeline:
             return ds.batch(self.batch_size).map(
                 as_written(functools.partial(self._raw_batch, epoch=epoch, training_split=training_split)),
                 num_parallel_calls=tf.data.AUTOTUNE)
-        finish = as_written(functools.partial(self._finish_batch, permute=training_split))
         if None not in self.info.image_shape[:2] and not prep.augment:
             # Deterministic path on fixed-size images: vectorized over the whole batch, with a batch
             # function traced once per pipeline (not once per epoch's dataset), called from a plain
@@ -173,6 +172,7 @@ class DataPipeline:
             batch_function = self._fixed_batch_functions[training_split]
             return ds.batch(self.batch_size).map(as_written(lambda ex: batch_function(ex)),
                                                  num_parallel_calls=tf.data.AUTOTUNE)
+        finish = as_written(functools.partial(self._finish_batch, permute=training_split))
         ds = ds.map(
             as_written(lambda ex: {**ex, "image": preprocessing.prepare_example(
                 ex["image"], ex["index"], prep=prep, size=self.image_size, seed=self.config.seed, epoch=epoch)}),

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from rethinking.config.data import DataConfig
-from rethinking.config.run import dataset_fingerprint, is_dataset_path, transition_fingerprint
+from rethinking.config.run import data_content_identity, is_dataset_path
 from rethinking.data.datasets import is_function_path
 from rethinking.data.pipeline import DataPipeline, build_pipeline
 
@@ -76,8 +76,7 @@ def data_key(config: DataConfig, batch_size: int) -> tuple[Any, ...] | None:
     """What makes two runs' pipelines the same; None for data that is never reused."""
     if is_function_path(config.dataset) and not is_dataset_path(config.dataset):
         return None
-    return (config, batch_size, dataset_fingerprint(config.dataset),
-            transition_fingerprint(config.corruption.transition))
+    return (config, batch_size, *data_content_identity(config).values())
 
 
 def reused_pipeline(config: DataConfig, batch_size: int) -> DataPipeline:
