@@ -16,7 +16,9 @@ TensorFlow is imported, and the contenders take turns for ``--rounds`` rounds (t
 kept): on a shared virtual machine, throughput drifts by tens of percent within minutes.
 
 It also prints the analytic training FLOPs per image, the achieved GFLOP/s, and that as a fraction
-of this machine's float32 matmul peak measured in the same run (best of TensorFlow and NumPy).
+of this machine's float32 matmul peak measured in the same run (best of TensorFlow and NumPy). With
+PyTorch and two or more rounds, a second table pairs ours with PyTorch's best variant round by round
+(the two measured minutes apart) and gives the median ratio, which drift between rounds leaves alone.
 
     python benchmarks/models.py                       # all four models
     python benchmarks/models.py --models mlp_1x512 --repeats 1
@@ -28,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -277,7 +280,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(STEPS), choices=list(STEPS))
     parser.add_argument("--repeats", type=int, default=2, help="timed epochs per measurement")
-    parser.add_argument("--rounds", type=int, default=2, help="turns each contender takes (best kept)")
+    parser.add_argument("--rounds", type=int, default=2, help="turns each contender takes (best kept; ratios paired by round)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
     parser.add_argument("--worker", choices=("keras", "rethinking", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -299,14 +302,17 @@ def main() -> None:
     print("| model | GFLOP/img (train) | keras plain (img/s) | pytorch best (img/s) | rethinking (img/s) | rethinking GFLOP/s | % of peak | vs best other |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     kinds = ["keras", "rethinking"] + (["torch"] if torch_version else [])
+    paired: dict[str, list[float]] = {}
     for name in args.models:
         flops = training_flops(MODELS[name](SHAPE, NUM_CLASSES))
         best = {kind: {"rate": 0.0, "mode": "-"} for kind in kinds}
         for _ in range(args.rounds):
-            for kind in kinds:
-                result = measure(kind, name, args.repeats)
+            measured = {kind: measure(kind, name, args.repeats) for kind in kinds}
+            for kind, result in measured.items():
                 if result["rate"] > best[kind]["rate"]:
                     best[kind] = result
+            if torch_version:  # ours and PyTorch's best variant, measured minutes apart in one round
+                paired.setdefault(name, []).append(measured["rethinking"]["rate"] / measured["torch"]["rate"])
         plain, ours = best["keras"]["rate"], best["rethinking"]
         best_torch = best.get("torch", {"rate": float("nan"), "mode": "-"})
         other = max(plain, best_torch["rate"] if torch_version else 0.0)
@@ -314,6 +320,17 @@ def main() -> None:
         print(f"| {name} | {flops / 1e9:.3f} | {plain:,.0f} | {best_torch['rate']:,.0f} ({best_torch['mode']}) | "
               f"{ours['rate']:,.0f} ({ours['mode']}) | {gflops:.1f} | {100 * gflops / peak:.0f}% | "
               f"{ours['rate'] / other:.2f}x |", flush=True)
+    if paired and args.rounds > 1:
+        print_paired(paired)
+
+
+def print_paired(paired: dict[str, list[float]]) -> None:
+    """Ours / best PyTorch variant round by round, and the median: a ratio the VM's drift between rounds leaves alone."""
+    print()
+    print("| model | ours / best PyTorch, round by round | median |")
+    print("| --- | --- | ---: |")
+    for name, ratios in paired.items():
+        print(f"| {name} | {', '.join(f'{r:.2f}' for r in ratios)} | {statistics.median(ratios):.2f}x |")
 
 
 if __name__ == "__main__":
